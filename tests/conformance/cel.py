@@ -7,7 +7,7 @@ module implements just enough of the language (literals, ``self`` field selectio
 ``size``, ``startsWith``, ``endsWith``, ``contains``, ``matches``, ``substring``, ``int``,
 ``string``, ``duration``, ``url``/``isURL``/``getScheme``).
 
-A rule that uses anything else raises :class:`CelUnsupported`; callers report such rules as
+A rule that uses anything else raises :class:`CelUnsupportedError`; callers report such rules as
 "not evaluated" instead of guessing. A rule that fails at run time the way CEL would (a missing
 field, a bad duration) raises :class:`CelEvalError`, which the API server reports as a rejection.
 """
@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-class CelUnsupported(Exception):
+class CelUnsupportedError(Exception):
     """The rule uses CEL this evaluator does not implement."""
 
 
@@ -57,7 +57,7 @@ def _tokenize(src: str) -> list[_Tok]:
     while pos < len(src):
         m = _TOKEN_RE.match(src, pos)
         if not m:
-            raise CelUnsupported(f"cannot tokenize at {src[pos : pos + 10]!r}")
+            raise CelUnsupportedError(f"cannot tokenize at {src[pos : pos + 10]!r}")
         pos = m.end()
         kind = m.lastgroup or ""
         if kind != "ws":
@@ -78,7 +78,7 @@ def _unquote(text: str) -> str:
         if ch == "\\" and i + 1 < len(body):
             nxt = body[i + 1]
             if nxt not in _ESCAPES:
-                raise CelUnsupported(f"string escape \\{nxt}")
+                raise CelUnsupportedError(f"string escape \\{nxt}")
             out.append(_ESCAPES[nxt])
             i += 2
             continue
@@ -102,7 +102,7 @@ class _Parser:
     def take(self, text: str | None = None) -> _Tok:
         tok = self.toks[self.i]
         if text is not None and tok.text != text:
-            raise CelUnsupported(f"expected {text!r}, got {tok.text!r}")
+            raise CelUnsupportedError(f"expected {text!r}, got {tok.text!r}")
         self.i += 1
         return tok
 
@@ -115,7 +115,7 @@ class _Parser:
     def parse(self) -> Node:
         node = self.expr()
         if self.peek().kind != "eof":
-            raise CelUnsupported(f"unexpected {self.peek().text!r}")
+            raise CelUnsupportedError(f"unexpected {self.peek().text!r}")
         return node
 
     def expr(self) -> Node:
@@ -232,7 +232,7 @@ class _Parser:
                         break
                 self.take("}")
             return ("map", pairs)
-        raise CelUnsupported(f"unexpected token {tok.text!r}")
+        raise CelUnsupportedError(f"unexpected token {tok.text!r}")
 
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
@@ -311,11 +311,9 @@ class _Eval:
 
     def ev(self, node: Node) -> Any:
         op = node[0]
-        handler: Callable[[Node], Any] | None = getattr(
-            self, "_" + _OP_NAMES.get(op, op), None
-        )
+        handler: Callable[[Node], Any] | None = getattr(self, "_" + _OP_NAMES.get(op, op), None)
         if handler is None:
-            raise CelUnsupported(f"operator {op}")
+            raise CelUnsupportedError(f"operator {op}")
         return handler(node)
 
     def _lit(self, node: Node) -> Any:
@@ -323,7 +321,7 @@ class _Eval:
 
     def _id(self, node: Node) -> Any:
         if node[1] not in self.vars:
-            raise CelUnsupported(f"undeclared reference {node[1]!r}")
+            raise CelUnsupportedError(f"undeclared reference {node[1]!r}")
         return self.vars[node[1]]
 
     def _list(self, node: Node) -> Any:
@@ -335,9 +333,7 @@ class _Eval:
     def _sel(self, node: Node) -> Any:
         target = self.ev(node[1])
         if not isinstance(target, Mapping):
-            raise CelEvalError(
-                f"cannot select field {node[2]!r} of {type(target).__name__}"
-            )
+            raise CelEvalError(f"cannot select field {node[2]!r} of {type(target).__name__}")
         if node[2] not in target:
             raise CelEvalError(f"no such key: {node[2]}")
         return target[node[2]]
@@ -398,17 +394,13 @@ class _Eval:
                     return any(_cel_equal(a, x) for x in b)
                 raise CelEvalError("no matching overload for in")
             if op in ("<", "<=", ">", ">="):
-                if (
-                    type(a) is bool
-                    or type(b) is bool
-                    or isinstance(a, str) != isinstance(b, str)
-                ):
+                if type(a) is bool or type(b) is bool or isinstance(a, str) != isinstance(b, str):
                     raise CelEvalError(f"no matching overload for {op}")
                 return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
             if op == "+":
-                if isinstance(a, str) != isinstance(b, str) or isinstance(
-                    a, list
-                ) != isinstance(b, list):
+                if isinstance(a, str) != isinstance(b, str) or isinstance(a, list) != isinstance(
+                    b, list
+                ):
                     raise CelEvalError("no matching overload for +")
                 return a + b
             if op == "-":
@@ -427,13 +419,13 @@ class _Eval:
                 return int(a - b * int(a / b))
         except TypeError as exc:
             raise CelEvalError(f"no matching overload for {op}: {exc}") from exc
-        raise CelUnsupported(f"operator {op}")
+        raise CelUnsupportedError(f"operator {op}")
 
     def _call(self, node: Node) -> Any:
         name, target_node, arg_nodes = node[1], node[2], node[3]
         if target_node is None and name == "has":
             if len(arg_nodes) != 1 or arg_nodes[0][0] != "sel":
-                raise CelUnsupported("has() needs a field selection")
+                raise CelUnsupportedError("has() needs a field selection")
             obj = self.ev(arg_nodes[0][1])
             if not isinstance(obj, Mapping):
                 raise CelEvalError("has() on a non-object")
@@ -451,7 +443,7 @@ class _Eval:
             args.insert(0, self.ev(target_node))
         fn = _FUNCTIONS.get(name)
         if fn is None:
-            raise CelUnsupported(f"function {name}()")
+            raise CelUnsupportedError(f"function {name}()")
         try:
             return fn(*args)
         except (TypeError, AttributeError, ValueError) as exc:
@@ -459,7 +451,7 @@ class _Eval:
 
     def _macro(self, name: str, target: Any, arg_nodes: list[Node]) -> Any:
         if len(arg_nodes) != 2 or arg_nodes[0][0] != "id":
-            raise CelUnsupported(f"{name}() form")
+            raise CelUnsupportedError(f"{name}() form")
         var = arg_nodes[0][1]
         items = list(target.keys()) if isinstance(target, Mapping) else target
         if not isinstance(items, list):
@@ -523,9 +515,7 @@ def _size(v: Any) -> int:
 def _substring(s: str, start: int, end: int | None = None) -> str:
     stop = len(s) if end is None else end
     if start < 0 or stop > len(s) or start > stop:
-        raise CelEvalError(
-            f"substring({start}, {stop}) out of range for length {len(s)}"
-        )
+        raise CelEvalError(f"substring({start}, {stop}) out of range for length {len(s)}")
     return s[start:stop]
 
 
@@ -550,7 +540,7 @@ def _matches(s: str, pattern: str) -> bool:
     try:
         return re.search(pattern, s) is not None
     except re.error as exc:
-        raise CelUnsupported(f"regex {pattern!r}: {exc}") from exc
+        raise CelUnsupportedError(f"regex {pattern!r}: {exc}") from exc
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -573,7 +563,7 @@ _CACHE: dict[str, Node] = {}
 
 
 def compile_rule(rule: str) -> Node:
-    """Parse a rule (cached); raises :class:`CelUnsupported` for syntax we do not handle."""
+    """Parse a rule (cached); raises :class:`CelUnsupportedError` for syntax we do not handle."""
     if rule not in _CACHE:
         _CACHE[rule] = _Parser(rule).parse()
     return _CACHE[rule]

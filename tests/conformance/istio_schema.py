@@ -46,6 +46,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "ACPW_ISTIO_CRDS"
 DEFAULT_DIR = "../shared/istio-crds"
 
+OPERATOR_CRD_REMOVED_MINOR = 24
+"""Istio 1.24 removed the in-cluster operator and the IstioOperator CRD (istio/istio #52090)."""
+
 _BUNDLE_FILE_RE = re.compile(r"^crd-[a-z]+-(\d+)\.(\d+)\.(\d+)\.ya?ml$")
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
 _PLACEHOLDER_RE = re.compile(r"^\[(?:unknown: [^\]]*|secret)\]$")
@@ -81,7 +84,7 @@ class IstioSchemaError(Exception):
 
 
 def crds_dir() -> Path:
-    """The bundle directory: ``$ACPW_ISTIO_CRDS`` or ``../shared/istio-crds`` (relative to the repo root)."""
+    """``$ACPW_ISTIO_CRDS`` or ``../shared/istio-crds``; a relative path is from the repo root."""
     raw = os.environ.get(ENV_VAR) or DEFAULT_DIR
     path = Path(raw).expanduser()
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
@@ -116,9 +119,7 @@ def available_bundles(
     for path in sorted(d.iterdir()):
         m = _BUNDLE_FILE_RE.match(path.name)
         if m:
-            out.setdefault(
-                (int(m.group(1)), int(m.group(2)), int(m.group(3))), []
-            ).append(path)
+            out.setdefault((int(m.group(1)), int(m.group(2)), int(m.group(3))), []).append(path)
     if not out:
         raise IstioSchemaError(f"no crd-*-X.Y.Z.yaml bundles in {d}")
     return out
@@ -127,7 +128,7 @@ def available_bundles(
 def select_bundle_version(
     istio_version: str, available: Iterable[tuple[int, int, int]]
 ) -> tuple[int, int, int]:
-    """The newest bundle version not newer than ``istio_version`` (a bare minor covers its whole line)."""
+    """The newest bundle not newer than ``istio_version`` (a bare minor covers its whole line)."""
     major, minor, patch = parse_version(istio_version)
     limit = (major, minor, patch if patch is not None else 10**9)
     candidates = sorted(v for v in available if v <= limit)
@@ -167,7 +168,8 @@ class Report:
 
     def __str__(self) -> str:
         lines = [
-            f"Istio CRD bundle {self.bundle}: {len(self.checked)} objects, {len(self.violations)} violations"
+            f"Istio CRD bundle {self.bundle}: {len(self.checked)} objects, "
+            f"{len(self.violations)} violations"
         ]
         lines += [f"  {v}" for v in self.violations]
         lines += [f"  (not evaluated) {v}" for v in self.unevaluated]
@@ -217,10 +219,7 @@ class Bundle:
         for path in self.files:
             with path.open(encoding="utf-8") as fh:
                 for doc in yaml.load_all(fh, Loader=_LOADER):
-                    if (
-                        not isinstance(doc, dict)
-                        or doc.get("kind") != "CustomResourceDefinition"
-                    ):
+                    if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
                         continue
                     spec = doc["spec"]
                     versions = {
@@ -228,9 +227,7 @@ class Bundle:
                             v["name"],
                             bool(v.get("served", False)),
                             bool(v.get("storage", False)),
-                            (v.get("schema") or spec.get("validation") or {}).get(
-                                "openAPIV3Schema"
-                            )
+                            (v.get("schema") or spec.get("validation") or {}).get("openAPIV3Schema")
                             or {},
                         )
                         for v in spec.get("versions", [])
@@ -250,6 +247,9 @@ class Bundle:
     def served_versions(self, group: str, kind: str) -> list[str]:
         crd = self.crds.get((group, kind))
         return [v.name for v in crd.versions.values() if v.served] if crd else []
+
+    def _served(self, group: str, kind: str) -> list[str]:
+        return [f"{group}/{v}" for v in self.served_versions(group, kind)]
 
     def validate(self, obj: Mapping[str, Any], report: Report | None = None) -> Report:
         """Validate one object; appends to ``report`` (a new one if not given)."""
@@ -278,7 +278,7 @@ class Bundle:
                     ref,
                     "apiVersion",
                     f"{api_version} is not served by Istio {self.name} "
-                    f"(served: {', '.join(group + '/' + v for v in self.served_versions(group, kind))})",
+                    f"(served: {', '.join(self._served(group, kind))})",
                 )
             )
             return rep
@@ -287,9 +287,7 @@ class Bundle:
 
 
 class _Validator:
-    def __init__(
-        self, ref: str, report: Report, record_unevaluated: bool = True
-    ) -> None:
+    def __init__(self, ref: str, report: Report, record_unevaluated: bool = True) -> None:
         self.ref = ref
         self.errors: list[Violation] = report.violations
         self.unevaluated: list[Violation] = report.unevaluated
@@ -298,17 +296,13 @@ class _Validator:
     def err(self, path: str, message: str) -> None:
         self.errors.append(Violation(self.ref, path, message))
 
-    def root(
-        self, obj: Mapping[str, Any], schema: Mapping[str, Any], scope: str
-    ) -> None:
+    def root(self, obj: Mapping[str, Any], schema: Mapping[str, Any], scope: str) -> None:
         meta = obj.get("metadata")
         if not isinstance(meta, Mapping):
             self.err("metadata", "metadata is required")
         else:
             self.metadata(meta, scope)
-        body = {
-            k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")
-        }
+        body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
         self.check(body, {**schema, "type": "object"}, "", prune=True)
 
     def metadata(self, meta: Mapping[str, Any], scope: str) -> None:
@@ -342,9 +336,7 @@ class _Validator:
                     or len(local) > 63
                     or not _QUALIFIED_NAME.match(local)
                 ):
-                    self.err(
-                        f"metadata.{mkey}[{k}]", "invalid key (not a qualified name)"
-                    )
+                    self.err(f"metadata.{mkey}[{k}]", "invalid key (not a qualified name)")
                 if not isinstance(v, str):
                     self.err(
                         f"metadata.{mkey}[{k}]",
@@ -355,12 +347,10 @@ class _Validator:
 
     # -- schema walk ---------------------------------------------------------------------------
 
-    def check(
-        self, value: Any, schema: Mapping[str, Any], path: str, prune: bool
-    ) -> None:
+    def check(self, value: Any, schema: Mapping[str, Any], path: str, prune: bool) -> None:
         if value is None:
             if not schema.get("nullable"):
-                # the API server drops a null for a non-nullable field with a default; otherwise it's an error
+                # the API server rejects null for a non-nullable field (no defaults in these CRDs)
                 self.err(path, "null is not allowed here")
             return
         if not self.check_type(value, schema, path):
@@ -379,9 +369,7 @@ class _Validator:
     def check_type(self, value: Any, schema: Mapping[str, Any], path: str) -> bool:
         if schema.get("x-kubernetes-int-or-string"):
             if isinstance(value, bool) or not isinstance(value, int | str):
-                self.err(
-                    path, f"must be an integer or a string, got {_type_name(value)}"
-                )
+                self.err(path, f"must be an integer or a string, got {_type_name(value)}")
                 return False
             return True
         typ = schema.get("type")
@@ -404,9 +392,7 @@ class _Validator:
             self.err(path, f"{value!r} is not one of {schema['enum']}")
         if isinstance(value, str):
             if "pattern" in schema and not re.search(schema["pattern"], value):
-                self.err(
-                    path, f"{value!r} does not match pattern {schema['pattern']!r}"
-                )
+                self.err(path, f"{value!r} does not match pattern {schema['pattern']!r}")
             if "maxLength" in schema and len(value) > schema["maxLength"]:
                 self.err(path, f"longer than {schema['maxLength']} characters")
             if "minLength" in schema and len(value) < schema["minLength"]:
@@ -425,15 +411,11 @@ class _Validator:
                 self.err(path, f"{value} does not fit int32")
             if "minimum" in schema:
                 lo = schema["minimum"]
-                if value < lo or (
-                    schema.get("exclusiveMinimum") is True and value == lo
-                ):
+                if value < lo or (schema.get("exclusiveMinimum") is True and value == lo):
                     self.err(path, f"{value} is less than the minimum {lo}")
             if "maximum" in schema:
                 hi = schema["maximum"]
-                if value > hi or (
-                    schema.get("exclusiveMaximum") is True and value == hi
-                ):
+                if value > hi or (schema.get("exclusiveMaximum") is True and value == hi):
                     self.err(path, f"{value} is greater than the maximum {hi}")
 
     def check_object(
@@ -501,24 +483,19 @@ class _Validator:
     def _matches(self, value: Any, schema: Mapping[str, Any]) -> bool:
         """Does value satisfy a value-validation sub-schema (oneOf/anyOf/allOf/not branch)?"""
         probe = Report("probe")
-        _Validator(self.ref, probe, record_unevaluated=False).check(
-            value, schema, "", prune=False
-        )
+        _Validator(self.ref, probe, record_unevaluated=False).check(value, schema, "", prune=False)
         return not probe.violations
 
-    def check_combinators(
-        self, value: Any, schema: Mapping[str, Any], path: str
-    ) -> None:
+    def check_combinators(self, value: Any, schema: Mapping[str, Any], path: str) -> None:
         if "oneOf" in schema:
             n = sum(1 for s in schema["oneOf"] if self._matches(value, s))
             if n != 1:
                 self.err(
                     path,
-                    f"must match exactly one oneOf branch, matches {n}{_describe_branches(schema['oneOf'])}",
+                    f"must match exactly one oneOf branch, matches {n}"
+                    + _describe_branches(schema["oneOf"]),
                 )
-        if "anyOf" in schema and not any(
-            self._matches(value, s) for s in schema["anyOf"]
-        ):
+        if "anyOf" in schema and not any(self._matches(value, s) for s in schema["anyOf"]):
             self.err(
                 path,
                 f"must match at least one anyOf branch{_describe_branches(schema['anyOf'])}",
@@ -535,12 +512,10 @@ class _Validator:
             message = rule.get("message") or f"failed rule: {expr}"
             try:
                 result = cel.evaluate(expr, value)
-            except cel.CelUnsupported as exc:
+            except cel.CelUnsupportedError as exc:
                 if self.record_unevaluated:
                     self.unevaluated.append(
-                        Violation(
-                            self.ref, path, f"CEL rule not evaluated ({exc}): {expr}"
-                        )
+                        Violation(self.ref, path, f"CEL rule not evaluated ({exc}): {expr}")
                     )
                 continue
             except cel.CelEvalError as exc:
@@ -617,7 +592,33 @@ def validate_objects(
     """Validate every Istio object in ``objects`` (others are skipped) for ``istio_version``."""
     bundle = bundle_for(istio_version, directory)
     report = Report(bundle.name)
+    _, minor, _ = parse_version(istio_version)
     for obj in objects:
-        if is_istio_object(obj):
-            bundle.validate(obj, report)
+        if not is_istio_object(obj):
+            continue
+        group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+        if group == "install.istio.io" and (group, str(obj.get("kind"))) not in bundle.crds:
+            ref = object_ref(obj)
+            report.checked.append(ref)
+            if minor >= OPERATOR_CRD_REMOVED_MINOR:
+                report.violations.append(
+                    Violation(
+                        ref,
+                        "apiVersion",
+                        f"Istio 1.{minor} has no {obj.get('kind')} CRD (removed in 1.24): it "
+                        "cannot be applied to a cluster, only passed to `istioctl install -f`",
+                    )
+                )
+            else:
+                report.unevaluated.append(
+                    Violation(
+                        ref,
+                        "",
+                        f"bundle {bundle.name} does not include crd-operator.yaml; the "
+                        "IstioOperator CRD preserves unknown fields in every release that has it "
+                        "(its spec is checked by tests.conformance.iop_schema)",
+                    )
+                )
+            continue
+        bundle.validate(obj, report)
     return report

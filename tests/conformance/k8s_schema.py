@@ -28,8 +28,8 @@ from referencing import Registry, Resource
 
 from tests.conformance.istio_schema import Violation, object_ref, parse_version
 
-# Istio minor -> supported Kubernetes (lowest, highest) minor. Source: istio.io/latest/docs/releases/
-# supported-releases ("Supported Kubernetes Versions"); 1.30 is newer than that table (1.29 ->
+# Istio minor -> supported Kubernetes (lowest, highest) minor. Source: istio.io "Supported
+# Releases" page ("Supported Kubernetes Versions"); 1.30 is newer than that table (1.29 ->
 # 1.31-1.35): assumed 1.32-1.36, and the newest schema shipped (1.37) is checked too.
 ISTIO_K8S_WINDOWS: dict[int, tuple[int, int]] = {
     12: (19, 22),
@@ -99,36 +99,26 @@ def _schema_dir(k8s_version: str) -> Any:
     for entry in root.iterdir():
         if re.match(rf"^v1\.{minor}\.\d+-local-strict$", entry.name):
             return entry
-    raise K8sSchemaError(
-        f"kubernetes-validate ships no schemas for Kubernetes {k8s_version}"
-    )
+    raise K8sSchemaError(f"kubernetes-validate ships no schemas for Kubernetes {k8s_version}")
 
 
 @functools.lru_cache(maxsize=8)
 def _registry(k8s_version: str) -> Registry[Any]:
     defs = json.loads(
-        _schema_dir(k8s_version)
-        .joinpath("_definitions.json")
-        .read_text(encoding="utf-8")
+        _schema_dir(k8s_version).joinpath("_definitions.json").read_text(encoding="utf-8")
     )
     return Resource.from_contents(defs) @ Registry()
 
 
 @functools.lru_cache(maxsize=256)
-def _validator(
-    k8s_version: str, kind: str, api_version: str
-) -> jsonschema.protocols.Validator:
+def _validator(k8s_version: str, kind: str, api_version: str) -> jsonschema.protocols.Validator:
     short = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     path = _schema_dir(k8s_version).joinpath(f"{kind.lower()}-{short}.json")
     if not path.is_file():
-        raise K8sSchemaError(
-            f"no schema for {kind} {api_version} in Kubernetes {k8s_version}"
-        )
+        raise K8sSchemaError(f"no schema for {kind} {api_version} in Kubernetes {k8s_version}")
     schema = json.loads(path.read_text(encoding="utf-8"))
     registry = Resource.from_contents(schema) @ _registry(k8s_version)
-    cls = jsonschema.validators.validator_for(
-        schema, default=jsonschema.Draft202012Validator
-    )
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     return cls(schema, registry=registry)
 
 
@@ -169,9 +159,7 @@ def validate(
     out: list[Violation] = []
     try:
         errors = list(validator.iter_errors(obj))
-    except (
-        referencing.exceptions.Unresolvable
-    ) as exc:  # pragma: no cover - broken package data
+    except referencing.exceptions.Unresolvable as exc:  # pragma: no cover - broken package data
         return [Violation(name, "", f"schema reference unresolvable: {exc}")]
     for err in errors:
         if partial and err.validator == "required":
@@ -187,9 +175,7 @@ def validate(
     return out
 
 
-def _semantic_checks(
-    obj: Mapping[str, Any], ref: str, partial: bool
-) -> list[Violation]:
+def _semantic_checks(obj: Mapping[str, Any], ref: str, partial: bool) -> list[Violation]:
     """The API server's own validation of the few formats the JSON schemas do not express."""
     out: list[Violation] = []
     meta = obj.get("metadata") or {}
@@ -197,14 +183,10 @@ def _semantic_checks(
     if not name:
         out.append(Violation(ref, "metadata.name", "name is required"))
     elif not _DNS1123_SUBDOMAIN.match(str(name)) or len(str(name)) > 253:
-        out.append(
-            Violation(ref, "metadata.name", f"{name!r} is not a DNS-1123 subdomain")
-        )
+        out.append(Violation(ref, "metadata.name", f"{name!r} is not a DNS-1123 subdomain"))
     ns = meta.get("namespace")
     if ns is not None and not _DNS1123_LABEL.match(str(ns)):
-        out.append(
-            Violation(ref, "metadata.namespace", f"{ns!r} is not a DNS-1123 label")
-        )
+        out.append(Violation(ref, "metadata.namespace", f"{ns!r} is not a DNS-1123 label"))
     kind = obj.get("kind")
     if kind in ("Secret", "ConfigMap"):
         for field in ("data", "stringData", "binaryData"):
@@ -234,9 +216,7 @@ def _semantic_checks(
                             f"{c.get('name')!r} is not a DNS-1123 label",
                         )
                     )
-                env_names = [
-                    e.get("name") for e in c.get("env") or [] if isinstance(e, Mapping)
-                ]
+                env_names = [e.get("name") for e in c.get("env") or [] if isinstance(e, Mapping)]
                 for j, env_name in enumerate(env_names):
                     if not _ENV_NAME.match(str(env_name)):
                         out.append(
@@ -277,9 +257,7 @@ def _semantic_checks(
                             f"duplicate container {n!r}",
                         )
                     )
-        volumes = [
-            v.get("name") for v in pod.get("volumes") or [] if isinstance(v, Mapping)
-        ]
+        volumes = [v.get("name") for v in pod.get("volumes") or [] if isinstance(v, Mapping)]
         for i, v in enumerate(volumes):
             if volumes.count(v) > 1 and volumes.index(v) != i:
                 out.append(
@@ -300,16 +278,14 @@ def _semantic_checks(
                                 Violation(
                                     ref,
                                     f"spec.template.spec.{lst}[{i}].volumeMounts[{j}].name",
-                                    f"volume {m.get('name')!r} not found in spec.template.spec.volumes",
+                                    f"volume {m.get('name')!r} is not in spec.template.spec.volumes",
                                 )
                             )
     return out
 
 
-def validate_objects(
-    objects: Iterable[Mapping[str, Any]], istio_version: str
-) -> list[Violation]:
-    """Validate every non-Istio object against each Kubernetes version of the Istio release's window.
+def validate_objects(objects: Iterable[Mapping[str, Any]], istio_version: str) -> list[Violation]:
+    """Validate the non-Istio objects for each Kubernetes version of the Istio release's window.
 
     A ``Deployment`` here is validated as a partial object (a patch body); the full-object check of
     a patched gateway Deployment is done by the caller after merging it into a fixture.

@@ -95,9 +95,7 @@ def is_kv_element(pe: str) -> bool:
     if inner is None:
         return False
     kv = _split_escaped(inner, ":")
-    return (
-        len(kv) == 2 and bool(kv[0]) and bool(kv[1]) and bool(_VALID_KEY.match(kv[0]))
-    )
+    return len(kv) == 2 and bool(kv[0]) and bool(kv[1]) and bool(_VALID_KEY.match(kv[0]))
 
 
 def _go_str(v: Any) -> str:
@@ -154,12 +152,8 @@ def _walk(root: dict[str, Any], elems: list[str], full: str) -> _Ctx:
                     continue
                 inner = _brackets(pe)
                 if not inner:
-                    raise OverlayError(
-                        f"path {full}: {pe} is not a valid value path element"
-                    )
-                pattern = (
-                    inner[1:] if inner.startswith(":") and len(inner) > 1 else inner
-                )
+                    raise OverlayError(f"path {full}: {pe} is not a valid value path element")
+                pattern = inner[1:] if inner.startswith(":") and len(inner) > 1 else inner
                 if re.search(pattern, _go_str(entry)):
                     ctx = _Ctx(node, idx, entry, ctx)
                     found = True
@@ -174,9 +168,7 @@ def _walk(root: dict[str, Any], elems: list[str], full: str) -> _Ctx:
                 # Istio creates a map placeholder at the leaf; a written value replaces it
             ctx = _Ctx(node, pe, node[pe], ctx)
             continue
-        raise OverlayError(
-            f"path {full}: leaf type {type(node).__name__} in non-leaf node at {pe}"
-        )
+        raise OverlayError(f"path {full}: leaf type {type(node).__name__} in non-leaf node at {pe}")
     return ctx
 
 
@@ -243,9 +235,7 @@ def apply_overlay_patch(obj: dict[str, Any], path: str, value: Any = None) -> No
     ctx.container[ctx.key] = copy.deepcopy(vv)
 
 
-def apply_overlay_patches(
-    obj: dict[str, Any], patches: list[Mapping[str, Any]]
-) -> dict[str, Any]:
+def apply_overlay_patches(obj: dict[str, Any], patches: list[Mapping[str, Any]]) -> dict[str, Any]:
     """Return a copy of ``obj`` with the IstioOperator overlay ``patches`` applied in order."""
     out = copy.deepcopy(obj)
     for patch in patches:
@@ -256,11 +246,9 @@ def apply_overlay_patches(
 def overlays_for(
     iop: Mapping[str, Any], gateway_name: str, kind: str = "Deployment"
 ) -> list[Mapping[str, Any]]:
-    """The ``k8s.overlays`` patches of ``components.ingressGateways[name=gateway_name]`` for ``kind/gateway_name``."""
+    """The ``k8s.overlays`` patches of gateway ``gateway_name`` for ``kind/gateway_name``."""
     patches: list[Mapping[str, Any]] = []
-    for gw in (iop.get("spec", {}).get("components", {}) or {}).get(
-        "ingressGateways"
-    ) or []:
+    for gw in (iop.get("spec", {}).get("components", {}) or {}).get("ingressGateways") or []:
         if gw.get("name") != gateway_name:
             continue
         for overlay in (gw.get("k8s") or {}).get("overlays") or []:
