@@ -3,7 +3,7 @@
 The CRD bundles are unmodified ``crd-all.gen.yaml`` / ``crd-operator.yaml`` files of istio/istio
 tags (see ``../shared/istio-crds/README.md``). They are found through one setting: the env var
 ``ACPW_ISTIO_CRDS`` (a directory; a relative path is taken from the repository root), default
-``../shared/istio-crds``. ``make istio-crds`` (``tools/fetch_istio_crds.py``) fetches the same
+``../shared/istio-crds``. ``make fetch-istio-crds`` (``tools/fetch_istio_crds.py``) fetches the same
 files on a user's machine and checks their pinned git blob ids.
 
 For an Istio version the newest bundle not newer than it is used: ``1.19`` is checked against the
@@ -113,7 +113,7 @@ def available_bundles(
     d = directory or crds_dir()
     if not d.is_dir():
         raise IstioSchemaError(
-            f"Istio CRD bundle directory {d} does not exist: set {ENV_VAR} or run `make istio-crds`"
+            f"Istio CRD bundle directory {d} does not exist: set {ENV_VAR} or run `make fetch-istio-crds`"
         )
     out: dict[tuple[int, int, int], list[Path]] = {}
     for path in sorted(d.iterdir()):
