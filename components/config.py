@@ -78,9 +78,9 @@ def _label_problems(labels: Mapping[str, str]) -> list[str]:
     problems = []
     for key, value in labels.items():
         prefix, _, name = key.rpartition("/")
-        if (
-            prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN_RE.match(prefix))
-        ) or not (len(name) <= 63 and _LABEL_NAME_RE.match(name)):
+        if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN_RE.match(prefix))) or not (
+            len(name) <= 63 and _LABEL_NAME_RE.match(name)
+        ):
             problems.append(
                 f"label key '{key}' is not a Kubernetes label name ([prefix/]name, name up to 63 of "
                 "[A-Za-z0-9_.-] starting and ending alphanumeric)"
@@ -107,7 +107,9 @@ class CloudWatchConfig(_Model):
     @classmethod
     def _region(cls, value: str | None) -> str | None:
         if value is not None and not _REGION_RE.match(value):
-            raise ValueError(f"'{value}' is not an AWS region name like ap-northeast-1 or us-east-1")
+            raise ValueError(
+                f"'{value}' is not an AWS region name like ap-northeast-1 or us-east-1"
+            )
         return value
 
     @field_validator("namespace")
@@ -226,7 +228,9 @@ class ImagesConfig(_Model):
     @classmethod
     def _digest(cls, value: str | None) -> str | None:
         if value is not None and not _DIGEST_RE.match(value):
-            raise ValueError(f"'{value}' is not a digest: allowed is 'sha256:' and 64 lowercase hex")
+            raise ValueError(
+                f"'{value}' is not a digest: allowed is 'sha256:' and 64 lowercase hex"
+            )
         return value
 
 
@@ -260,7 +264,9 @@ class IamConfig(_Model):
     @classmethod
     def _boundary(cls, value: str | None) -> str | None:
         if value is not None and not _BOUNDARY_ARN_RE.match(value):
-            raise ValueError(f"'{value}' is not an IAM policy ARN (arn:aws:iam::<account>:policy/...)")
+            raise ValueError(
+                f"'{value}' is not an IAM policy ARN (arn:aws:iam::<account>:policy/...)"
+            )
         return value
 
     @field_validator("tags")
@@ -268,7 +274,9 @@ class IamConfig(_Model):
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         for key, tag in value.items():
             if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-                raise ValueError(f"tag key '{key}' must be 1 to 128 characters, not starting 'aws:'")
+                raise ValueError(
+                    f"tag key '{key}' must be 1 to 128 characters, not starting 'aws:'"
+                )
             if len(tag) > 256:
                 raise ValueError(f"tag '{key}' value must be at most 256 characters")
         return dict(sorted(value.items()))
@@ -277,7 +285,9 @@ class IamConfig(_Model):
     @classmethod
     def _generation(cls, value: int) -> int:
         if value < 1:
-            raise ValueError(f"{value} is not allowed: use an integer >= 1 (bump it to rotate the key)")
+            raise ValueError(
+                f"{value} is not allowed: use an integer >= 1 (bump it to rotate the key)"
+            )
         return value
 
 
@@ -285,13 +295,15 @@ class AcpwConfig(_Model):
     """The whole validated ``acpw:*`` configuration of one stack."""
 
     istio_version: IstioVersion = Field(alias="istioVersion")
-    cloudwatch: CloudWatchConfig = Field(default_factory=lambda: CloudWatchConfig())
+    cloudwatch: CloudWatchConfig = Field(
+        default_factory=lambda: CloudWatchConfig.model_validate({})
+    )
     gateways: Annotated[list[GatewayConfig], Field(min_length=1)] = Field(
         default_factory=lambda: [GatewayConfig.model_validate(DEFAULT_GATEWAY)]
     )
     match_hosts: list[str] = Field(default_factory=list, alias="matchHosts")
-    images: ImagesConfig = Field(default_factory=lambda: ImagesConfig())
-    iam: IamConfig = Field(default_factory=lambda: IamConfig())
+    images: ImagesConfig = Field(default_factory=lambda: ImagesConfig.model_validate({}))
+    iam: IamConfig = Field(default_factory=lambda: IamConfig.model_validate({}))
     fail_strategy: Literal["open", "closed"] = Field("open", alias="failStrategy")
     receiver_vm_id: str = Field("aws-cloudwatch-proxy-wasm-receiver", alias="receiverVmId")
 
@@ -302,7 +314,7 @@ class AcpwConfig(_Model):
     def _istio_version(cls, value: Any) -> IstioVersion:
         if not isinstance(value, str):
             raise ValueError(
-                f"{value!r} must be a string like \"1.22\" or \"1.22.3\" (quote it in YAML: 1.20 would read as 1.2)"
+                f'{value!r} must be a string like "1.22" or "1.22.3" (quote it in YAML: 1.20 would read as 1.2)'
             )
         version = IstioVersion.parse(value)
         oldest = IstioVersion(OLDEST_SUPPORTED[1])
@@ -433,12 +445,16 @@ class AcpwConfig(_Model):
                 f"acpw:failStrategy: 'closed' cannot be honoured on Istio {self.istio_version}: "
                 "WasmPlugin.failStrategy exists from 1.19, so it is not rendered and Istio's default applies"
             )
-        if features.wasm_pull_secret and not features.wasm_distinct_pull_secrets:
-            if self.images.registry == "ecr" and len(self.gateways) > 1:
-                found.append(
-                    f"acpw:images.registry: Istio {self.istio_version} mixes up WasmPlugins with different "
-                    "pull secrets (fixed in 1.14.3): upgrade before relying on more than one gateway"
-                )
+        if (
+            features.wasm_pull_secret
+            and not features.wasm_distinct_pull_secrets
+            and self.images.registry == "ecr"
+            and len(self.gateways) > 1
+        ):
+            found.append(
+                f"acpw:images.registry: Istio {self.istio_version} mixes up WasmPlugins with different "
+                "pull secrets (fixed in 1.14.3): upgrade before relying on more than one gateway"
+            )
         if not features.in_cluster_operator and any(
             g.installer == "istioOperator" for g in self.gateways
         ):
@@ -483,7 +499,7 @@ _ALIASES = {
 
 
 def _format_errors(error: ValidationError) -> list[str]:
-    problems = []
+    problems: list[str] = []
     for item in error.errors():
         loc = item["loc"]
         message = item["msg"].removeprefix("Value error, ")
@@ -496,7 +512,9 @@ def _format_errors(error: ValidationError) -> list[str]:
         elif item["type"] == "missing":
             message = "required"
         elif item["type"] == "literal_error":
-            message = f"{item['input']!r} is not allowed: {item['msg'].removeprefix('Input should be ')}"
+            message = (
+                f"{item['input']!r} is not allowed: {item['msg'].removeprefix('Input should be ')}"
+            )
         problems.append(f"{_location(loc)}: {message}")
     return problems
 
@@ -547,7 +565,7 @@ _STRING_KEYS = {"istioVersion", "failStrategy", "receiverVmId"}
 def parse_raw_values(values: Mapping[str, str]) -> dict[str, Any]:
     """Decode the CLI's string config values (``acpw:`` prefix stripped): objects and lists are JSON."""
     raw: dict[str, Any] = {}
-    problems = []
+    problems: list[str] = []
     for key, text in values.items():
         if key in _STRING_KEYS:
             raw[key] = text
@@ -555,7 +573,22 @@ def parse_raw_values(values: Mapping[str, str]) -> dict[str, Any]:
         try:
             raw[key] = json.loads(text)
         except (TypeError, json.JSONDecodeError):
-            problems.append(f"{PROJECT}:{key}: must be a structured value (object or list), got {text!r}")
+            problems.append(
+                f"{PROJECT}:{key}: must be a structured value (object or list), got {text!r}"
+            )
     if problems:
         raise ConfigError(problems)
     return raw
+
+
+def read_stack_config() -> dict[str, Any]:
+    """All ``acpw:*`` values of the running stack, decoded (unknown keys kept, so they are refused)."""
+    from pulumi.runtime import config as runtime_config
+
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    values = {
+        key.split(":", 1)[1]: runtime_config.get_config(key)
+        for key in sorted(keys)
+        if key.startswith(f"{PROJECT}:")
+    }
+    return parse_raw_values(values)

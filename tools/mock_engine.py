@@ -19,8 +19,8 @@ from pulumi.runtime import rpc
 
 ACCOUNT = "[unknown: aws account id]"
 
-SECRET_SIG = rpc._special_secret_sig  # noqa: SLF001 - the wire marker of a secret value
-SIG_KEY = rpc._special_sig_key  # noqa: SLF001
+SECRET_SIG = rpc._special_secret_sig
+SIG_KEY = rpc._special_sig_key
 DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
 
 
@@ -126,18 +126,24 @@ INVOKE_RESULTS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]]
 class RecordingMocks(pulumi.runtime.Mocks):
     """Echo inputs as outputs, add what the cloud would compute, and record nothing secret."""
 
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+    def new_resource(
+        self, args: pulumi_mocks.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
         outputs.pop("__provider", None)
         computed = COMPUTED_OUTPUTS.get(args.typ)
         if computed:
             outputs.update(computed(args))
-        resource_id = f"{args.name}-id" if args.typ != "aws:iam/accessKey:AccessKey" else (
-            "[unknown: access key id]"
+        resource_id = (
+            f"{args.name}-id"
+            if args.typ != "aws:iam/accessKey:AccessKey"
+            else ("[unknown: access key id]")
         )
         return resource_id, outputs
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(
+        self, args: pulumi_mocks.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         result = INVOKE_RESULTS.get(args.token)
         if result is None:
             raise NotImplementedError(f"no mock result for invoke {args.token}")
@@ -154,7 +160,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            pulumi_mocks._ensure_event_loop()  # noqa: SLF001
+            pulumi_mocks._ensure_event_loop()
             self.registrations.append(
                 Registration(
                     type=request.type,

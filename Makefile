@@ -1,0 +1,60 @@
+# The two commands of the README:
+#   make render STACK=dev   offline render of a stack (no cloud needed) into rendered/<stack>/
+#   make test               every test: unit, mock graph, render freshness, conformance, lint, types
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+STACKS := dev prod
+APT_PACKAGES := clang lld wabt docker-registry
+ISTIO_CRDS_DIR ?= build/istio-crds
+
+.PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+render: $(VENV)/.installed
+	$(PY) -m tools.render $(STACK)
+
+render-all: $(VENV)/.installed
+	$(PY) -m tools.render $(STACKS)
+
+check-render: $(VENV)/.installed
+	$(PY) -m tools.render --check $(STACKS)
+
+# Compilers for the probe Wasm modules and the local OCI registry used by the tests.
+system-deps:
+	@if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null \
+	   || ! command -v wat2wasm >/dev/null || ! command -v docker-registry >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES); \
+	  else \
+	    echo "missing system packages: sudo apt-get install $(APT_PACKAGES)" >&2; exit 1; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed system-deps lint typecheck pytest
+
+pytest: $(VENV)/.installed
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+# Fetch the Istio CRD bundles for the conformance tests from the public Istio repository,
+# checking each file's pinned git blob id (see ../shared/istio-crds/README.md).
+fetch-istio-crds: $(VENV)/.installed
+	$(PY) tools/fetch_istio_crds.py --dest $(ISTIO_CRDS_DIR)
+	@echo "run the tests against them with: ACPW_ISTIO_CRDS=$(ISTIO_CRDS_DIR) make test"
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,257 @@
+"""Offline render: run the real program under the Pulumi mock engine and write what it would apply.
+
+    python -m tools.render dev            # writes rendered/dev/{kubernetes,aws,outputs}.yaml
+    python -m tools.render dev --check    # exits 1 when the committed files are stale
+
+Only the cloud and cluster APIs are mocked (tools/mock_engine.py). Stack config is read the way
+the Pulumi CLI reads it: project defaults from ``Pulumi.yaml``, values from ``Pulumi.<stack>.yaml``.
+Secret values appear only as ``[secret]``; values only the cloud knows as ``[unknown: ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.config import ConfigError
+from tools import mock_engine
+from tools.mock_engine import Registration, is_secret
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_MARK = "[secret]"
+K8S_PREFIX = "kubernetes:"
+
+
+@dataclass
+class Render:
+    """Everything one run of the program registered, exported and warned about."""
+
+    stack: str
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def kubernetes(self) -> list[dict[str, Any]]:
+        """Every Kubernetes object the stack applies, secrets masked, sorted by kind/namespace/name."""
+        objects = [_k8s_object(r) for r in self.registrations if _is_k8s_object(r)]
+        return sorted(objects, key=_object_sort_key)
+
+    @property
+    def aws(self) -> list[dict[str, Any]]:
+        """Each AWS resource's type, name and inputs, secrets masked."""
+        resources = [
+            {"type": r.type, "name": r.name, "inputs": mask_secrets(r.inputs)}
+            for r in self.registrations
+            if r.type.startswith("aws:")
+        ]
+        return sorted(resources, key=lambda r: (r["type"], r["name"]))
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_token]
+
+
+def _is_k8s_object(registration: Registration) -> bool:
+    return (
+        registration.custom
+        and registration.type.startswith(K8S_PREFIX)
+        and (not registration.type.startswith("pulumi:providers:"))
+    )
+
+
+def _k8s_object(registration: Registration) -> dict[str, Any]:
+    obj = mask_secrets(registration.inputs)
+    # Patch resources carry the kind they patch; the render shows them as that kind.
+    return {k: obj[k] for k in sorted(obj, key=_field_order)}
+
+
+def _field_order(key: str) -> tuple[int, str]:
+    order = ["apiVersion", "kind", "metadata", "type"]
+    return (order.index(key) if key in order else len(order), key)
+
+
+def _object_sort_key(obj: dict[str, Any]) -> tuple[str, str, str]:
+    meta = obj.get("metadata", {})
+    return (obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))
+
+
+def mask_secrets(value: Any, *, inside_secret: bool = False) -> Any:
+    """Replace secret values by ``[secret]`` (a secret map keeps its keys), sort maps, fix numbers.
+
+    The engine's wire format carries every number as a double; the objects hold integers.
+    """
+    if is_secret(value):
+        return mask_secrets(value["value"], inside_secret=True)
+    if isinstance(value, dict):
+        return {k: mask_secrets(value[k], inside_secret=inside_secret) for k in sorted(value)}
+    if isinstance(value, list):
+        return [mask_secrets(v, inside_secret=inside_secret) for v in value]
+    if inside_secret:
+        return SECRET_MARK
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def read_stack_config(stack: str) -> dict[str, Any]:
+    """Config as the CLI would give it: declared project defaults, then the stack file's values."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    values: dict[str, Any] = {}
+    for key, declaration in (project.get("config") or {}).items():
+        if isinstance(declaration, dict) and "default" in declaration:
+            values[key] = declaration["default"]
+        elif isinstance(declaration, dict) and "value" in declaration:
+            values[key] = declaration["value"]
+    stack_file = ROOT / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise FileNotFoundError(f"no stack file {stack_file.name}")
+    values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    return values
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def render_stack(stack: str, config: dict[str, Any] | None = None) -> Render:
+    """Run ``__main__.py`` for ``stack`` (or with ``config``, keys like ``acpw:istioVersion``).
+
+    Raises :class:`ConfigError` for invalid config; ``.registrations`` is then empty by design.
+    """
+    values = read_stack_config(stack) if config is None else dict(config)
+    project = "acpw"
+    pulumi_settings.ROOT.set(None)
+    monitor = mock_engine.install(project, stack, mock_engine.config_values(project, values))
+    collector = _WarningCollector()
+    logger = logging.getLogger("acpw.render")
+    logger.addHandler(collector)
+    logger.propagate = False
+    try:
+        _sync_await(run_pulumi_func(lambda: _run_program()))
+        outputs = _stack_outputs()
+    finally:
+        logger.removeHandler(collector)
+    return Render(stack, list(monitor.registrations), outputs, collector.messages)
+
+
+def last_monitor_registrations() -> list[Registration]:
+    """Registrations recorded by the current mock monitor (e.g. after a ConfigError)."""
+    monitor = pulumi_settings.SETTINGS.monitor
+    return list(monitor.registrations) if isinstance(monitor, mock_engine.RecordingMonitor) else []
+
+
+def _run_program() -> None:
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+def _stack_outputs() -> dict[str, Any]:
+    root = pulumi_settings.get_root_resource()
+    raw: dict[str, Any] = getattr(root, "outputs", {}) or {}
+    resolved = {}
+    for name, value in raw.items():
+        output = pulumi.Output.from_input(value)
+        secret = _sync_await(output.is_secret())
+        resolved[name] = SECRET_MARK if secret else _sync_await(output.future())
+    return resolved
+
+
+class _BlockStyleDumper(yaml.SafeDumper):
+    """Multi-line strings (the bootstrap JSON, the IstioOperator YAML) as readable ``|`` blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockStyleDumper.add_representer(str, _represent_str)
+
+
+def _dump(value: Any, *, sort_keys: bool) -> str:
+    return yaml.dump(
+        value, Dumper=_BlockStyleDumper, sort_keys=sort_keys, default_flow_style=False, width=100
+    )
+
+
+def _dump_documents(objects: list[dict[str, Any]], comments: list[str]) -> str:
+    parts = []
+    for comment, obj in zip(comments, objects, strict=True):
+        body = _dump(obj, sort_keys=False)
+        parts.append(f"# {comment}\n{body}")
+    return "---\n".join(parts)
+
+
+def files_for(render: Render) -> dict[str, str]:
+    """The rendered files' names and contents (deterministic)."""
+    k8s_regs = sorted(
+        (r for r in render.registrations if _is_k8s_object(r)),
+        key=lambda r: _object_sort_key(_k8s_object(r)),
+    )
+    kubernetes = _dump_documents(
+        [_k8s_object(r) for r in k8s_regs], [f"{r.type} ({r.name})" for r in k8s_regs]
+    )
+    header = (
+        f"# Offline render of stack '{render.stack}' (tools/render.py). Secrets appear as "
+        f"{SECRET_MARK}; values only the cloud knows as [unknown: ...].\n"
+    )
+    aws = _dump(render.aws, sort_keys=True)
+    outputs = _dump(render.outputs, sort_keys=True)
+    return {
+        "kubernetes.yaml": header + kubernetes,
+        "aws.yaml": header + aws,
+        "outputs.yaml": header + outputs,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stacks", nargs="+", help="stack names (Pulumi.<stack>.yaml)")
+    parser.add_argument("--check", action="store_true", help="fail when rendered/ is stale")
+    parser.add_argument("--out", default=str(ROOT / "rendered"), help="output directory")
+    args = parser.parse_args(argv)
+    stale = []
+    for stack in args.stacks:
+        try:
+            render = render_stack(stack)
+        except ConfigError as error:
+            print(f"stack {stack}: {error}", file=sys.stderr)
+            return 1
+        for warning in render.warnings:
+            print(f"warning: stack {stack}: {warning}", file=sys.stderr)
+        out_dir = Path(args.out) / stack
+        for filename, content in files_for(render).items():
+            path = out_dir / filename
+            if args.check:
+                if not path.exists() or path.read_text() != content:
+                    stale.append(str(path))
+                continue
+            out_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+            print(f"wrote {path}")
+    if stale:
+        print(
+            "stale render (run `make render STACK=<stack>` and commit):\n  " + "\n  ".join(stale),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
