@@ -58,6 +58,17 @@ class Render:
         ]
         return sorted(resources, key=lambda r: (r["type"], r["name"]))
 
+    @property
+    def exported_objects(self) -> list[dict[str, Any]]:
+        """Objects the stack only exports for the user to apply: the IstioOperator for
+        ``istioctl install -f`` on releases without the in-cluster operator (1.24+)."""
+        text = self.outputs.get("istioOperatorYaml")
+        if not isinstance(text, str) or any(
+            o.get("kind") == "IstioOperator" for o in self.kubernetes
+        ):
+            return []
+        return [yaml.safe_load(text)]
+
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
 
@@ -203,8 +214,12 @@ def files_for(render: Render) -> dict[str, str]:
         (r for r in render.registrations if _is_k8s_object(r)),
         key=lambda r: _object_sort_key(_k8s_object(r)),
     )
+    exported = render.exported_objects
     kubernetes = _dump_documents(
-        [_k8s_object(r) for r in k8s_regs], [f"{r.type} ({r.name})" for r in k8s_regs]
+        [_k8s_object(r) for r in k8s_regs] + exported,
+        [f"{r.type} ({r.name})" for r in k8s_regs]
+        + ["stack output istioOperatorYaml: for `istioctl install -f`, not applied by Pulumi"]
+        * len(exported),
     )
     header = (
         f"# Offline render of stack '{render.stack}' (tools/render.py). Secrets appear as "

@@ -1,0 +1,44 @@
+"""The Istio version matrix the mock and conformance tests render, and its stack config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MATRIX_VERSIONS = ["1.13", "1.14", "1.19", "1.20", "1.21", "1.23", "1.24", "1.30"]
+
+PINNED_SENDER_DIGEST = "sha256:" + "ab" * 32
+PINNED_VOLUME_DIGEST = "sha256:" + "cd" * 32
+
+
+def matrix_config(version: str, **overrides: Any) -> dict[str, Any]:
+    """Stack config (``acpw:``/``aws:`` keys) exercising both installers on one Istio version.
+
+    Private ECR images where the version can pull them (1.14+), public GHCR images on 1.13.
+    """
+    config: dict[str, Any] = {
+        "aws:region": "ap-northeast-1",
+        "acpw:istioVersion": version,
+        "acpw:gateways": [
+            {
+                "name": "istio-ingressgateway",
+                "namespace": "istio-system",
+                "selector": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
+                "installer": "istioOperator",
+            },
+            {
+                "name": "edge-gateway",
+                "namespace": "edge",
+                "selector": {"app": "edge-gateway", "istio": "edge-gateway"},
+                "installer": "deploymentPatch",
+            },
+        ],
+        "acpw:matchHosts": ["www.example.com"],
+        "acpw:images": {
+            "registry": "ghcr" if version == "1.13" else "ecr",
+            "senderDigest": PINNED_SENDER_DIGEST,
+            "receiverVolumeDigest": PINNED_VOLUME_DIGEST,
+        },
+    }
+    for key, value in overrides.items():
+        config[key if ":" in key else f"acpw:{key}"] = value
+    return config
