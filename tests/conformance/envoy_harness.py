@@ -1017,6 +1017,13 @@ class Scenario:
     _stack: list[Any] = field(default_factory=list)
 
     def __enter__(self) -> tuple[EnvoyRun, FakeCloudWatch]:
+        try:
+            return self._setup()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _setup(self) -> tuple[EnvoyRun, FakeCloudWatch]:
         tmp = tempfile.TemporaryDirectory(prefix="acpw-envoy-")
         self._stack.append(tmp)
         work = Path(tmp.name)

