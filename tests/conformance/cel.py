@@ -310,7 +310,7 @@ class _Eval:
         self.vars = dict(variables)
 
     def ev(self, node: Node) -> Any:
-        op = node[0]
+        op = str(node[0])
         handler: Callable[[Node], Any] | None = getattr(self, "_" + _OP_NAMES.get(op, op), None)
         if handler is None:
             raise CelUnsupportedError(f"operator {op}")

@@ -10,55 +10,17 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from tools.render import read_stack_config, render_stack
 
 EXAMPLE_STACKS = ("dev", "prod")
 
 
-_FALLBACK_VERSIONS = ["1.13", "1.14", "1.19", "1.20", "1.21", "1.23", "1.24", "1.30"]
-
-
-def _fallback_matrix_config(version: str) -> dict[str, Any]:  # TEMPORARY until tests/matrix.py
-    minor = int(version.split(".")[1])
-    gateways: list[dict[str, Any]] = [
-        {
-            "name": "edge-gateway",
-            "namespace": "edge",
-            "selector": {"app": "edge-gateway", "istio": "edge-gateway"},
-            "installer": "deploymentPatch",
-        }
-    ]
-    if minor <= 23:
-        gateways.insert(
-            0,
-            {
-                "name": "istio-ingressgateway",
-                "namespace": "istio-system",
-                "selector": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
-                "installer": "istioOperator",
-            },
-        )
-    return {
-        "aws:region": "ap-northeast-1",
-        "acpw:istioVersion": version,
-        "acpw:gateways": gateways,
-    }
-
-
 def _matrix_versions() -> list[str]:
-    try:
-        from tests.matrix import MATRIX_VERSIONS
-    except ImportError:
-        return _FALLBACK_VERSIONS
+    from tests.matrix import MATRIX_VERSIONS
+
     return [str(v) for v in MATRIX_VERSIONS]
-
-
-def _matrix_config(version: str) -> dict[str, Any]:
-    try:
-        from tests.matrix import matrix_config
-    except ImportError:
-        return _fallback_matrix_config(version)
-    return dict(matrix_config(version))
 
 
 @dataclass(frozen=True)
@@ -69,9 +31,24 @@ class Case:
     istio_version: str
     config: dict[str, Any]
     objects: list[dict[str, Any]]
+    outputs: dict[str, Any]
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [o for o in self.objects if o.get("kind") == kind]
+
+    def istio_operators(self) -> list[dict[str, Any]]:
+        """IstioOperators applied to the cluster, else the one exported for ``istioctl install -f``.
+
+        From 1.24 there is no IstioOperator CRD: the render exports it as ``istioOperatorYaml``.
+        """
+        in_cluster = self.of_kind("IstioOperator")
+        if in_cluster:
+            return in_cluster
+        exported = self.outputs.get("istioOperatorYaml")
+        if not exported:
+            return []
+        docs = [d for d in yaml.safe_load_all(str(exported)) if isinstance(d, dict)]
+        return [d for d in docs if d.get("kind") == "IstioOperator"]
 
     def gateways(self) -> list[dict[str, Any]]:
         gws = self.config.get("acpw:gateways")
@@ -89,10 +66,12 @@ def case_names() -> list[str]:
 @functools.cache
 def render_case(name: str) -> Case:
     if name.startswith("matrix-"):
-        config = _matrix_config(name.removeprefix("matrix-"))
+        from tests.matrix import matrix_config
+
+        config = dict(matrix_config(name.removeprefix("matrix-")))
         render = render_stack("matrix", config=config)
     else:
         config = read_stack_config(name)
         render = render_stack(name)
     version = str(config["acpw:istioVersion"])
-    return Case(name, version, config, render.kubernetes)
+    return Case(name, version, config, render.kubernetes, render.outputs)

@@ -392,6 +392,11 @@ def test_render_istio_objects_match_the_crds(name: str) -> None:
 def test_render_has_the_istio_objects_each_gateway_needs(name: str) -> None:
     case = render_case(name)
     _, minor, _ = istio_schema.parse_version(case.istio_version)
+    in_cluster_operators = case.of_kind("IstioOperator")
+    assert bool(in_cluster_operators) == (
+        minor < istio_schema.OPERATOR_CRD_REMOVED_MINOR
+        and any(g["installer"] == "istioOperator" for g in case.gateways())
+    ), "IstioOperator must be a cluster object exactly while its CRD exists (<= 1.23)"
     refs = {istio_schema.object_ref(o) for o in case.objects}
     for gw in case.gateways():
         ns = gw["namespace"]
@@ -405,7 +410,7 @@ def test_render_has_the_istio_objects_each_gateway_needs(name: str) -> None:
 @pytest.mark.parametrize("name", RENDERS)
 def test_render_istio_operator_fields(name: str) -> None:
     case = render_case(name)
-    for iop in case.of_kind("IstioOperator"):
+    for iop in case.istio_operators():
         errors = iop_schema.validate_istio_operator(iop)
         assert not errors, "\n".join(map(str, errors))
 
