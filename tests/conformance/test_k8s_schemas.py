@@ -433,3 +433,61 @@ def test_wiring_check_catches_a_missing_env_var() -> None:
     merged = patched_chart_gateway(patch, case.istio_version)
     with pytest.raises(AssertionError, match="ISTIO_BOOTSTRAP_OVERRIDE missing"):
         assert_receiver_wiring(merged, case)
+
+
+def _gateway_pods(case: Case) -> dict[tuple[str, str], dict[str, Any]]:
+    """(namespace, gateway name) -> the gateway Deployment as it ends up in the cluster."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for iop in case.istio_operators():
+        for gateway in gateway_names(iop):
+            dep, _ = operator_gateway(iop, gateway, case.istio_version)
+            out[(dep["metadata"]["namespace"], gateway)] = dep
+    for patch in case.of_kind("Deployment"):
+        merged = patched_chart_gateway(patch, case.istio_version)
+        out[(merged["metadata"]["namespace"], merged["metadata"]["name"])] = merged
+    return out
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_render_selectors_select_the_gateway_pods(name: str) -> None:
+    """WasmPlugin / EnvoyFilter selectors must match the labels of the gateway's pod template."""
+    case = render_case(name)
+    pods = _gateway_pods(case)
+    for gw in case.gateways():
+        dep = pods[(gw["namespace"], gw["name"])]
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        for obj in case.objects:
+            meta = obj["metadata"]
+            if meta.get("namespace") != gw["namespace"] or not meta["name"].endswith(gw["name"]):
+                continue
+            if obj["kind"] == "WasmPlugin":
+                selector = obj["spec"]["selector"]["matchLabels"]
+            elif obj["kind"] == "EnvoyFilter":
+                selector = obj["spec"]["workloadSelector"]["labels"]
+            else:
+                continue
+            missing = {k: v for k, v in selector.items() if labels.get(k) != v}
+            assert not missing, (
+                f"{object_ref(obj)}: selector {missing} does not match {object_ref(dep)}"
+            )
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_render_pull_secrets_exist_where_used(name: str) -> None:
+    """A WasmPlugin pull secret must be a dockerconfigjson Secret in the plugin's namespace."""
+    case = render_case(name)
+    for plugin in case.of_kind("WasmPlugin"):
+        secret_name = plugin["spec"].get("imagePullSecret")
+        if not secret_name:
+            continue
+        secret = _find(case, "Secret", plugin["metadata"]["namespace"], secret_name)
+        assert secret is not None, (
+            f"{object_ref(plugin)}: spec.imagePullSecret {secret_name} missing"
+        )
+        assert secret.get("type") == "kubernetes.io/dockerconfigjson", object_ref(secret)
+    for dep in _gateway_pods(case).values():
+        ns = dep["metadata"]["namespace"]
+        for ref in dep["spec"]["template"]["spec"].get("imagePullSecrets") or []:
+            secret = _find(case, "Secret", ns, ref["name"])
+            assert secret is not None, f"{object_ref(dep)}: imagePullSecrets {ref['name']} missing"
+            assert secret.get("type") == "kubernetes.io/dockerconfigjson", object_ref(secret)
