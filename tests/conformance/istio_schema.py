@@ -51,7 +51,8 @@ OPERATOR_CRD_REMOVED_MINOR = 24
 
 _BUNDLE_FILE_RE = re.compile(r"^crd-[a-z]+-(\d+)\.(\d+)\.(\d+)\.ya?ml$")
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
-_PLACEHOLDER_RE = re.compile(r"^\[(?:unknown: [^\]]*|secret)\]$")
+_PLACEHOLDER_RE = re.compile(r"\[(?:unknown: [^\]]*|secret)\]")
+_VALUE_CHECKS = ("enum", "pattern", "format", "x-kubernetes-validations", "maxLength", "minLength")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -355,7 +356,15 @@ class _Validator:
             return
         if not self.check_type(value, schema, path):
             return
-        placeholder = isinstance(value, str) and bool(_PLACEHOLDER_RE.match(value))
+        placeholder = isinstance(value, str) and bool(_PLACEHOLDER_RE.search(value))
+        if placeholder and self.record_unevaluated and _has_value_checks(schema):
+            self.unevaluated.append(
+                Violation(
+                    self.ref,
+                    path,
+                    f"value {value!r} holds a render placeholder: enum/pattern/format/CEL not checked",
+                )
+            )
         if not placeholder:
             self.check_scalar(value, schema, path)
         if isinstance(value, Mapping):
@@ -523,6 +532,10 @@ class _Validator:
                 continue
             if result is not True:
                 self.err(path, f"{message} (rule: {expr})")
+
+
+def _has_value_checks(schema: Mapping[str, Any]) -> bool:
+    return any(k in schema for k in _VALUE_CHECKS)
 
 
 def _join(path: str, key: str) -> str:
