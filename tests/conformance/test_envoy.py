@@ -205,6 +205,32 @@ def _wait_calls(fake: FakeCloudWatch, count: int, timeout: float = 10.0) -> None
 # --------------------------------------------------------------------------- the tests
 
 
+def _diagnose(run: EnvoyRun, plugin: Obj, rule: Obj) -> str:
+    """Names the object and field most likely responsible for missing calls, from the probe logs."""
+    log = run.log_text()
+    hints = [run.config.describe()]
+    if "acpw-probe receiver: configured" not in log:
+        hints.append(
+            "the receiver never started: no EnvoyFilter BOOTSTRAP patch (<= 1.20, "
+            "spec.workloadSelector.labels) or bootstrap ConfigMap (>= 1.21) applies to this gateway"
+        )
+    if "acpw-probe sender: queue not found" in log:
+        hints.append(
+            f"{ref(plugin)} spec.pluginConfig.receiver_vm_id does not name the receiver's "
+            "vm_config.vm_id (queue aws_cloudwatch_metric not found)"
+        )
+    if "http call rejected" in log:
+        hints.append(
+            "the receiver's cloud_watch_cluster_name names no cluster (ServiceEntry spec.hosts)"
+        )
+    if "failed (no response)" in log:
+        hints.append(
+            f"calls failed on the wire: check {ref(rule)} spec.trafficPolicy.tls "
+            "(mode, sni, caCertificates) against the HTTPS endpoint"
+        )
+    return "; ".join(hints)
+
+
 def test_validate_accepts_rendered_config(stack: Stack, probes: ProbeModules) -> None:
     for workload in stack.workloads:
         with Scenario(
@@ -229,7 +255,7 @@ def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeMo
     cluster = receiver_cfg["cloud_watch_cluster_name"]
     monitoring_host = cluster.split("||", 1)[1]
     rule = _destination_rule(stack.objects, workload.namespace, monitoring_host)
-    sni = rule["spec"]["trafficPolicy"]["tls"].get("sni")
+    sni = monitoring_host  # what CloudWatch's certificate and the SigV4 host need
     with Scenario(
         stack.objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
     ) as (
@@ -256,8 +282,9 @@ def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeMo
             assert run.wait_for_log("acpw-probe sender: enqueue status=0", len(sent))
         calls = fake.snapshot()
         assert len(calls) == len(sent), (
-            f"{ref(plugin)} spec.pluginConfig.match_hosts={hosts}: expected {len(sent)} CloudWatch calls "
-            f"(one per matching request), the fake endpoint got {len(calls)}\n{run.log_tail()}"
+            f"expected {len(sent)} CloudWatch calls (one per request matching {ref(plugin)} "
+            f"spec.pluginConfig.match_hosts={hosts}), the fake endpoint got {len(calls)}: "
+            f"{_diagnose(run, plugin, rule)}\n{run.log_tail()}"
         )
         for call in calls:
             assert call.sni == sni, (
