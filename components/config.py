@@ -319,9 +319,12 @@ class AcpwConfig(_Model):
         version = IstioVersion.parse(value)
         oldest = IstioVersion(OLDEST_SUPPORTED[1])
         if version < oldest:
+            hint = ""
+            if version.patch is None and version.minor < 10:
+                hint = f" (if you wrote 1.{version.minor}0 unquoted, YAML read it as a number: quote it)"
             raise ValueError(
                 f"Istio {version} is too old: supported are 1.{OLDEST_SUPPORTED[1]} to 1.{NEWEST_KNOWN_MINOR} "
-                "(WasmPlugin exists from 1.12)"
+                f"(WasmPlugin exists from 1.12){hint}"
             )
         if version.minor > NEWEST_KNOWN_MINOR:
             raise ValueError(

@@ -77,8 +77,9 @@ class AcpwDeployment(pulumi.ComponentResource):
                 sender_url=images.sender_url,
                 sender_sha256=images.sender_sha256,
                 pull_secret_name=images.pull_secret_name,
+                rollout_after=[credentials, istio, images],
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=[credentials, istio, images]),
+            child,
         )
 
         self.user_arn = credentials.user_arn

@@ -176,7 +176,11 @@ def istio_operator_gateway(gateway: GatewayConfig, changes: GatewayPodChanges) -
     proxy = f"spec.template.spec.containers.[name:{PROXY_CONTAINER}]"
     patches: list[dict[str, Any]] = [
         {"path": "spec.progressDeadlineSeconds", "value": PROGRESS_DEADLINE_SECONDS},
-        {"path": "spec.template.spec.initContainers", "value": changes.init_containers},
+    ]
+    # Append (not set) so that init containers the gateway already has are kept.
+    patches += [
+        {"path": f"spec.template.spec.initContainers.{APPEND}", "value": c}
+        for c in changes.init_containers
     ]
     patches += [
         {"path": f"spec.template.spec.volumes.{APPEND}", "value": v} for v in changes.volumes
@@ -241,6 +245,8 @@ class GatewaySettingsArgs:
     """The sender's manifest digest: part of the rollout hash."""
     pull_secret_name: str | None = None
     """Pull Secret for the init container image, when the registry is private."""
+    rollout_after: list[pulumi.Resource] = field(default_factory=list)
+    """What the new pods read (Secrets, bootstrap objects, images): applied before any gateway rolls."""
 
 
 class GatewaySettings(pulumi.ComponentResource):
@@ -274,7 +280,7 @@ class GatewaySettings(pulumi.ComponentResource):
             key = f"{gateway.namespace}/{gateway.name}"
             self.delivery[key] = f"{config.features.receiver_delivery}+{gateway.installer}"
             if gateway.installer == "deploymentPatch":
-                self._create_deployment_patch(gateway, changes)
+                self._create_deployment_patch(gateway, changes, args.rollout_after)
             else:
                 operator_entries.append(
                     changes.apply(functools.partial(istio_operator_gateway, gateway))
@@ -295,14 +301,17 @@ class GatewaySettings(pulumi.ComponentResource):
                         name=ISTIO_OPERATOR_NAME, namespace=ISTIO_OPERATOR_NAMESPACE
                     ),
                     spec=operator.apply(lambda o: o["spec"]),
-                    opts=pulumi.ResourceOptions(parent=self),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=args.rollout_after),
                 )
         self.register_outputs(
             {"delivery": self.delivery, "istioOperatorYaml": self.istio_operator_yaml}
         )
 
     def _create_deployment_patch(
-        self, gateway: GatewayConfig, changes: pulumi.Output[GatewayPodChanges]
+        self,
+        gateway: GatewayConfig,
+        changes: pulumi.Output[GatewayPodChanges],
+        rollout_after: list[pulumi.Resource],
     ) -> k8s.apps.v1.DeploymentPatch:
         body = changes.apply(lambda c: deployment_patch(gateway, c))
         meta = deployment_patch_metadata(gateway)
@@ -313,7 +322,9 @@ class GatewaySettings(pulumi.ComponentResource):
             # The provider waits for the rollout; a receiver that cannot start fails the update
             # while maxUnavailable: 0 keeps the old pods serving.
             opts=pulumi.ResourceOptions(
-                parent=self, custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m")
+                parent=self,
+                depends_on=rollout_after,
+                custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
             ),
         )
 

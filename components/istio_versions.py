@@ -61,7 +61,9 @@ class IstioFeatures:
     @property
     def networking_api_version(self) -> str:
         # v1 is served from 1.22; v1beta1 is served by every supported release.
-        return "networking.istio.io/v1" if self.version.at_least(22) else "networking.istio.io/v1beta1"
+        return (
+            "networking.istio.io/v1" if self.version.at_least(22) else "networking.istio.io/v1beta1"
+        )
 
     @property
     def envoy_filter_api_version(self) -> str:

@@ -147,7 +147,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         result = INVOKE_RESULTS.get(args.token)
         if result is None:
             raise NotImplementedError(f"no mock result for invoke {args.token}")
-        return result(args), None
+        return result(args), []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

@@ -413,16 +413,17 @@ def test_render_deployment_patches_merged_into_the_gateway_chart(name: str) -> N
         assert_receiver_wiring(merged, case)
 
 
-def test_overlay_onto_a_gateway_that_already_has_init_containers_is_caught() -> None:
-    """If the gateway already had initContainers, the `initContainers` overlay would nest a list."""
+def test_overlay_keeps_init_containers_the_gateway_already_has() -> None:
+    """The init container is appended (`initContainers.[1000]`), so existing ones survive."""
     case = render_case("dev")
     iop = case.istio_operators()[0]
     gateway = gateway_names(iop)[0]
     base = operator_gateway_deployment(case.istio_version, name=gateway)
     base["spec"]["template"]["spec"]["initContainers"] = [{"name": "existing", "image": "busybox"}]
     dep = overlay.apply_overlay_patches(base, list(overlay.overlays_for(iop, gateway)))
-    errors = k8s_schema.validate(dep, "1.25")
-    assert any(e.path == "spec.template.spec.initContainers[1]" for e in errors), _fmt(errors)
+    assert k8s_schema.validate(dep, "1.25") == []
+    names = [c["name"] for c in dep["spec"]["template"]["spec"]["initContainers"]]
+    assert names == ["existing", "acpw-receiver-wasm"]
 
 
 def test_wiring_check_catches_a_missing_env_var() -> None:

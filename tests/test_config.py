@@ -1,0 +1,396 @@
+"""Stack config validation: defaults, and every bad input refused with its key, before any resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.config import (
+    PUBLISHED_RECEIVER_VOLUME,
+    PUBLISHED_SENDER,
+    ConfigError,
+    load_config,
+    parse_raw_values,
+)
+from tools.render import last_monitor_registrations, render_stack
+
+GOOD_DIGEST = "sha256:" + "0f" * 32
+
+
+def load(raw: dict[str, Any], aws_region: str | None = "ap-northeast-1"):
+    return load_config(raw, project="acpw", stack="dev", aws_region=aws_region)
+
+
+def test_defaults_follow_the_issue_contract() -> None:
+    config = load({"istioVersion": "1.13"})
+    assert config.region == "ap-northeast-1"
+    assert config.cloudwatch.namespace == "AWSCloudWatchProxyWasm"
+    assert config.cloudwatch.metric_name == "RequestCount"
+    assert config.cloudwatch.request_timeout_ms == 5000
+    [gateway] = config.gateways
+    assert (gateway.name, gateway.namespace, gateway.installer) == (
+        "istio-ingressgateway",
+        "istio-system",
+        "istioOperator",
+    )
+    assert gateway.selector == {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+    assert config.match_hosts == []
+    assert config.images.sender == PUBLISHED_SENDER
+    assert config.images.receiver_volume == PUBLISHED_RECEIVER_VOLUME
+    assert (config.images.pull_policy, config.images.registry) == ("IfNotPresent", "ghcr")
+    assert config.iam.user_name == "acpw-dev"
+    assert config.iam.path == "/acpw/"
+    assert config.iam.permissions_boundary is None
+    assert config.iam.tags == {}
+    assert config.iam.key_generation == 1
+    assert config.fail_strategy == "open"
+    assert config.receiver_vm_id == "aws-cloudwatch-proxy-wasm-receiver"
+
+
+def test_region_comes_from_cloudwatch_before_aws_region() -> None:
+    config = load(
+        {
+            "istioVersion": "1.30",
+            "cloudwatch": {"region": "eu-west-1"},
+            "images": {"modulesHonourRegion": True},
+        },
+        aws_region="us-east-1",
+    )
+    assert config.region == "eu-west-1"
+
+
+BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
+    ("too old", {"istioVersion": "1.11"}, "acpw:istioVersion: Istio 1.11 is too old"),
+    ("unknown version", {"istioVersion": "1.99"}, "acpw:istioVersion: Istio 1.99 is unknown"),
+    (
+        "not a version",
+        {"istioVersion": "latest"},
+        "acpw:istioVersion: 'latest' is not an Istio version",
+    ),
+    ("yaml number", {"istioVersion": 1.2}, "acpw:istioVersion:"),
+    (
+        "malformed region",
+        {"istioVersion": "1.13", "cloudwatch": {"region": "tokyo"}},
+        "acpw:cloudwatch.region: 'tokyo' is not an AWS region",
+    ),
+    (
+        "region the published modules cannot call",
+        {"istioVersion": "1.13", "cloudwatch": {"region": "us-east-1"}},
+        "acpw:cloudwatch.region: 'us-east-1' cannot work with the published v0.1.0 modules",
+    ),
+    (
+        "empty namespace",
+        {"istioVersion": "1.13", "cloudwatch": {"namespace": ""}},
+        "acpw:cloudwatch.namespace: must be 1 to 255 characters",
+    ),
+    (
+        "long namespace",
+        {"istioVersion": "1.13", "cloudwatch": {"namespace": "n" * 256}},
+        "acpw:cloudwatch.namespace: must be 1 to 255 characters",
+    ),
+    (
+        "AWS/ namespace",
+        {"istioVersion": "1.13", "cloudwatch": {"namespace": "AWS/EC2"}},
+        "acpw:cloudwatch.namespace: must not start with 'AWS/'",
+    ),
+    (
+        "timeout too low",
+        {"istioVersion": "1.13", "cloudwatch": {"requestTimeoutMs": 10}},
+        "acpw:cloudwatch.requestTimeoutMs: 10 is out of range: allowed 100 to 60000",
+    ),
+    (
+        "timeout too high",
+        {"istioVersion": "1.13", "cloudwatch": {"requestTimeoutMs": 600000}},
+        "acpw:cloudwatch.requestTimeoutMs: 600000 is out of range",
+    ),
+    (
+        "empty selector",
+        {"istioVersion": "1.13", "gateways": [{"name": "gw", "namespace": "ns", "selector": {}}]},
+        "acpw:gateways[0].selector: must not be empty",
+    ),
+    (
+        "invalid label",
+        {
+            "istioVersion": "1.13",
+            "gateways": [{"name": "gw", "namespace": "ns", "selector": {"app": "bad value!"}}],
+        },
+        "acpw:gateways[0].selector: label value 'bad value!' of 'app' is not a Kubernetes label value",
+    ),
+    (
+        "invalid label key",
+        {
+            "istioVersion": "1.13",
+            "gateways": [{"name": "gw", "namespace": "ns", "selector": {"-app": "x"}}],
+        },
+        "acpw:gateways[0].selector: label key '-app' is not a Kubernetes label name",
+    ),
+    (
+        "invalid gateway name",
+        {
+            "istioVersion": "1.13",
+            "gateways": [{"name": "Gateway_1", "namespace": "ns", "selector": {"a": "b"}}],
+        },
+        "acpw:gateways[0].name: 'Gateway_1' is not a Kubernetes name",
+    ),
+    (
+        "invalid namespace",
+        {
+            "istioVersion": "1.13",
+            "gateways": [{"name": "gw", "namespace": "x" * 64, "selector": {"a": "b"}}],
+        },
+        "acpw:gateways[0].namespace:",
+    ),
+    (
+        "unknown installer",
+        {
+            "istioVersion": "1.13",
+            "gateways": [
+                {"name": "gw", "namespace": "ns", "selector": {"a": "b"}, "installer": "helm"}
+            ],
+        },
+        "acpw:gateways[0].installer: 'helm' is not allowed: 'istioOperator' or 'deploymentPatch'",
+    ),
+    (
+        "duplicate gateways",
+        {
+            "istioVersion": "1.13",
+            "gateways": [
+                {"name": "gw", "namespace": "ns", "selector": {"a": "b"}},
+                {"name": "gw", "namespace": "ns", "selector": {"a": "c"}},
+            ],
+        },
+        "acpw:gateways[1]: duplicate gateway ns/gw (also gateways[0])",
+    ),
+    (
+        "same selector twice in a namespace",
+        {
+            "istioVersion": "1.13",
+            "gateways": [
+                {"name": "gw1", "namespace": "ns", "selector": {"a": "b"}},
+                {"name": "gw2", "namespace": "ns", "selector": {"a": "b"}},
+            ],
+        },
+        "acpw:gateways[1].selector: same selector as gateways[0]",
+    ),
+    ("no gateways", {"istioVersion": "1.13", "gateways": []}, "acpw:gateways:"),
+    (
+        "sender with another scheme",
+        {"istioVersion": "1.13", "images": {"sender": "https://example.com/plugin.wasm"}},
+        "acpw:images.sender: 'https://example.com/plugin.wasm' must be an oci:// image URL",
+    ),
+    (
+        "bad digest",
+        {"istioVersion": "1.13", "images": {"senderDigest": "sha256:1234"}},
+        "acpw:images.senderDigest: 'sha256:1234' is not a digest",
+    ),
+    (
+        "bad volume digest",
+        {"istioVersion": "1.13", "images": {"receiverVolumeDigest": "md5:" + "0" * 32}},
+        "acpw:images.receiverVolumeDigest:",
+    ),
+    (
+        "bad volume image",
+        {"istioVersion": "1.13", "images": {"receiverVolume": "oci://ghcr.io/x/y:1"}},
+        "acpw:images.receiverVolume:",
+    ),
+    (
+        "private registry on 1.13",
+        {"istioVersion": "1.13", "images": {"registry": "ecr"}},
+        "acpw:images.registry: 'ecr' is a private registry, and Istio 1.13 ignores WasmPlugin pull secrets",
+    ),
+    (
+        "unknown registry",
+        {"istioVersion": "1.20", "images": {"registry": "dockerhub"}},
+        "acpw:images.registry: 'dockerhub' is not allowed",
+    ),
+    (
+        "bad pull policy",
+        {"istioVersion": "1.20", "images": {"pullPolicy": "Never"}},
+        "acpw:images.pullPolicy: 'Never' is not allowed",
+    ),
+    (
+        "local file without a registry",
+        {"istioVersion": "1.20", "images": {"senderFile": "sender.wasm"}},
+        "acpw:images.senderFile: a local .wasm file needs a registry",
+    ),
+    (
+        "fail strategy",
+        {"istioVersion": "1.20", "failStrategy": "ignore"},
+        "acpw:failStrategy: 'ignore' is not allowed: 'open' or 'closed'",
+    ),
+    (
+        "wildcard host",
+        {"istioVersion": "1.20", "matchHosts": ["*.example.com"]},
+        "acpw:matchHosts: '*.example.com' is not an exact :authority value",
+    ),
+    (
+        "host with path",
+        {"istioVersion": "1.20", "matchHosts": ["example.com/x"]},
+        "acpw:matchHosts: 'example.com/x'",
+    ),
+    (
+        "duplicate host",
+        {"istioVersion": "1.20", "matchHosts": ["a.example.com", "a.example.com"]},
+        "acpw:matchHosts: duplicate hosts: a.example.com",
+    ),
+    (
+        "vm id",
+        {"istioVersion": "1.20", "receiverVmId": "bad id"},
+        "acpw:receiverVmId: 'bad id' is not a VM id",
+    ),
+    (
+        "iam user",
+        {"istioVersion": "1.20", "iam": {"userName": "bad user!"}},
+        "acpw:iam.userName: 'bad user!' is not an IAM user name",
+    ),
+    (
+        "iam path",
+        {"istioVersion": "1.20", "iam": {"path": "acpw"}},
+        "acpw:iam.path: 'acpw' is not an IAM path",
+    ),
+    (
+        "boundary",
+        {"istioVersion": "1.20", "iam": {"permissionsBoundary": "boundary"}},
+        "acpw:iam.permissionsBoundary: 'boundary' is not an IAM policy ARN",
+    ),
+    (
+        "key generation",
+        {"istioVersion": "1.20", "iam": {"keyGeneration": 0}},
+        "acpw:iam.keyGeneration: 0 is not allowed",
+    ),
+    ("unknown key", {"istioVersion": "1.20", "gateway": []}, "acpw:gateway: unknown key"),
+    (
+        "unknown nested key",
+        {"istioVersion": "1.20", "cloudwatch": {"regoin": "x"}},
+        "acpw:cloudwatch.regoin: unknown key",
+    ),
+    ("missing version", {}, "acpw:istioVersion: required"),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"), [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS]
+)
+def test_bad_input_is_refused_with_its_key(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load(raw)
+    assert any(problem.startswith(message) for problem in error.value.problems), (
+        error.value.problems
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"), [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS]
+)
+def test_bad_input_stops_the_program_before_any_resource(raw: dict[str, Any], message: str) -> None:
+    stack_config = {"aws:region": "ap-northeast-1", **{f"acpw:{k}": v for k, v in raw.items()}}
+    with pytest.raises(ConfigError) as error:
+        render_stack("bad", config=stack_config)
+    assert message in str(error.value)
+    assert last_monitor_registrations() == []
+
+
+def test_unquoted_version_gets_a_hint() -> None:
+    with pytest.raises(ConfigError) as error:
+        load({"istioVersion": 1.2})
+    assert error.value.problems == [
+        'acpw:istioVersion: 1.2 must be a string like "1.22" or "1.22.3" (quote it in YAML: 1.20 would read as 1.2)'
+    ]
+    with pytest.raises(ConfigError, match=r"if you wrote 1.20 unquoted, YAML read it as a number"):
+        load({"istioVersion": "1.2"})
+
+
+def test_region_is_required_somewhere() -> None:
+    with pytest.raises(
+        ConfigError, match=r"acpw:cloudwatch.region: required when aws:region is not set"
+    ):
+        load({"istioVersion": "1.13"}, aws_region=None)
+
+
+def test_good_values_pass() -> None:
+    config = load(
+        {
+            "istioVersion": "1.22.3",
+            "cloudwatch": {
+                "namespace": "Team/Gateway #1",
+                "metricName": "Requests",
+                "requestTimeoutMs": 100,
+            },
+            "gateways": [
+                {
+                    "name": "gw",
+                    "namespace": "ns",
+                    "selector": {"example.com/role": "edge", "app": ""},
+                    "installer": "deploymentPatch",
+                }
+            ],
+            "matchHosts": ["api.example.com", "api.example.com:8443"],
+            "images": {"senderDigest": GOOD_DIGEST, "registry": "ecr", "pullPolicy": "Always"},
+            "iam": {
+                "userName": "acpw+ci@team",
+                "path": "/a/b/",
+                "permissionsBoundary": "arn:aws:iam::123456789012:policy/boundary",
+                "keyGeneration": 7,
+            },
+            "failStrategy": "closed",
+        }
+    )
+    assert str(config.istio_version) == "1.22.3"
+    assert config.gateways[0].selector == {"app": "", "example.com/role": "edge"}
+
+
+def test_several_problems_are_all_reported() -> None:
+    with pytest.raises(ConfigError) as error:
+        load({"istioVersion": "1.20", "failStrategy": "x", "receiverVmId": "", "matchHosts": ["*"]})
+    keys = sorted(p.split(":", 2)[1] for p in error.value.problems)
+    assert keys == ["failStrategy", "matchHosts", "receiverVmId"]
+
+
+def test_structured_values_must_be_json() -> None:
+    with pytest.raises(ConfigError, match=r"acpw:gateways: must be a structured value"):
+        parse_raw_values({"gateways": "istio-ingressgateway"})
+    assert parse_raw_values({"istioVersion": "1.13", "matchHosts": '["a.b"]'}) == {
+        "istioVersion": "1.13",
+        "matchHosts": ["a.b"],
+    }
+
+
+class TestWarnings:
+    def test_fail_strategy_closed_before_1_19(self) -> None:
+        warnings = load({"istioVersion": "1.18", "failStrategy": "closed"}).warnings()
+        assert any(
+            "acpw:failStrategy: 'closed' cannot be honoured on Istio 1.18" in w for w in warnings
+        )
+
+    def test_no_warning_when_honoured(self) -> None:
+        assert load({"istioVersion": "1.19", "failStrategy": "closed"}).warnings() == []
+
+    def test_istio_operator_without_in_cluster_operator(self) -> None:
+        warnings = load({"istioVersion": "1.24"}).warnings()
+        assert any("no in-cluster operator" in w for w in warnings)
+
+    def test_pull_secrets_before_1_14_3(self) -> None:
+        gateways = [
+            {"name": "a", "namespace": "a", "selector": {"app": "a"}},
+            {"name": "b", "namespace": "b", "selector": {"app": "b"}},
+        ]
+        warned = load(
+            {"istioVersion": "1.14.2", "gateways": gateways, "images": {"registry": "ecr"}}
+        )
+        fixed = load(
+            {"istioVersion": "1.14.3", "gateways": gateways, "images": {"registry": "ecr"}}
+        )
+        assert any("1.14.3" in w for w in warned.warnings())
+        assert fixed.warnings() == []
+
+    def test_warnings_reach_the_preview_output(self) -> None:
+        render = render_stack(
+            "warn",
+            config={
+                "aws:region": "ap-northeast-1",
+                "acpw:istioVersion": "1.18",
+                "acpw:failStrategy": "closed",
+            },
+        )
+        assert any("acpw:failStrategy" in w for w in render.warnings)

@@ -1,0 +1,272 @@
+"""The resource graph of the whole program, under the mock engine, for both stacks and the matrix."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from components.istio_resources import RECEIVER_WASM_PATH
+from tests.matrix import MATRIX_VERSIONS, PINNED_SENDER_DIGEST, matrix_config
+from tools.mock_engine import is_secret
+from tools.render import Render, render_stack
+
+STACK_URN_PREFIX = "urn:pulumi:"
+COMPONENT = "acpw:index:AcpwDeployment"
+
+
+def render_version(version: str, **overrides: Any) -> Render:
+    return render_stack("matrix", config=matrix_config(version, **overrides))
+
+
+def objects(render: Render, kind: str) -> list[dict[str, Any]]:
+    return [o for o in render.kubernetes if o["kind"] == kind]
+
+
+def receiver_extension(render: Render, namespace: str) -> dict[str, Any]:
+    """The receiver's WasmService config, from whichever delivery the version uses."""
+    for obj in render.kubernetes:
+        if obj["metadata"].get("namespace") != namespace:
+            continue
+        if obj["kind"] == "EnvoyFilter":
+            bootstrap = obj["spec"]["configPatches"][0]["patch"]["value"]
+        elif obj["kind"] == "ConfigMap":
+            bootstrap = json.loads(obj["data"]["custom_bootstrap.json"])
+        else:
+            continue
+        [extension] = bootstrap["bootstrap_extensions"]
+        return extension["typed_config"]["config"]
+    raise AssertionError(f"no receiver bootstrap in namespace {namespace}")
+
+
+EXPECTED_KINDS = {
+    # version: per stack of two gateways in two namespaces (one istioOperator, one deploymentPatch)
+    "1.13": {
+        "Secret": 2,
+        "ServiceEntry": 2,
+        "DestinationRule": 2,
+        "WasmPlugin": 2,
+        "EnvoyFilter": 2,
+        "IstioOperator": 1,
+        "Deployment": 1,
+    },
+    "1.14": {
+        "Secret": 2,
+        "ServiceEntry": 2,
+        "DestinationRule": 2,
+        "WasmPlugin": 2,
+        "EnvoyFilter": 2,
+        "IstioOperator": 1,
+        "Deployment": 1,
+    },
+    "1.19": {
+        "Secret": 2,
+        "ServiceEntry": 2,
+        "DestinationRule": 2,
+        "WasmPlugin": 2,
+        "EnvoyFilter": 2,
+        "IstioOperator": 1,
+        "Deployment": 1,
+    },
+    "1.20": {
+        "Secret": 2,
+        "ServiceEntry": 2,
+        "DestinationRule": 2,
+        "WasmPlugin": 2,
+        "EnvoyFilter": 2,
+        "IstioOperator": 1,
+        "Deployment": 1,
+    },
+    "1.21": {
+        "Secret": 2,
+        "ServiceEntry": 2,
+        "DestinationRule": 2,
+        "WasmPlugin": 2,
+        "ConfigMap": 2,
+        "IstioOperator": 1,
+        "Deployment": 1,
+    },
+    "1.23": {
+        "Secret": 2,
+        "ServiceEntry": 2,
+        "DestinationRule": 2,
+        "WasmPlugin": 2,
+        "ConfigMap": 2,
+        "IstioOperator": 1,
+        "Deployment": 1,
+    },
+    "1.24": {
+        "Secret": 2,
+        "ServiceEntry": 2,
+        "DestinationRule": 2,
+        "WasmPlugin": 2,
+        "ConfigMap": 2,
+        "Deployment": 1,
+    },
+    "1.30": {
+        "Secret": 2,
+        "ServiceEntry": 2,
+        "DestinationRule": 2,
+        "WasmPlugin": 2,
+        "ConfigMap": 2,
+        "Deployment": 1,
+    },
+}
+
+
+@pytest.mark.parametrize("version", MATRIX_VERSIONS)
+def test_kinds_and_counts(version: str) -> None:
+    render = render_version(version)
+    counts = Counter(o["kind"] for o in render.kubernetes)
+    expected = {k: v for k, v in EXPECTED_KINDS[version].items()}
+    image_kinds = {"Secret"}  # pull secrets and refresher objects come from the images component
+    ours = {k: v for k, v in counts.items() if k not in image_kinds and k in expected}
+    assert ours == {k: v for k, v in expected.items() if k not in image_kinds}
+    credentials = [
+        o for o in objects(render, "Secret") if o["metadata"]["name"] == "acpw-aws-credentials"
+    ]
+    assert len(credentials) == expected["Secret"]
+    assert ("EnvoyFilter" in counts) == (version in {"1.13", "1.14", "1.19", "1.20"})
+
+
+@pytest.mark.parametrize("version", MATRIX_VERSIONS)
+def test_sender_points_at_the_receiver_vm(version: str) -> None:
+    render = render_version(version, receiverVmId="my-receiver")
+    for plugin in objects(render, "WasmPlugin"):
+        namespace = plugin["metadata"]["namespace"]
+        receiver = receiver_extension(render, namespace)
+        assert plugin["spec"]["pluginConfig"]["receiver_vm_id"] == "my-receiver"
+        assert receiver["vm_config"]["vm_id"] == "my-receiver"
+        assert receiver["name"] == "my-receiver"
+
+
+@pytest.mark.parametrize("version", MATRIX_VERSIONS)
+def test_receiver_calls_the_cluster_the_service_entry_creates(version: str) -> None:
+    render = render_version(version)
+    for entry in objects(render, "ServiceEntry"):
+        namespace = entry["metadata"]["namespace"]
+        [host] = entry["spec"]["hosts"]
+        [port] = entry["spec"]["ports"]
+        cluster = f"outbound|{port['number']}||{host}"
+        receiver = receiver_extension(render, namespace)
+        configuration = json.loads(receiver["configuration"]["value"])
+        assert (
+            configuration["cloud_watch_cluster_name"]
+            == cluster
+            == ("outbound|443||monitoring.ap-northeast-1.amazonaws.com")
+        )
+        assert configuration["cloud_watch_region"] == "ap-northeast-1"
+        assert receiver["vm_config"]["code"]["local"]["filename"] == RECEIVER_WASM_PATH
+        assert receiver["vm_config"]["environment_variables"]["host_env_keys"] == [
+            "ACPW_AWS_ACCESS_KEY_ID",
+            "ACPW_AWS_SECRET_ACCESS_KEY",
+        ]
+        assert receiver["vm_config"]["runtime"] == "envoy.wasm.runtime.v8"
+        assert "aws_access_key_id" not in configuration
+
+
+@pytest.mark.parametrize("version", MATRIX_VERSIONS)
+def test_every_child_is_parented_to_the_component(version: str) -> None:
+    render = render_version(version)
+    by_urn = {r.urn: r for r in render.registrations}
+    [top] = [r for r in render.registrations if r.type == COMPONENT]
+    for registration in render.registrations:
+        if registration is top:
+            continue
+        chain = registration
+        while chain.parent in by_urn and chain.parent != top.urn:
+            chain = by_urn[chain.parent]
+        assert chain.parent == top.urn, (
+            f"{registration.type} {registration.name} is outside {COMPONENT}"
+        )
+
+
+@pytest.mark.parametrize("version", MATRIX_VERSIONS)
+def test_component_types_follow_the_acpw_token_scheme(version: str) -> None:
+    render = render_version(version)
+    components = {r.type for r in render.registrations if not r.custom}
+    assert {
+        "acpw:index:AcpwDeployment",
+        "acpw:credentials:Credentials",
+        "acpw:images:WasmImages",
+        "acpw:istio:IstioResources",
+        "acpw:gateway:GatewaySettings",
+    } <= components
+    assert all(t.startswith("acpw:") for t in components)
+
+
+@pytest.mark.parametrize("version", MATRIX_VERSIONS)
+def test_gateways_roll_only_after_what_the_bootstrap_reads(version: str) -> None:
+    render = render_version(version)
+    by_urn = {r.urn: r for r in render.registrations}
+    rollers = render.of_type("kubernetes:apps/v1:DeploymentPatch") + render.of_type(
+        "kubernetes:install.istio.io/v1alpha1:IstioOperator"
+    )
+    assert rollers
+    receiver_kind = "EnvoyFilter" if version in {"1.13", "1.14", "1.19", "1.20"} else "ConfigMap"
+    for roller in rollers:
+        needed = {
+            (by_urn[d].type.rsplit(":", 1)[1], by_urn[d].inputs["metadata"]["name"])
+            for d in roller.dependencies
+            if by_urn[d].type.startswith("kubernetes:")
+        }
+        assert ("Secret", "acpw-aws-credentials") in needed, roller.name
+        assert any(kind == receiver_kind for kind, _ in needed), roller.name
+        assert any(by_urn[d].type == "aws:iam/accessKey:AccessKey" for d in roller.dependencies)
+
+
+def test_outputs_of_the_dev_stack() -> None:
+    render = render_stack("dev")
+    outputs = render.outputs
+    assert outputs["userArn"].endswith(":user/acpw/acpw-dev")
+    assert outputs["secretNames"] == {"istio-system": "acpw-aws-credentials"}
+    gateway = outputs["gateways"]["istio-system/istio-ingressgateway"]
+    assert gateway["receiverDelivery"] == "envoyFilterBootstrapPatch"
+    assert gateway["installer"] == "istioOperator"
+    assert "EnvoyFilter/istio-system/acpw-receiver-istio-ingressgateway" in gateway["istioObjects"]
+    assert outputs["cloudwatchConsoleUrl"].startswith(
+        "https://ap-northeast-1.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-1"
+    )
+    assert "namespace=~'AWSCloudWatchProxyWasm" in outputs["cloudwatchConsoleUrl"]
+    assert outputs["istioOperatorYaml"].count("kind: IstioOperator") == 1
+
+
+def test_outputs_of_the_prod_stack() -> None:
+    render = render_stack("prod")
+    outputs = render.outputs
+    assert set(outputs["gateways"]) == {
+        "gateway-public/public-gateway",
+        "gateway-partner/partner-gateway",
+    }
+    for gateway in outputs["gateways"].values():
+        assert gateway["receiverDelivery"] == "bootstrapOverride"
+        assert gateway["installer"] == "deploymentPatch"
+        assert not any(name.startswith("EnvoyFilter/") for name in gateway["istioObjects"])
+    assert "istioOperatorYaml" not in outputs
+    assert "namespace=~'Example%2FGateways" in outputs["cloudwatchConsoleUrl"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_output_holds_a_secret_in_plain_text(stack: str) -> None:
+    render = render_stack(stack)
+    text = json.dumps(render.outputs)
+    assert "[unknown: secret access key]" not in text
+    assert "[unknown: access key id]" not in text
+
+
+def test_pinned_sender_digest_reaches_the_wasm_plugin() -> None:
+    render = render_version("1.30")
+    for plugin in objects(render, "WasmPlugin"):
+        assert plugin["spec"]["sha256"] == PINNED_SENDER_DIGEST.removeprefix("sha256:")
+
+
+def test_secret_inputs_stay_secret_on_the_wire() -> None:
+    render = render_stack("dev")
+    [secret] = [
+        r
+        for r in render.of_type("kubernetes:core/v1:Secret")
+        if r.inputs["metadata"]["name"] == "acpw-aws-credentials"
+    ]
+    assert is_secret(secret.inputs["stringData"])

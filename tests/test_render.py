@@ -1,0 +1,97 @@
+"""The offline render: fresh, deterministic, and never showing a secret."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tools import mock_engine
+from tools.render import ROOT, files_for, main, render_stack
+
+SENTINELS = ("SENTINEL-ACCESS-KEY-ID", "SENTINEL-SECRET-ACCESS-KEY")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_committed_render_is_current(stack: str) -> None:
+    fresh = files_for(render_stack(stack))
+    for name, content in fresh.items():
+        committed = (ROOT / "rendered" / stack / name).read_text()
+        assert committed == content, (
+            f"rendered/{stack}/{name} is stale: run `make render STACK={stack}` and commit"
+        )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_render_is_deterministic(stack: str) -> None:
+    assert files_for(render_stack(stack)) == files_for(render_stack(stack))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_render_files_are_valid_multi_document_yaml(stack: str) -> None:
+    files = files_for(render_stack(stack))
+    documents = [d for d in yaml.safe_load_all(files["kubernetes.yaml"]) if d]
+    assert documents, "no Kubernetes objects rendered"
+    for document in documents:
+        assert {"apiVersion", "kind", "metadata"} <= set(document)
+    keys = [
+        (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]) for d in documents
+    ]
+    assert keys == sorted(keys) or documents[-1]["kind"] == "IstioOperator"
+    assert isinstance(yaml.safe_load(files["aws.yaml"]), list)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_secret_value_reaches_any_rendered_file(
+    stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def access_key(args: object) -> dict[str, object]:
+        return {"secret": SENTINELS[1], "status": "Active"}
+
+    monkeypatch.setitem(mock_engine.COMPUTED_OUTPUTS, "aws:iam/accessKey:AccessKey", access_key)
+    monkeypatch.setattr(
+        mock_engine.RecordingMocks,
+        "new_resource",
+        _with_access_key_id(mock_engine.RecordingMocks.new_resource),
+    )
+    render = render_stack(stack)
+    # The mock really handed the sentinels to the program...
+    assert any(SENTINELS[1] in str(r.plain_inputs()) for r in render.registrations)
+    text = "".join(files_for(render).values())
+    for sentinel in SENTINELS:
+        assert sentinel not in text
+    assert "[secret]" in text
+
+
+def _with_access_key_id(original):  # type: ignore[no-untyped-def]
+    def new_resource(self, args):  # type: ignore[no-untyped-def]
+        resource_id, outputs = original(self, args)
+        if args.typ == "aws:iam/accessKey:AccessKey":
+            resource_id = SENTINELS[0]
+        return resource_id, outputs
+
+    return new_resource
+
+
+def test_invalid_config_makes_render_exit_non_zero(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    stack_file = ROOT / "Pulumi.broken-test.yaml"
+    stack_file.write_text('config:\n  aws:region: ap-northeast-1\n  acpw:istioVersion: "1.11"\n')
+    try:
+        assert main(["broken-test", "--out", str(tmp_path)]) == 1
+    finally:
+        stack_file.unlink()
+    assert "acpw:istioVersion: Istio 1.11 is too old" in capsys.readouterr().err
+    assert not (tmp_path / "broken-test").exists()
+
+
+def test_render_command_line_check_mode() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.render", "--check", "dev", "prod"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
