@@ -443,10 +443,13 @@ class AcpwConfig(_Model):
         """Settings that cannot be honoured on this Istio version, worded for the preview output."""
         found = []
         features = self.features
-        if not features.wasm_fail_strategy and self.fail_strategy == "closed":
+        if not features.wasm_fail_strategy:
+            # istiod treats an absent failStrategy as FAIL_CLOSE: a sender image that cannot be
+            # fetched makes the gateway refuse traffic, whatever this setting says.
             found.append(
-                f"acpw:failStrategy: 'closed' cannot be honoured on Istio {self.istio_version}: "
-                "WasmPlugin.failStrategy exists from 1.19, so it is not rendered and Istio's default applies"
+                f"acpw:failStrategy: '{self.fail_strategy}' cannot be honoured on Istio {self.istio_version}: "
+                "WasmPlugin.failStrategy exists from 1.19, so the sender fails closed (a sender image "
+                "that cannot be fetched blocks traffic through the gateway); pin images.senderDigest"
             )
         if (
             features.wasm_pull_secret

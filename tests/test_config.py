@@ -363,8 +363,15 @@ class TestWarnings:
             "acpw:failStrategy: 'closed' cannot be honoured on Istio 1.18" in w for w in warnings
         )
 
+    def test_fail_open_cannot_be_honoured_before_1_19_either(self) -> None:
+        warnings = load({"istioVersion": "1.13"}).warnings()
+        assert any(
+            "'open' cannot be honoured on Istio 1.13" in w and "fails closed" in w for w in warnings
+        )
+
     def test_no_warning_when_honoured(self) -> None:
         assert load({"istioVersion": "1.19", "failStrategy": "closed"}).warnings() == []
+        assert load({"istioVersion": "1.19"}).warnings() == []
 
     def test_istio_operator_without_in_cluster_operator(self) -> None:
         warnings = load({"istioVersion": "1.24"}).warnings()
@@ -382,7 +389,7 @@ class TestWarnings:
             {"istioVersion": "1.14.3", "gateways": gateways, "images": {"registry": "ecr"}}
         )
         assert any("1.14.3" in w for w in warned.warnings())
-        assert fixed.warnings() == []
+        assert not any("1.14.3" in w for w in fixed.warnings())
 
     def test_warnings_reach_the_preview_output(self) -> None:
         render = render_stack(
