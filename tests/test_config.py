@@ -388,8 +388,8 @@ class TestWarnings:
         fixed = load(
             {"istioVersion": "1.14.3", "gateways": gateways, "images": {"registry": "ecr"}}
         )
-        assert any("1.14.3" in w for w in warned.warnings())
-        assert not any("1.14.3" in w for w in fixed.warnings())
+        assert any("fixed in 1.14.3" in w for w in warned.warnings())
+        assert not any("fixed in 1.14.3" in w for w in fixed.warnings())
 
     def test_warnings_reach_the_preview_output(self) -> None:
         render = render_stack(
