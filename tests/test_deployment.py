@@ -41,78 +41,26 @@ def receiver_extension(render: Render, namespace: str) -> dict[str, Any]:
     raise AssertionError(f"no receiver bootstrap in namespace {namespace}")
 
 
+# Two gateways in two namespaces (one istioOperator, one deploymentPatch) on every version.
+COMMON_KINDS = {
+    "Secret": 2,
+    "ServiceEntry": 2,
+    "DestinationRule": 2,
+    "WasmPlugin": 2,
+    "Deployment": 1,
+}
+BOOTSTRAP_PATCH = {"EnvoyFilter": 2, "IstioOperator": 1}
+OVERRIDE_WITH_OPERATOR = {"ConfigMap": 2, "IstioOperator": 1}
+OVERRIDE_ONLY = {"ConfigMap": 2}
 EXPECTED_KINDS = {
-    # version: per stack of two gateways in two namespaces (one istioOperator, one deploymentPatch)
-    "1.13": {
-        "Secret": 2,
-        "ServiceEntry": 2,
-        "DestinationRule": 2,
-        "WasmPlugin": 2,
-        "EnvoyFilter": 2,
-        "IstioOperator": 1,
-        "Deployment": 1,
-    },
-    "1.14": {
-        "Secret": 2,
-        "ServiceEntry": 2,
-        "DestinationRule": 2,
-        "WasmPlugin": 2,
-        "EnvoyFilter": 2,
-        "IstioOperator": 1,
-        "Deployment": 1,
-    },
-    "1.19": {
-        "Secret": 2,
-        "ServiceEntry": 2,
-        "DestinationRule": 2,
-        "WasmPlugin": 2,
-        "EnvoyFilter": 2,
-        "IstioOperator": 1,
-        "Deployment": 1,
-    },
-    "1.20": {
-        "Secret": 2,
-        "ServiceEntry": 2,
-        "DestinationRule": 2,
-        "WasmPlugin": 2,
-        "EnvoyFilter": 2,
-        "IstioOperator": 1,
-        "Deployment": 1,
-    },
-    "1.21": {
-        "Secret": 2,
-        "ServiceEntry": 2,
-        "DestinationRule": 2,
-        "WasmPlugin": 2,
-        "ConfigMap": 2,
-        "IstioOperator": 1,
-        "Deployment": 1,
-    },
-    "1.23": {
-        "Secret": 2,
-        "ServiceEntry": 2,
-        "DestinationRule": 2,
-        "WasmPlugin": 2,
-        "ConfigMap": 2,
-        "IstioOperator": 1,
-        "Deployment": 1,
-    },
-    "1.24": {
-        "Secret": 2,
-        "ServiceEntry": 2,
-        "DestinationRule": 2,
-        "WasmPlugin": 2,
-        "ConfigMap": 2,
-        "Deployment": 1,
-    },
-    "1.30": {
-        "Secret": 2,
-        "ServiceEntry": 2,
-        "DestinationRule": 2,
-        "WasmPlugin": 2,
-        "ConfigMap": 2,
-        "Deployment": 1,
-    },
+    "1.13": COMMON_KINDS | BOOTSTRAP_PATCH,
+    "1.14": COMMON_KINDS | BOOTSTRAP_PATCH,
+    "1.19": COMMON_KINDS | BOOTSTRAP_PATCH,
+    "1.20": COMMON_KINDS | BOOTSTRAP_PATCH,
+    "1.21": COMMON_KINDS | OVERRIDE_WITH_OPERATOR,
+    "1.23": COMMON_KINDS | OVERRIDE_WITH_OPERATOR,
+    "1.24": COMMON_KINDS | OVERRIDE_ONLY,
+    "1.30": COMMON_KINDS | OVERRIDE_ONLY,
 }
 
 
