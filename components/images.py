@@ -135,7 +135,7 @@ def refresher_rules() -> list[dict[str, Any]]:
 
 REFRESH_SCRIPT = """\
 set -eu
-# Never echo the token: no `set -x`, nothing printed but the final message.
+# Never echo the token: no xtrace, nothing printed but the final message.
 password="$(aws ecr get-login-password --region "$AWS_REGION")"
 auth="$(printf 'AWS:%s' "$password" | base64 -w0)"
 config="$(printf '{"auths":{"%s":{"username":"AWS","password":"%s","auth":"%s"}}}' \\

@@ -1,0 +1,278 @@
+"""WasmImages under the mock engine: ECR resources, copies/pushes, the refresher and its RBAC."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.images import (
+    ECR_READ_ACTIONS,
+    PULL_SECRET_NAME,
+    REFRESH_SCHEDULE,
+    REFRESHER_AWS_SECRET,
+    REFRESHER_NAME,
+    local_file_digest,
+)
+from tools.mock_engine import DYNAMIC_TYPE, Registration, is_secret
+from tools.render import Render, render_stack
+
+PIN = "sha256:" + "ab" * 32
+VOLUME_PIN = "sha256:" + "cd" * 32
+WASM = b"\0asm\x01\x00\x00\x00\x00\x05\x04acpw"
+GATEWAYS = [
+    {
+        "name": "gw-a",
+        "namespace": "edge-a",
+        "selector": {"app": "gw-a"},
+        "installer": "deploymentPatch",
+    },
+    {
+        "name": "gw-b",
+        "namespace": "edge-b",
+        "selector": {"app": "gw-b"},
+        "installer": "deploymentPatch",
+    },
+]
+
+
+def render(version: str = "1.30", **images: Any) -> Render:
+    config: dict[str, Any] = {
+        "aws:region": "ap-northeast-1",
+        "acpw:istioVersion": version,
+        "acpw:gateways": GATEWAYS,
+        "acpw:images": images,
+    }
+    return render_stack("images-test", config=config)
+
+
+def of_kind(result: Render, kind: str) -> list[dict[str, Any]]:
+    return [o for o in result.kubernetes if o["kind"] == kind]
+
+
+def dynamic(result: Render) -> dict[str, Registration]:
+    return {r.name.rsplit("-images-", 1)[-1]: r for r in result.of_type(DYNAMIC_TYPE)}
+
+
+def wasm_plugins(result: Render) -> list[dict[str, Any]]:
+    return of_kind(result, "WasmPlugin")
+
+
+def test_ecr_repositories_and_lifecycle() -> None:
+    result = render(registry="ecr", ecrKeepImages=7, senderDigest=PIN)
+    repos = result.of_type("aws:ecr/repository:Repository")
+    assert sorted(r.inputs["name"] for r in repos) == [
+        "acpw-images-test/receiver-volume",
+        "acpw-images-test/sender",
+    ]
+    for repo in repos:
+        assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "AES256"}]
+    policies = result.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    assert len(policies) == 2
+    for policy in policies:
+        [rule] = json.loads(policy.inputs["policy"])["rules"]
+        assert rule["selection"] == {
+            "tagStatus": "any",
+            "countType": "imageCountMoreThan",
+            "countNumber": 7,
+        }
+        assert rule["action"] == {"type": "expire"}
+
+
+def test_ecr_copy_is_pinned_and_reaches_wasm_plugin_and_init_container() -> None:
+    result = render(registry="ecr", senderDigest=PIN, receiverVolumeDigest=VOLUME_PIN)
+    pushes = dynamic(result)
+    sender, volume = pushes["sender-push"], pushes["receiver-volume-push"]
+    assert sender.inputs["kind"] == "copy"
+    assert sender.inputs["source"].endswith(f"oci-sender:v0.1.0@{PIN}")
+    assert sender.inputs["expected_digest"] == PIN
+    assert sender.inputs["istio_version"] == "1.30"
+    assert volume.inputs["expected_digest"] == VOLUME_PIN
+    # The push token is a secret input (and a secret output of the resource).
+    for push in (sender, volume):
+        assert is_secret(push.inputs["target_credentials"])
+    for plugin in wasm_plugins(result):
+        assert plugin["spec"]["sha256"] == PIN.removeprefix("sha256:")
+        assert plugin["spec"]["url"].startswith("oci://") and plugin["spec"]["url"].endswith(
+            f"/acpw-images-test/sender@{PIN}"
+        )
+        assert plugin["spec"]["imagePullSecret"] == PULL_SECRET_NAME
+    images = json.dumps(of_kind(result, "Deployment"))
+    assert f"acpw-images-test/receiver-volume@{VOLUME_PIN}" in images
+    assert json.dumps({"name": PULL_SECRET_NAME}) in images
+
+
+def test_ecr_copy_without_pin_shows_unknown_digest() -> None:
+    result = render(registry="ecr")
+    sender = dynamic(result)["sender-push"]
+    assert sender.inputs.get("expected_digest") is None
+    for plugin in wasm_plugins(result):
+        assert plugin["spec"]["sha256"].startswith("[unknown: manifest digest of ghcr.io/")
+
+
+@pytest.mark.parametrize(("version", "wasm_format"), [("1.14", "compat"), ("1.30", "artifact")])
+def test_local_sender_file_digest_known_before_push(
+    tmp_path: Path, version: str, wasm_format: str
+) -> None:
+    path = tmp_path / "sender.wasm"
+    path.write_bytes(WASM)
+    result = render(version, registry="ecr", senderFile=str(path))
+    sender = dynamic(result)["sender-push"]
+    expected = local_file_digest(str(path), wasm_format)
+    assert sender.inputs["kind"] == "wasmFile"
+    assert sender.inputs["wasm_format"] == wasm_format
+    assert sender.inputs["expected_digest"] == expected
+    for plugin in wasm_plugins(result):
+        assert plugin["spec"]["sha256"] == expected.removeprefix("sha256:")
+
+
+def test_local_receiver_file_is_layered_on_the_volume_image(tmp_path: Path) -> None:
+    path = tmp_path / "receiver.wasm"
+    path.write_bytes(WASM)
+    result = render(registry="ecr", receiverFile=str(path), receiverVolumeDigest=VOLUME_PIN)
+    volume = dynamic(result)["receiver-volume-push"]
+    assert volume.inputs["kind"] == "volumeFile"
+    assert volume.inputs["base"].endswith(f"aws-cloudwatch-proxy-wasm:v0.1.0@{VOLUME_PIN}")
+    assert len(volume.inputs["file_sha256"]) == 64
+
+
+def test_local_file_that_is_not_wasm_fails_at_preview(tmp_path: Path) -> None:
+    path = tmp_path / "sender.wasm"
+    path.write_text("#!/bin/sh\necho not wasm\n")
+    with pytest.raises(Exception, match=r"senderFile: .*not a WebAssembly module"):
+        render(registry="ecr", senderFile=str(path))
+
+
+def test_refresher_identity_is_least_privilege() -> None:
+    result = render(registry="ecr")
+    [policy] = [
+        p
+        for p in result.of_type("aws:iam/userPolicy:UserPolicy")
+        if p.inputs["name"] == "acpw-ecr-pull"
+    ]
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    token, read = statements
+    assert token["Action"] == "ecr:GetAuthorizationToken" and token["Resource"] == "*"
+    assert read["Action"] == list(ECR_READ_ACTIONS)
+    assert all(action.startswith("ecr:") and "Put" not in action for action in read["Action"])
+    assert sorted(read["Resource"]) == sorted(
+        r.inputs["name"].join(
+            ["arn:aws:ecr:ap-northeast-1:[unknown: aws account id]:repository/", ""]
+        )
+        for r in result.of_type("aws:ecr/repository:Repository")
+    )
+    users = {u.inputs["name"] for u in result.of_type("aws:iam/user:User")}
+    assert "acpw-images-test-ecr-refresh" in users  # its own user, not the receiver's
+    [key] = [k for k in result.of_type("aws:iam/accessKey:AccessKey") if "refresher" in k.name]
+    assert key.inputs["user"] == "acpw-images-test-ecr-refresh"
+
+
+def test_refresher_rbac_cronjob_and_secrets_per_namespace() -> None:
+    result = render(registry="ecr")
+    for namespace in ("edge-a", "edge-b"):
+        [role] = [r for r in of_kind(result, "Role") if r["metadata"]["namespace"] == namespace]
+        assert role["rules"] == [
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "resourceNames": [PULL_SECRET_NAME],
+                "verbs": ["get", "patch"],
+            }
+        ]
+        [binding] = [
+            b for b in of_kind(result, "RoleBinding") if b["metadata"]["namespace"] == namespace
+        ]
+        assert binding["roleRef"]["name"] == REFRESHER_NAME
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": REFRESHER_NAME, "namespace": namespace}
+        ]
+        [cron] = [c for c in of_kind(result, "CronJob") if c["metadata"]["namespace"] == namespace]
+        assert cron["spec"]["schedule"] == REFRESH_SCHEDULE
+        hours = REFRESH_SCHEDULE.split()[1]
+        assert hours.startswith("*/") and int(hours[2:]) <= 6  # well before the 12 h expiry
+        pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == REFRESHER_NAME
+        [init] = pod["initContainers"]
+        env = {e["name"]: e for e in init["env"]}
+        assert (
+            env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"]
+            == REFRESHER_AWS_SECRET
+        )
+        assert env["REGISTRY"]["value"].endswith(".dkr.ecr.ap-northeast-1.amazonaws.com")
+        assert "set -x" not in init["command"][-1]
+        [main] = pod["containers"]
+        assert main["command"][:4] == ["kubectl", "patch", "secret", PULL_SECRET_NAME]
+        assert namespace in main["command"]
+        jobs = [j for j in of_kind(result, "Job") if j["metadata"]["namespace"] == namespace]
+        assert len(jobs) == 1 and jobs[0]["spec"] == cron["spec"]["jobTemplate"]["spec"]
+    pull_secrets = [
+        r
+        for r in result.of_type("kubernetes:core/v1:Secret")
+        if r.inputs["metadata"]["name"] == PULL_SECRET_NAME
+    ]
+    assert sorted(s.inputs["metadata"]["namespace"] for s in pull_secrets) == ["edge-a", "edge-b"]
+    for secret in pull_secrets:
+        assert secret.inputs["type"] == "kubernetes.io/dockerconfigjson"
+        # Pulumi never writes a registry credential into it: the refresher Job fills it.
+        assert json.loads(secret.plain_inputs()["stringData"][".dockerconfigjson"]) == {"auths": {}}
+    aws_secrets = [
+        r
+        for r in result.of_type("kubernetes:core/v1:Secret")
+        if r.inputs["metadata"]["name"] == REFRESHER_AWS_SECRET
+    ]
+    assert len(aws_secrets) == 2
+    for secret in aws_secrets:
+        for value in secret.inputs["stringData"].values():
+            assert is_secret(value) or is_secret(secret.inputs["stringData"])
+
+
+def test_no_registry_credential_in_outputs_or_render() -> None:
+    result = render(registry="ecr")
+    text = json.dumps([result.outputs, result.kubernetes, result.aws], default=str)
+    assert "[unknown: registry password]" not in text
+    assert "[unknown: registry token]" not in text
+    for registration in result.of_type(DYNAMIC_TYPE):
+        for key in ("target_credentials", "source_credentials", "credentials"):
+            value = registration.inputs.get(key)
+            assert value is None or is_secret(value)
+
+
+def test_ghcr_resolves_digests_at_deploy_time_and_needs_no_secret() -> None:
+    result = render("1.13")
+    resolvers = dynamic(result)
+    assert set(resolvers) == {"sender-digest", "receiver-volume-digest"}
+    sender = resolvers["sender-digest"]
+    assert sender.inputs["role"] == "sender" and sender.inputs["istio_version"] == "1.13"
+    assert sender.inputs["source"] == "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0"
+    assert sender.inputs.get("expected_digest") is None
+    assert not result.of_type("aws:ecr/repository:Repository")
+    assert not of_kind(result, "CronJob")
+    for plugin in wasm_plugins(result):
+        assert plugin["spec"]["sha256"] == (
+            "[unknown: manifest digest of ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0]"
+        )
+        assert "imagePullSecret" not in plugin["spec"]
+    assert "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm:v0.1.0@[unknown: manifest digest of" in (
+        json.dumps(result.outputs) + json.dumps(result.kubernetes)
+    )
+
+
+def test_ghcr_pinned_digest_is_verified_not_trusted_blindly() -> None:
+    result = render("1.20", senderDigest=PIN)
+    sender = dynamic(result)["sender-digest"]
+    assert sender.inputs["expected_digest"] == PIN
+    assert sender.inputs["source"].endswith(f":v0.1.0@{PIN}")
+    for plugin in wasm_plugins(result):
+        assert plugin["spec"]["sha256"] == PIN.removeprefix("sha256:")
+
+
+def test_children_are_parented_to_the_component() -> None:
+    result = render(registry="ecr")
+    [component] = [r for r in result.registrations if r.type == "acpw:images:WasmImages"]
+    mine = [r for r in result.registrations if r.name.startswith(component.name + "-")]
+    assert len(mine) > 20
+    assert {r.parent for r in mine} == {component.urn}
