@@ -161,7 +161,7 @@ def test_refresher_identity_is_least_privilege() -> None:
     assert all(action.startswith("ecr:") and "Put" not in action for action in read["Action"])
     assert sorted(read["Resource"]) == sorted(
         r.inputs["name"].join(
-            ["arn:aws:ecr:ap-northeast-1:[unknown: aws account id]:repository/", ""]
+            ["arn:aws:ecr:ap-northeast-1:unknown-aws-account-id:repository/", ""]
         )
         for r in result.of_type("aws:ecr/repository:Repository")
     )

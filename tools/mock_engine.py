@@ -17,7 +17,8 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-ACCOUNT = "[unknown: aws account id]"
+ACCOUNT = "unknown-aws-account-id"
+"""Marked placeholder that still fits where a hostname or ARN needs one (ECR registry host)."""
 
 SECRET_SIG = rpc._special_secret_sig
 SIG_KEY = rpc._special_sig_key

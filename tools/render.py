@@ -223,7 +223,8 @@ def files_for(render: Render) -> dict[str, str]:
     )
     header = (
         f"# Offline render of stack '{render.stack}' (tools/render.py). Secrets appear as "
-        f"{SECRET_MARK}; values only the cloud knows as [unknown: ...].\n"
+        f"{SECRET_MARK}; values only the cloud knows as [unknown: ...] (the AWS account id as "
+        "unknown-aws-account-id, where a hostname needs it).\n"
     )
     aws = _dump(render.aws, sort_keys=True)
     outputs = _dump(render.outputs, sort_keys=True)
