@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.matrix import MATRIX_VERSIONS, matrix_config
+
 from .envoy_harness import (
     GATEWAY_RESPONSE,
     WASM_SERVICE_TYPE,
@@ -84,7 +86,6 @@ def _render(stack: str) -> Stack:
 
 @functools.cache
 def _render_matrix(version: str) -> Stack:
-    from tests.matrix import matrix_config
     from tools.render import render_stack
 
     config = matrix_config(version)
@@ -321,11 +322,13 @@ def test_gateway_serves_and_reports_each_matching_request(
         _assert_serves_and_reports(stack, workload, probes)
 
 
-@pytest.mark.parametrize("version", ["1.20", "1.21", "1.24", "1.25"])
+@pytest.mark.parametrize("version", [*MATRIX_VERSIONS, "1.25"])
 def test_version_matrix_serves_and_reports(version: str, probes: ProbeModules) -> None:
-    """The route and field switches (EnvoyFilter -> override, verify default, failure_policy)."""
+    """Every matrix version, both installers (EnvoyFilter -> override, verify default; 1.25 adds
+    istiod's switch from fail_open to failure_policy)."""
     stack = _render_matrix(version)
-    _assert_serves_and_reports(stack, stack.workloads[0], probes)
+    for workload in stack.workloads:
+        _assert_serves_and_reports(stack, workload, probes)
 
 
 def test_sender_with_other_receiver_vm_id_sends_nothing(stack: Stack, probes: ProbeModules) -> None:
