@@ -10,7 +10,7 @@ STACKS := dev prod
 APT_PACKAGES := clang lld wabt docker-registry openssl
 ISTIO_CRDS_DIR ?= build/istio-crds
 
-.PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds clean
+.PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds clean bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,6 @@ fetch-istio-crds: $(VENV)/.installed
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(VENV)/.installed
+	$(PY) -m tools.bench
