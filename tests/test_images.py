@@ -160,9 +160,7 @@ def test_refresher_identity_is_least_privilege() -> None:
     assert read["Action"] == list(ECR_READ_ACTIONS)
     assert all(action.startswith("ecr:") and "Put" not in action for action in read["Action"])
     assert sorted(read["Resource"]) == sorted(
-        r.inputs["name"].join(
-            ["arn:aws:ecr:ap-northeast-1:unknown-aws-account-id:repository/", ""]
-        )
+        r.inputs["name"].join(["arn:aws:ecr:ap-northeast-1:unknown-aws-account-id:repository/", ""])
         for r in result.of_type("aws:ecr/repository:Repository")
     )
     users = {u.inputs["name"] for u in result.of_type("aws:iam/user:User")}
