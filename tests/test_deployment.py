@@ -218,3 +218,28 @@ def test_secret_inputs_stay_secret_on_the_wire() -> None:
         if r.inputs["metadata"]["name"] == "acpw-aws-credentials"
     ]
     assert is_secret(secret.inputs["stringData"])
+
+
+@pytest.mark.parametrize("version", ["1.14", "1.30"])
+def test_a_sender_digest_change_updates_only_the_plugin_image_and_rollouts(version: str) -> None:
+    """What `pulumi preview` shows for a new sender digest: the image resource, the WasmPlugins
+    and the gateway rollouts, nothing else."""
+
+    def inputs_by_urn(digest: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        config = matrix_config(version)
+        config["acpw:images"] = {**config["acpw:images"], "senderDigest": "sha256:" + digest * 64}
+        render = render_stack("matrix", config=config)
+        return {r.urn: (r.type, r.plain_inputs()) for r in render.registrations}
+
+    before, after = inputs_by_urn("1"), inputs_by_urn("2")
+    assert before.keys() == after.keys(), "a digest change must not create or delete resources"
+    changed = sorted(before[urn][0] for urn in before if before[urn] != after[urn])
+    custom = [t for t in changed if not t.startswith("acpw:")]
+    assert sorted(set(custom)) == sorted(
+        {
+            "pulumi-python:dynamic:Resource",
+            "kubernetes:extensions.istio.io/v1alpha1:WasmPlugin",
+            "kubernetes:apps/v1:DeploymentPatch",
+            *(["kubernetes:install.istio.io/v1alpha1:IstioOperator"] if version == "1.14" else []),
+        }
+    ), changed
