@@ -364,8 +364,8 @@ class WasmImages(pulumi.ComponentResource):
             self.repository_urls[key] = repo.repository_url
 
         token = aws.ecr.get_authorization_token_output(registry_id=repos["sender"].registry_id)
-        push_credentials = pulumi.Output.secret(
-            pulumi.Output.all(token.user_name, token.password).apply(
+        push_credentials: pulumi.Output[dict[str, Any]] = pulumi.Output.secret(
+            pulumi.Output.all(token.user_name, token.password).apply(  # type: ignore[arg-type]
                 lambda values: {"username": values[0], "password": values[1]}
             )
         )
