@@ -168,6 +168,92 @@ def deployment_patch(gateway: GatewayConfig, changes: GatewayPodChanges) -> dict
     }
 
 
+ROLLOUT_CHECK = "acpw-rollout-check"
+KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.0"
+ROLLOUT_TIMEOUT_SECONDS = PROGRESS_DEADLINE_SECONDS
+
+
+def rollout_check_job_name(gateway: GatewayConfig, rollout_hash_value: str) -> str:
+    # A new name per hash: each change gets a fresh Job, which Pulumi awaits.
+    return f"{ROLLOUT_CHECK}-{gateway.name}"[:52] + f"-{rollout_hash_value[:10]}"
+
+
+def rollout_check_job(
+    gateway: GatewayConfig, rollout_hash_value: str, *, labels: dict[str, str]
+) -> dict[str, Any]:
+    """A Job that succeeds only when the gateway's rollout completes.
+
+    Patch resources get no await logic from pulumi-kubernetes, but Jobs do: ``pulumi up`` waits
+    for this Job and fails with it when new pods never become Ready (a receiver that cannot
+    start), while ``maxUnavailable: 0`` keeps the old pods serving.
+    """
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": rollout_check_job_name(gateway, rollout_hash_value),
+            "namespace": gateway.namespace,
+            "labels": labels,
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": ROLLOUT_TIMEOUT_SECONDS + 120,
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    # Never inject a sidecar: the Job must be able to finish.
+                    "annotations": {"sidecar.istio.io/inject": "false"},
+                },
+                "spec": {
+                    "serviceAccountName": ROLLOUT_CHECK,
+                    "restartPolicy": "Never",
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "containers": [
+                        {
+                            "name": "rollout-status",
+                            "image": KUBECTL_IMAGE,
+                            "command": [
+                                "kubectl",
+                                "rollout",
+                                "status",
+                                f"deployment/{gateway.name}",
+                                f"--namespace={gateway.namespace}",
+                                f"--timeout={ROLLOUT_TIMEOUT_SECONDS}s",
+                            ],
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "32Mi"},
+                                "limits": {"cpu": "100m", "memory": "64Mi"},
+                            },
+                            # kubectl keeps a discovery cache under $HOME.
+                            "env": [{"name": "HOME", "value": "/tmp"}],
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "runAsNonRoot": True,
+                                "runAsUser": 65532,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def rollout_check_role_rules(gateway_names: list[str]) -> list[dict[str, Any]]:
+    """Read-only access to exactly the gateway Deployments (get, and watch by name)."""
+    return [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "resourceNames": sorted(gateway_names),
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+
+
 def istio_operator_gateway(gateway: GatewayConfig, changes: GatewayPodChanges) -> dict[str, Any]:
     """One ``components.ingressGateways[]`` entry using ``k8s.overlays``.
 
@@ -276,11 +362,13 @@ class GatewaySettings(pulumi.ComponentResource):
         )
         self.delivery = {}
         operator_entries: list[pulumi.Output[dict[str, Any]]] = []
+        checkers = self._create_rollout_checkers(config)
         for gateway in config.gateways:
             key = f"{gateway.namespace}/{gateway.name}"
             self.delivery[key] = f"{config.features.receiver_delivery}+{gateway.installer}"
             if gateway.installer == "deploymentPatch":
-                self._create_deployment_patch(gateway, changes, args.rollout_after)
+                patch = self._create_deployment_patch(gateway, changes, args.rollout_after)
+                self._create_rollout_check(gateway, changes, [patch, *checkers[gateway.namespace]])
             else:
                 operator_entries.append(
                     changes.apply(functools.partial(istio_operator_gateway, gateway))
@@ -307,6 +395,66 @@ class GatewaySettings(pulumi.ComponentResource):
             {"delivery": self.delivery, "istioOperatorYaml": self.istio_operator_yaml}
         )
 
+    def _create_rollout_checkers(self, config: AcpwConfig) -> dict[str, list[pulumi.Resource]]:
+        """ServiceAccount + Role + RoleBinding per namespace with patched gateways."""
+        names: dict[str, list[str]] = {}
+        for gateway in config.gateways:
+            if gateway.installer == "deploymentPatch":
+                names.setdefault(gateway.namespace, []).append(gateway.name)
+        created: dict[str, list[pulumi.Resource]] = {}
+        for namespace, gateway_names in names.items():
+            meta = k8s.meta.v1.ObjectMetaArgs(
+                name=ROLLOUT_CHECK, namespace=namespace, labels=_ROLLOUT_CHECK_LABELS
+            )
+            account = k8s.core.v1.ServiceAccount(
+                f"{ROLLOUT_CHECK}-{namespace}",
+                metadata=meta,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            role = k8s.rbac.v1.Role(
+                f"{ROLLOUT_CHECK}-{namespace}",
+                metadata=meta,
+                rules=rollout_check_role_rules(gateway_names),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            binding = k8s.rbac.v1.RoleBinding(
+                f"{ROLLOUT_CHECK}-{namespace}",
+                metadata=meta,
+                role_ref={
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": ROLLOUT_CHECK,
+                },
+                subjects=[
+                    {"kind": "ServiceAccount", "name": ROLLOUT_CHECK, "namespace": namespace}
+                ],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            created[namespace] = [account, role, binding]
+        return created
+
+    def _create_rollout_check(
+        self,
+        gateway: GatewayConfig,
+        changes: pulumi.Output[GatewayPodChanges],
+        after: list[pulumi.Resource],
+    ) -> k8s.batch.v1.Job:
+        job = changes.apply(
+            lambda c: rollout_check_job(
+                gateway, c.pod_annotations[ROLLOUT_HASH_ANNOTATION], labels=_ROLLOUT_CHECK_LABELS
+            )
+        )
+        return k8s.batch.v1.Job(
+            f"{ROLLOUT_CHECK}-{gateway.namespace}-{gateway.name}",
+            metadata=job.apply(lambda j: j["metadata"]),
+            spec=job.apply(lambda j: j["spec"]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=after,
+                custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
+            ),
+        )
+
     def _create_deployment_patch(
         self,
         gateway: GatewayConfig,
@@ -319,14 +467,19 @@ class GatewaySettings(pulumi.ComponentResource):
             f"deployment-{gateway.namespace}-{gateway.name}",
             metadata=k8s.meta.v1.ObjectMetaPatchArgs(**meta),
             spec=body.apply(lambda b: b["spec"]),
-            # The provider waits for the rollout; a receiver that cannot start fails the update
-            # while maxUnavailable: 0 keeps the old pods serving.
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=rollout_after,
                 custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
             ),
         )
+
+
+_ROLLOUT_CHECK_LABELS = {
+    "app.kubernetes.io/managed-by": "pulumi",
+    "app.kubernetes.io/part-of": "aws-cloudwatch-proxy-wasm",
+    "app.kubernetes.io/component": ROLLOUT_CHECK,
+}
 
 
 def deployment_patch_metadata(gateway: GatewayConfig) -> dict[str, Any]:

@@ -240,6 +240,7 @@ def test_a_sender_digest_change_updates_only_the_plugin_image_and_rollouts(versi
             "pulumi-python:dynamic:Resource",
             "kubernetes:extensions.istio.io/v1alpha1:WasmPlugin",
             "kubernetes:apps/v1:DeploymentPatch",
+            "kubernetes:batch/v1:Job",  # the rollout check of the patched gateway
             *(["kubernetes:install.istio.io/v1alpha1:IstioOperator"] if version == "1.14" else []),
         }
     ), changed

@@ -13,6 +13,8 @@ from components.gateway import (
     gateway_pod_changes,
     istio_operator,
     istio_operator_gateway,
+    rollout_check_job,
+    rollout_check_role_rules,
     rollout_hash,
 )
 from tests.matrix import matrix_config
@@ -201,3 +203,74 @@ def test_key_rotation_rolls_every_gateway_through_the_program() -> None:
     assert len(before) == 2
     assert all(b != a for b, a in zip(before, after, strict=True))
     assert tagged == before
+
+
+class TestRolloutCheck:
+    """Patch resources are not awaited by pulumi-kubernetes; a Job per patched gateway is."""
+
+    def test_job_waits_for_the_rollout_and_fails_once(self) -> None:
+        config = config_for(
+            "1.30",
+            gateways=[
+                {
+                    "name": "gw",
+                    "namespace": "ns",
+                    "selector": {"app": "gw"},
+                    "installer": "deploymentPatch",
+                }
+            ],
+        )
+        job = rollout_check_job(config.gateways[0], "0123456789abcdef", labels={"a": "b"})
+        assert job["metadata"]["name"] == "acpw-rollout-check-gw-0123456789"
+        assert job["spec"]["backoffLimit"] == 0
+        [container] = job["spec"]["template"]["spec"]["containers"]
+        assert container["command"][:4] == ["kubectl", "rollout", "status", "deployment/gw"]
+        assert "--namespace=ns" in container["command"]
+        assert job["spec"]["template"]["metadata"]["annotations"] == {
+            "sidecar.istio.io/inject": "false"
+        }
+        assert job["spec"]["template"]["spec"]["serviceAccountName"] == "acpw-rollout-check"
+
+    def test_role_is_read_only_on_the_gateways(self) -> None:
+        [rule] = rollout_check_role_rules(["b", "a"])
+        assert rule == {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "resourceNames": ["a", "b"],
+            "verbs": ["get", "list", "watch"],
+        }
+
+    def test_the_program_checks_every_patched_gateway_after_its_patch(self) -> None:
+        render = render_stack("m", config=matrix_config("1.30"))
+        by_urn = {r.urn: r for r in render.registrations}
+        jobs = [
+            r
+            for r in render.of_type("kubernetes:batch/v1:Job")
+            if r.inputs["metadata"]["name"].startswith("acpw-rollout-check")
+        ]
+        patches = render.of_type("kubernetes:apps/v1:DeploymentPatch")
+        assert len(jobs) == len(patches) == 1  # the matrix has one deploymentPatch gateway
+        [job], [patch] = jobs, patches
+        assert patch.urn in job.dependencies
+        needed = {by_urn[d].type for d in job.dependencies}
+        assert {
+            "kubernetes:rbac.authorization.k8s.io/v1:Role",
+            "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+            "kubernetes:core/v1:ServiceAccount",
+        } <= needed
+        hash_value = patch.inputs["spec"]["template"]["metadata"]["annotations"][
+            ROLLOUT_HASH_ANNOTATION
+        ]
+        assert job.inputs["metadata"]["name"].endswith(hash_value[:10])
+
+    def test_a_new_rollout_gets_a_new_job(self) -> None:
+        def job_names(**overrides: Any) -> list[str]:
+            render = render_stack("m", config=matrix_config("1.30", **overrides))
+            return [
+                r.inputs["metadata"]["name"]
+                for r in render.of_type("kubernetes:batch/v1:Job")
+                if r.inputs["metadata"]["name"].startswith("acpw-rollout-check")
+            ]
+
+        assert job_names() != job_names(iam={"keyGeneration": 2})
+        assert job_names() == job_names(iam={"tags": {"x": "y"}})

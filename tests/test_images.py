@@ -172,7 +172,11 @@ def test_refresher_identity_is_least_privilege() -> None:
 def test_refresher_rbac_cronjob_and_secrets_per_namespace() -> None:
     result = render(registry="ecr")
     for namespace in ("edge-a", "edge-b"):
-        [role] = [r for r in of_kind(result, "Role") if r["metadata"]["namespace"] == namespace]
+        [role] = [
+            r
+            for r in of_kind(result, "Role")
+            if r["metadata"]["namespace"] == namespace and r["metadata"]["name"] == REFRESHER_NAME
+        ]
         assert role["rules"] == [
             {
                 "apiGroups": [""],
@@ -182,7 +186,9 @@ def test_refresher_rbac_cronjob_and_secrets_per_namespace() -> None:
             }
         ]
         [binding] = [
-            b for b in of_kind(result, "RoleBinding") if b["metadata"]["namespace"] == namespace
+            b
+            for b in of_kind(result, "RoleBinding")
+            if b["metadata"]["namespace"] == namespace and b["metadata"]["name"] == REFRESHER_NAME
         ]
         assert binding["roleRef"]["name"] == REFRESHER_NAME
         assert binding["subjects"] == [
@@ -205,7 +211,12 @@ def test_refresher_rbac_cronjob_and_secrets_per_namespace() -> None:
         [main] = pod["containers"]
         assert main["command"][:4] == ["kubectl", "patch", "secret", PULL_SECRET_NAME]
         assert namespace in main["command"]
-        jobs = [j for j in of_kind(result, "Job") if j["metadata"]["namespace"] == namespace]
+        jobs = [
+            j
+            for j in of_kind(result, "Job")
+            if j["metadata"]["namespace"] == namespace
+            and j["metadata"]["name"].startswith(REFRESHER_NAME)
+        ]
         assert len(jobs) == 1 and jobs[0]["spec"] == cron["spec"]["jobTemplate"]["spec"]
     pull_secrets = [
         r
