@@ -8,6 +8,8 @@ Istio's fetcher rules for 1.13 and 1.30.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -447,3 +449,50 @@ def test_reference_parsing() -> None:
     assert (local.registry, local.repository, local.tag) == ("127.0.0.1:5000", "a/b", None)
     assert local.reference == "sha256:" + "a" * 64
     assert Reference.parse("alpine:3").repository_url == "registry-1.docker.io/library/alpine"
+
+
+_PROVIDER_HOST = """
+import base64, json, sys
+import dill
+provider = dill.loads(base64.b64decode(sys.argv[1]))
+print(json.dumps(provider.create(json.loads(sys.stdin.read())).outs["digest"]))
+"""
+
+
+@pytest.mark.parametrize("provider_class", [ImageDigestProvider, ImagePushProvider])
+def test_providers_survive_pulumi_serialization_into_a_fresh_process(
+    plain_registry: RunningRegistry, tmp_path: Path, provider_class: type
+) -> None:
+    """Pulumi pickles a dynamic provider with dill and runs it in another Python process started
+    from the project directory; the unpickled provider must work there against a registry."""
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    digest = put_image(
+        plain_registry,
+        "src/serialized",
+        "v1",
+        [tar_one_file(PLUGIN_FILE, wasm_module("s"))],
+        docker=True,
+    )
+    source = f"{plain_registry.host}/src/serialized:v1"
+    if provider_class is ImageDigestProvider:
+        props = props_for(plain_registry, source=source, credentials=None, istio_version="1.13")
+    else:
+        props = props_for(
+            plain_registry,
+            kind="copy",
+            source=source,
+            target=f"{plain_registry.host}/dst/serialized",
+        )
+    encoded = serialize_provider(provider_class())
+    result = subprocess.run(
+        [sys.executable, "-c", _PROVIDER_HOST, encoded],
+        input=json.dumps(props),
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == digest
