@@ -1,6 +1,6 @@
 """Offline render: run the real program under the Pulumi mock engine and write what it would apply.
 
-    python -m tools.render dev            # writes rendered/dev/{kubernetes,aws,outputs}.yaml
+    python -m tools.render dev            # writes rendered/dev/{kubernetes,aws,images,outputs}.yaml
     python -m tools.render dev --check    # exits 1 when the committed files are stale
 
 Only the cloud and cluster APIs are mocked (tools/mock_engine.py). Stack config is read the way
@@ -68,6 +68,19 @@ class Render:
         ):
             return []
         return [yaml.safe_load(text)]
+
+    @property
+    def images(self) -> list[dict[str, Any]]:
+        """The image resources (dynamic providers in components/oci): name and inputs."""
+        resources = [
+            {
+                "name": r.name,
+                "inputs": mask_secrets({k: v for k, v in r.inputs.items() if k != "__provider"}),
+            }
+            for r in self.registrations
+            if r.type == mock_engine.DYNAMIC_TYPE
+        ]
+        return sorted(resources, key=lambda r: r["name"])
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
@@ -227,10 +240,12 @@ def files_for(render: Render) -> dict[str, str]:
         "unknown-aws-account-id, where a hostname needs it).\n"
     )
     aws = _dump(render.aws, sort_keys=True)
+    images = _dump(render.images, sort_keys=True)
     outputs = _dump(render.outputs, sort_keys=True)
     return {
         "kubernetes.yaml": header + kubernetes,
         "aws.yaml": header + aws,
+        "images.yaml": header + images,
         "outputs.yaml": header + outputs,
     }
 
