@@ -11,7 +11,7 @@ import yaml
 from tools import mock_engine
 from tools.render import ROOT, files_for, main, render_stack
 
-SENTINELS = ("SENTINEL-ACCESS-KEY-ID", "SENTINEL-SECRET-ACCESS-KEY")
+SENTINELS = ("SENTINEL-ACCESS-KEY-ID", "SENTINEL-SECRET-ACCESS-KEY", "SENTINEL-REGISTRY-TOKEN")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -50,7 +50,20 @@ def test_no_secret_value_reaches_any_rendered_file(
     def access_key(args: object) -> dict[str, object]:
         return {"secret": SENTINELS[1], "status": "Active"}
 
+    def registry_token(args: object) -> dict[str, object]:
+        return {
+            "userName": "AWS",
+            "password": SENTINELS[2],
+            "authorizationToken": SENTINELS[2],
+            "proxyEndpoint": "x",
+        }
+
     monkeypatch.setitem(mock_engine.COMPUTED_OUTPUTS, "aws:iam/accessKey:AccessKey", access_key)
+    monkeypatch.setitem(
+        mock_engine.INVOKE_RESULTS,
+        "aws:ecr/getAuthorizationToken:getAuthorizationToken",
+        registry_token,
+    )
     monkeypatch.setattr(
         mock_engine.RecordingMocks,
         "new_resource",
@@ -59,6 +72,8 @@ def test_no_secret_value_reaches_any_rendered_file(
     render = render_stack(stack)
     # The mock really handed the sentinels to the program...
     assert any(SENTINELS[1] in str(r.plain_inputs()) for r in render.registrations)
+    if stack == "prod":  # private ECR: the push token is an input of the image resources
+        assert any(SENTINELS[2] in str(r.plain_inputs()) for r in render.registrations)
     text = "".join(files_for(render).values())
     for sentinel in SENTINELS:
         assert sentinel not in text
