@@ -311,8 +311,9 @@ def istio_operator(gateway_entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 def istio_operator_yaml(operator: dict[str, Any]) -> str:
     header = (
-        "# IstioOperator settings of the ACPW gateways. Install or merge into your own:\n"
-        "#   istioctl install -f your-istio-operator.yaml -f this-file.yaml\n"
+        "# IstioOperator settings of the ACPW gateways. Merge each ingressGateways entry's k8s\n"
+        "# settings into the same gateway of the IstioOperator you install, then run\n"
+        "#   istioctl install -f <that file>\n"
     )
     return header + yaml.safe_dump(operator, sort_keys=True)
 
