@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import pytest
@@ -401,3 +402,19 @@ class TestWarnings:
             },
         )
         assert any("acpw:failStrategy" in w for w in render.warnings)
+
+
+def test_stack_config_is_read_from_the_cli_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The language host may hand config over as PULUMI_CONFIG (JSON of strings)."""
+    from pulumi.runtime import config as runtime_config
+
+    from components.config import read_stack_config
+
+    empty: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("test_config")
+    empty.set({})
+    monkeypatch.setattr(runtime_config, "CONFIG", empty)
+    monkeypatch.setenv(
+        "PULUMI_CONFIG",
+        '{"acpw:istioVersion": "1.21", "acpw:matchHosts": "[\\"a.example.com\\"]", "aws:region": "ap-northeast-1"}',
+    )
+    assert read_stack_config() == {"istioVersion": "1.21", "matchHosts": ["a.example.com"]}
