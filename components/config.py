@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -21,6 +22,8 @@ from pydantic import (
 )
 
 from components.istio_versions import OLDEST_SUPPORTED, IstioFeatures, IstioVersion
+from components.oci.errors import ImageFormatError
+from components.oci.formats import check_wasm_module
 
 PROJECT = "acpw"
 
@@ -222,6 +225,24 @@ class ImagesConfig(_Model):
             raise ValueError(
                 f"'{value}' is not an image reference like registry/repository:tag (no scheme)"
             )
+        return value
+
+    @field_validator("sender_file", "receiver_file")
+    @classmethod
+    def _wasm_file(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        path = Path(value)
+        if not path.is_file():
+            raise ValueError(
+                f"'{value}' is not a file (relative paths start at the Pulumi project directory)"
+            )
+        with path.open("rb") as handle:
+            head = handle.read(8)
+        try:
+            check_wasm_module(head, f"'{value}'")
+        except ImageFormatError as error:
+            raise ValueError(str(error)) from None
         return value
 
     @field_validator("sender_digest", "receiver_volume_digest")

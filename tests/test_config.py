@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -212,7 +213,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "local file without a registry",
-        {"istioVersion": "1.20", "images": {"senderFile": "sender.wasm"}},
+        {"istioVersion": "1.20", "images": {"senderFile": "tests/data/empty-module.wasm"}},
         "acpw:images.senderFile: a local .wasm file needs a registry",
     ),
     (
@@ -418,3 +419,51 @@ def test_stack_config_is_read_from_the_cli_environment(monkeypatch: pytest.Monke
         '{"acpw:istioVersion": "1.21", "acpw:matchHosts": "[\\"a.example.com\\"]", "aws:region": "ap-northeast-1"}',
     )
     assert read_stack_config() == {"istioVersion": "1.21", "matchHosts": ["a.example.com"]}
+
+
+class TestLocalWasmFiles:
+    def test_missing_file(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {
+                    "istioVersion": "1.20",
+                    "images": {"registry": "ecr", "senderFile": "no/such.wasm"},
+                }
+            )
+        assert error.value.problems == [
+            "acpw:images.senderFile: 'no/such.wasm' is not a file (relative paths start at the Pulumi project directory)"
+        ]
+
+    def test_not_a_wasm_module(self, tmp_path: Path) -> None:
+        bogus = tmp_path / "receiver.wasm"
+        bogus.write_bytes(b"#!/bin/sh\necho not wasm\n")
+        with pytest.raises(ConfigError) as error:
+            load(
+                {"istioVersion": "1.20", "images": {"registry": "ecr", "receiverFile": str(bogus)}}
+            )
+        [problem] = error.value.problems
+        assert problem.startswith(
+            f"acpw:images.receiverFile: '{bogus}' is not a WebAssembly module"
+        )
+
+    def test_a_wasm_module_passes(self, tmp_path: Path) -> None:
+        module = tmp_path / "sender.wasm"
+        module.write_bytes(b"\0asm\x01\0\0\0")
+        config = load(
+            {"istioVersion": "1.20", "images": {"registry": "ecr", "senderFile": str(module)}}
+        )
+        assert config.images.sender_file == str(module)
+
+    def test_refused_before_any_resource(self, tmp_path: Path) -> None:
+        bogus = tmp_path / "x.wasm"
+        bogus.write_bytes(b"nope")
+        with pytest.raises(ConfigError, match=r"acpw:images\.senderFile"):
+            render_stack(
+                "bad",
+                config={
+                    "aws:region": "ap-northeast-1",
+                    "acpw:istioVersion": "1.20",
+                    "acpw:images": {"registry": "ecr", "senderFile": str(bogus)},
+                },
+            )
+        assert last_monitor_registrations() == []
