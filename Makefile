@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 STACKS := dev prod
-APT_PACKAGES := clang lld wabt docker-registry openssl
+APT_PACKAGES := clang lld docker-registry openssl
 ISTIO_CRDS_DIR ?= build/istio-crds
 
 .PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds clean bench
@@ -30,8 +30,7 @@ check-render: $(VENV)/.installed
 # Compilers for the probe Wasm modules and the local OCI registry used by the tests.
 system-deps:
 	@if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null \
-	   || ! command -v wat2wasm >/dev/null || ! command -v docker-registry >/dev/null \
-	   || ! command -v openssl >/dev/null; then \
+	   || ! command -v docker-registry >/dev/null || ! command -v openssl >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES); \
 	  else \
