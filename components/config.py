@@ -62,6 +62,9 @@ _IMAGE_REF_RE = re.compile(
 _IAM_USER_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 _IAM_PATH_RE = re.compile(r"^/([\x21-\x7e]{0,510}/)?$")
 _BOUNDARY_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,1024}$")
+_KMS_KEY_ARN_RE = re.compile(
+    r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]+|alias/[\w/+=,.@-]+)$"
+)
 _VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -204,6 +207,8 @@ class ImagesConfig(_Model):
     """``ghcr``: pull the source images as they are; ``ecr``: copy them into private ECR first."""
     ecr_keep_images: int = Field(10, alias="ecrKeepImages", strict=True, ge=1, le=1000)
     """ECR lifecycle policy: how many images each repository keeps."""
+    ecr_kms_key_arn: str | None = Field(None, alias="ecrKmsKeyArn")
+    """Encrypt the ECR repositories with this KMS key instead of AES256."""
     modules_honour_region: bool = Field(False, alias="modulesHonourRegion", strict=True)
     """Set true only for modules built so that they call the configured region (not v0.1.0)."""
 
@@ -224,6 +229,15 @@ class ImagesConfig(_Model):
         if not _IMAGE_REF_RE.match(value):
             raise ValueError(
                 f"'{value}' is not an image reference like registry/repository:tag (no scheme)"
+            )
+        return value
+
+    @field_validator("ecr_kms_key_arn")
+    @classmethod
+    def _kms_key(cls, value: str | None) -> str | None:
+        if value is not None and not _KMS_KEY_ARN_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id> or alias/<name>)"
             )
         return value
 
@@ -433,6 +447,13 @@ class AcpwConfig(_Model):
             )
             if value
         ]
+        if self.images.ecr_kms_key_arn and self.images.registry != "ecr":
+            problems.append(
+                (
+                    "images.ecrKmsKeyArn",
+                    "only applies to registry 'ecr': set acpw:images.registry: ecr",
+                )
+            )
         if local_files and self.images.registry != "ecr":
             problems.append(
                 (
@@ -518,6 +539,7 @@ _ALIASES = {
     "receiver_file": "receiverFile",
     "pull_policy": "pullPolicy",
     "ecr_keep_images": "ecrKeepImages",
+    "ecr_kms_key_arn": "ecrKmsKeyArn",
     "modules_honour_region": "modulesHonourRegion",
     "user_name": "userName",
     "permissions_boundary": "permissionsBoundary",

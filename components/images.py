@@ -6,7 +6,7 @@ the tag points to at deploy time (an :class:`~components.oci.provider.ImageDiges
 which also checks the sender against Istio's fetcher rules for the configured version).
 
 ``registry: ecr``: two private ECR repositories (immutable tags, scan on push, lifecycle policy,
-AES256 encryption). The images are copied into them over the OCI distribution API, or pushed from
+AES256 or KMS encryption). The images are copied into them over the OCI distribution API, or pushed from
 local ``.wasm`` files (:class:`~components.oci.provider.ImagePush`). Pods and WasmPlugins pull with
 a ``kubernetes.io/dockerconfigjson`` Secret in each gateway namespace, filled and renewed every 4
 hours (ECR tokens last 12) by a Job/CronJob running as a dedicated IAM user that may only get a
@@ -348,7 +348,11 @@ class WasmImages(pulumi.ComponentResource):
                     scan_on_push=True
                 ),
                 encryption_configurations=[
-                    aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
+                    aws.ecr.RepositoryEncryptionConfigurationArgs(
+                        encryption_type="KMS", kms_key=images.ecr_kms_key_arn
+                    )
+                    if images.ecr_kms_key_arn
+                    else aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
                 ],
                 force_delete=True,
                 tags={**config.iam.tags, "acpw:purpose": f"aws-cloudwatch-proxy-wasm {key}"},

@@ -217,6 +217,19 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
         "acpw:images.senderFile: a local .wasm file needs a registry",
     ),
     (
+        "kms key",
+        {"istioVersion": "1.20", "images": {"registry": "ecr", "ecrKmsKeyArn": "my-key"}},
+        "acpw:images.ecrKmsKeyArn: 'my-key' is not a KMS key ARN",
+    ),
+    (
+        "kms key without ecr",
+        {
+            "istioVersion": "1.20",
+            "images": {"ecrKmsKeyArn": "arn:aws:kms:ap-northeast-1:123456789012:alias/acpw"},
+        },
+        "acpw:images.ecrKmsKeyArn: only applies to registry 'ecr'",
+    ),
+    (
         "fail strategy",
         {"istioVersion": "1.20", "failStrategy": "ignore"},
         "acpw:failStrategy: 'ignore' is not allowed: 'open' or 'closed'",

@@ -83,6 +83,13 @@ def test_ecr_repositories_and_lifecycle() -> None:
         assert rule["action"] == {"type": "expire"}
 
 
+def test_ecr_repositories_with_a_kms_key() -> None:
+    key = "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    result = render(registry="ecr", ecrKmsKeyArn=key, senderDigest=PIN)
+    for repo in result.of_type("aws:ecr/repository:Repository"):
+        assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key}]
+
+
 def test_ecr_copy_is_pinned_and_reaches_wasm_plugin_and_init_container() -> None:
     result = render(registry="ecr", senderDigest=PIN, receiverVolumeDigest=VOLUME_PIN)
     pushes = dynamic(result)
