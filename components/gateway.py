@@ -26,6 +26,7 @@ import yaml
 
 from components.config import AcpwConfig, GatewayConfig
 from components.credentials import CREDENTIALS_SECRET
+from components.images import KUBECTL_IMAGE
 from components.istio_resources import (
     ACCESS_KEY_ENV,
     BOOTSTRAP_CONFIGMAP,
@@ -169,7 +170,6 @@ def deployment_patch(gateway: GatewayConfig, changes: GatewayPodChanges) -> dict
 
 
 ROLLOUT_CHECK = "acpw-rollout-check"
-KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.0"
 ROLLOUT_TIMEOUT_SECONDS = PROGRESS_DEADLINE_SECONDS
 
 
