@@ -105,7 +105,3 @@ class IstioFeatures:
     def in_cluster_operator(self) -> bool:
         """The in-cluster IstioOperator controller exists up to 1.23 (removed in 1.24)."""
         return not self.version.at_least(24)
-
-    @property
-    def gateway_injection_honours_bootstrap_override_annotation(self) -> bool:
-        return self.version.at_least(27)
