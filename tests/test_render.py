@@ -110,3 +110,8 @@ def test_render_command_line_check_mode() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_unknown_stack_is_a_clear_error(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["no-such-stack"]) == 1
+    assert "no stack file Pulumi.no-such-stack.yaml (stacks: dev, prod)" in capsys.readouterr().err

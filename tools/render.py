@@ -139,9 +139,13 @@ def read_stack_config(stack: str) -> dict[str, Any]:
             values[key] = declaration["value"]
     stack_file = ROOT / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
-        raise FileNotFoundError(f"no stack file {stack_file.name}")
+        raise FileNotFoundError(f"no stack file {stack_file.name} (stacks: {', '.join(_stacks())})")
     values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
     return values
+
+
+def _stacks() -> list[str]:
+    return sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
 class _WarningCollector(logging.Handler):
@@ -260,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     for stack in args.stacks:
         try:
             render = render_stack(stack)
-        except ConfigError as error:
+        except (ConfigError, FileNotFoundError) as error:
             print(f"stack {stack}: {error}", file=sys.stderr)
             return 1
         for warning in render.warnings:
