@@ -121,6 +121,11 @@ def _match_hosts(objects: list[Obj], workload: Workload) -> list[str]:
     return [str(h) for h in hosts]
 
 
+def _counted_host(objects: list[Obj], workload: Workload) -> str:
+    """A host the sender counts: the first of match_hosts, or any host when it counts all."""
+    return (_match_hosts(objects, workload) or ["any-host.example"])[0]
+
+
 def _receiver_objects(objects: list[Obj], version: str) -> Iterator[tuple[Obj, str, Obj]]:
     """(object, field path, bootstrap fragment) of every receiver delivery the version uses."""
     for obj in objects:
@@ -334,7 +339,7 @@ def test_version_matrix_serves_and_reports(version: str, probes: ProbeModules) -
 def test_sender_with_other_receiver_vm_id_sends_nothing(stack: Stack, probes: ProbeModules) -> None:
     objects = _edit_plugin_config(stack.objects, receiver_vm_id="not-the-receiver")
     workload = stack.workloads[0]
-    host = (_match_hosts(objects, workload) or ["any-host.example"])[0]
+    host = _counted_host(objects, workload)
     with Scenario(
         objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
     ) as (run, fake):
@@ -363,7 +368,7 @@ def test_access_key_not_visible_without_env_var(
 
         objects = _edit_receivers(objects, stack.istio_version, drop_key)
     workload = stack.workloads[0]
-    host = (_match_hosts(objects, workload) or ["any-host.example"])[0]
+    host = _counted_host(objects, workload)
     with Scenario(objects, workload, stack.istio_version, env, probes.sender, probes.receiver) as (
         run,
         fake,
@@ -387,7 +392,7 @@ def test_cluster_name_without_service_entry_is_rejected(stack: Stack, probes: Pr
         stack.objects, stack.istio_version, cloud_watch_cluster_name=unknown
     )
     workload = stack.workloads[0]
-    host = (_match_hosts(objects, workload) or ["any-host.example"])[0]
+    host = _counted_host(objects, workload)
     with Scenario(
         objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
     ) as (run, fake):
