@@ -9,7 +9,6 @@ bootstrap Wasm services, so it misses a missing or corrupt receiver module.
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import os
 import shutil
@@ -21,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.matrix import MATRIX_VERSIONS, matrix_config
+from tests.conformance.renders import render_case
+from tests.matrix import MATRIX_VERSIONS
 
 from .envoy_harness import (
     GATEWAY_RESPONSE,
@@ -76,20 +76,13 @@ class Stack:
         return gateway_workloads(self.objects)
 
 
-@functools.cache
 def _render(stack: str) -> Stack:
-    from tools.render import read_stack_config, render_stack
-
-    version = str(read_stack_config(stack)["acpw:istioVersion"])
-    return Stack(stack, version, render_stack(stack).kubernetes)
+    case = render_case(stack)
+    return Stack(case.name, case.istio_version, case.objects)
 
 
-@functools.cache
 def _render_matrix(version: str) -> Stack:
-    from tools.render import render_stack
-
-    config = matrix_config(version)
-    return Stack(f"matrix-{version}", version, render_stack("matrix", config=config).kubernetes)
+    return _render(f"matrix-{version}")
 
 
 @pytest.fixture(scope="session")
