@@ -10,8 +10,6 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from tools.render import read_stack_config, render_stack
 
 EXAMPLE_STACKS = ("dev", "prod")
@@ -32,23 +30,17 @@ class Case:
     config: dict[str, Any]
     objects: list[dict[str, Any]]
     outputs: dict[str, Any]
+    exported: list[dict[str, Any]]
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [o for o in self.objects if o.get("kind") == kind]
 
     def istio_operators(self) -> list[dict[str, Any]]:
-        """IstioOperators applied to the cluster, else the one exported for ``istioctl install -f``.
-
-        From 1.24 there is no IstioOperator CRD: the render exports it as ``istioOperatorYaml``.
-        """
-        in_cluster = self.of_kind("IstioOperator")
-        if in_cluster:
-            return in_cluster
-        exported = self.outputs.get("istioOperatorYaml")
-        if not exported:
-            return []
-        docs = [d for d in yaml.safe_load_all(str(exported)) if isinstance(d, dict)]
-        return [d for d in docs if d.get("kind") == "IstioOperator"]
+        """IstioOperators applied to the cluster, else the one exported for ``istioctl install -f``
+        (from 1.24 there is no IstioOperator CRD: the render only exports it)."""
+        return self.of_kind("IstioOperator") or [
+            o for o in self.exported if o.get("kind") == "IstioOperator"
+        ]
 
     def gateways(self) -> list[dict[str, Any]]:
         gws = self.config.get("acpw:gateways")
@@ -74,4 +66,4 @@ def render_case(name: str) -> Case:
         config = read_stack_config(name)
         render = render_stack(name)
     version = str(config["acpw:istioVersion"])
-    return Case(name, version, config, render.kubernetes, render.outputs)
+    return Case(name, version, config, render.kubernetes, render.outputs, render.exported_objects)
