@@ -2,8 +2,8 @@
 
 import pulumi
 
-from components.config import load_config, read_stack_config
-from components.deployment import AcpwDeployment, AcpwDeploymentArgs
+from acpw.config import load_config, read_stack_config
+from acpw.deployment import AcpwDeployment, AcpwDeploymentArgs
 
 config = load_config(
     read_stack_config(),

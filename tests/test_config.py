@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.config import (
+from acpw.config import (
     PUBLISHED_RECEIVER_VOLUME,
     PUBLISHED_SENDER,
     ConfigError,
@@ -422,7 +422,7 @@ def test_stack_config_is_read_from_the_cli_environment(monkeypatch: pytest.Monke
     """The language host may hand config over as PULUMI_CONFIG (JSON of strings)."""
     from pulumi.runtime import config as runtime_config
 
-    from components.config import read_stack_config
+    from acpw.config import read_stack_config
 
     empty: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("test_config")
     empty.set({})

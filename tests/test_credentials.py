@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from components.credentials import put_metric_data_policy
+from acpw.credentials import put_metric_data_policy
 from tests.matrix import matrix_config
 from tools.mock_engine import is_secret
 from tools.render import Render, render_stack

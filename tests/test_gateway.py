@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.config import AcpwConfig, load_config
-from components.gateway import (
+from acpw.config import AcpwConfig, load_config
+from acpw.gateway import (
     ROLLOUT_HASH_ANNOTATION,
     deployment_patch,
     gateway_pod_changes,

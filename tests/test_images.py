@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.images import (
+from acpw.images import (
     ECR_READ_ACTIONS,
     PULL_SECRET_NAME,
     REFRESH_SCHEDULE,

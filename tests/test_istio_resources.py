@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.config import AcpwConfig, load_config
-from components.istio_resources import (
+from acpw.config import AcpwConfig, load_config
+from acpw.istio_resources import (
     OS_CA_BUNDLE,
     bootstrap_override_configmap,
     destination_rule,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.istio_versions import IstioFeatures, IstioVersion
+from acpw.istio_versions import IstioFeatures, IstioVersion
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.config import CONFIG_KEYS, AcpwConfig
+from acpw.config import CONFIG_KEYS, AcpwConfig
 from tools.render import ROOT
 
 SCHEMA = Path(

@@ -91,7 +91,7 @@ def _ecr_repository(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
 
 
 def _dynamic(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
-    # Dynamic providers in components/oci report the pushed manifest digest as `digest`.
+    # Dynamic providers in acpw/oci report the pushed manifest digest as `digest`.
     # When the component already knows it (a pinned source, a local file) it passes
     # `expected_digest`; otherwise only the registry knows it.
     expected = args.inputs.get("expected_digest")

@@ -24,7 +24,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.config import ConfigError
+from acpw.config import ConfigError
 from tools import mock_engine
 from tools.mock_engine import Registration, is_secret
 
@@ -71,7 +71,7 @@ class Render:
 
     @property
     def images(self) -> list[dict[str, Any]]:
-        """The image resources (dynamic providers in components/oci): name and inputs."""
+        """The image resources (dynamic providers in acpw/oci): name and inputs."""
         resources = [
             {
                 "name": r.name,

@@ -45,7 +45,7 @@ class Case:
     def gateways(self) -> list[dict[str, Any]]:
         gws = self.config.get("acpw:gateways")
         if gws is None:
-            from components.config import DEFAULT_GATEWAY
+            from acpw.config import DEFAULT_GATEWAY
 
             gws = [DEFAULT_GATEWAY]
         return [dict(g, installer=g.get("installer", "istioOperator")) for g in gws]

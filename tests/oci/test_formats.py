@@ -6,9 +6,9 @@ import gzip
 
 import pytest
 
-from components.istio_versions import IstioFeatures, IstioVersion
-from components.oci.errors import ImageFormatError
-from components.oci.formats import (
+from acpw.istio_versions import IstioFeatures, IstioVersion
+from acpw.oci.errors import ImageFormatError
+from acpw.oci.formats import (
     build_compat_image,
     build_wasm_artifact,
     canonical_json,
@@ -61,7 +61,7 @@ def test_artifact_with_three_layers_is_refused() -> None:
     image = build_wasm_artifact(WASM)
     manifest = image.manifest.parsed()
     manifest["layers"].append(manifest["layers"][0])
-    from components.oci.formats import OCI_MANIFEST, Manifest
+    from acpw.oci.formats import OCI_MANIFEST, Manifest
 
     broken = Manifest(canonical_json(manifest), OCI_MANIFEST)
     with pytest.raises(ImageFormatError, match="exactly 2"):

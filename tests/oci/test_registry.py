@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from components.istio_versions import IstioFeatures, IstioVersion
-from components.oci.client import Connection, Credentials, Reference, RegistryClient
-from components.oci.errors import (
+from acpw.istio_versions import IstioFeatures, IstioVersion
+from acpw.oci.client import Connection, Credentials, Reference, RegistryClient
+from acpw.oci.errors import (
     DigestMismatch,
     ImageFormatError,
     RegistryAuthError,
     RegistryUnreachable,
 )
-from components.oci.formats import (
+from acpw.oci.formats import (
     DOCKER_CONFIG,
     DOCKER_LAYER_TAR_GZIP,
     DOCKER_MANIFEST,
@@ -43,14 +43,14 @@ from components.oci.formats import (
     sha256_digest,
     tar_one_file,
 )
-from components.oci.provider import (
+from acpw.oci.provider import (
     KIND_COPY,
     KIND_VOLUME_FILE,
     KIND_WASM_FILE,
     ImageDigestProvider,
     ImagePushProvider,
 )
-from components.oci.transfer import ROLE_SENDER, ROLE_VOLUME
+from acpw.oci.transfer import ROLE_SENDER, ROLE_VOLUME
 from tests.oci.registry import RunningRegistry, free_port
 
 V113 = IstioFeatures(IstioVersion(13))
@@ -228,7 +228,7 @@ def test_push_local_wasm_both_formats(
     wasm = wasm_module(f"local-{wasm_format}")
     path = tmp_path / "sender.wasm"
     path.write_bytes(wasm)
-    from components.images import local_file_digest
+    from acpw.images import local_file_digest
 
     expected = local_file_digest(str(path), wasm_format)
     repository = f"local/{wasm_format}"

@@ -29,8 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from components.istio_versions import IstioFeatures
-from components.oci.errors import ImageFormatError
+from acpw.istio_versions import IstioFeatures
+from acpw.oci.errors import ImageFormatError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

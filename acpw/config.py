@@ -21,9 +21,9 @@ from pydantic import (
     model_validator,
 )
 
-from components.istio_versions import OLDEST_SUPPORTED, IstioFeatures, IstioVersion
-from components.oci.errors import ImageFormatError
-from components.oci.formats import check_wasm_module
+from acpw.istio_versions import OLDEST_SUPPORTED, IstioFeatures, IstioVersion
+from acpw.oci.errors import ImageFormatError
+from acpw.oci.formats import check_wasm_module
 
 PROJECT = "acpw"
 

@@ -2,12 +2,12 @@
 
 ``registry: ghcr`` (default): the configured public images are used as they are. Each is pinned
 by manifest digest: the configured ``senderDigest`` / ``receiverVolumeDigest``, else the digest
-the tag points to at deploy time (an :class:`~components.oci.provider.ImageDigest` resource,
+the tag points to at deploy time (an :class:`~acpw.oci.provider.ImageDigest` resource,
 which also checks the sender against Istio's fetcher rules for the configured version).
 
 ``registry: ecr``: two private ECR repositories (immutable tags, scan on push, lifecycle policy,
 AES256 or KMS encryption). The images are copied into them over the OCI distribution API, or pushed from
-local ``.wasm`` files (:class:`~components.oci.provider.ImagePush`). Pods and WasmPlugins pull with
+local ``.wasm`` files (:class:`~acpw.oci.provider.ImagePush`). Pods and WasmPlugins pull with
 a ``kubernetes.io/dockerconfigjson`` Secret in each gateway namespace, filled and renewed every 4
 hours (ECR tokens last 12) by a Job/CronJob running as a dedicated IAM user that may only get a
 token and read the two repositories; its Kubernetes role may only get and patch that one Secret.
@@ -25,9 +25,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import AcpwConfig
-from components.oci.formats import check_wasm_module, sha256_digest, wasm_format_for
-from components.oci.provider import (
+from acpw.config import AcpwConfig
+from acpw.oci.formats import check_wasm_module, sha256_digest, wasm_format_for
+from acpw.oci.provider import (
     KIND_COPY,
     KIND_VOLUME_FILE,
     KIND_WASM_FILE,
@@ -38,7 +38,7 @@ from components.oci.provider import (
     ImagePush,
     ImagePushArgs,
 )
-from components.oci.transfer import build_wasm_file_image, read_file
+from acpw.oci.transfer import build_wasm_file_image, read_file
 
 PULL_SECRET_NAME = "acpw-registry-pull"
 """The ``kubernetes.io/dockerconfigjson`` Secret in each gateway namespace (registry ``ecr``)."""

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import AcpwConfig, GatewayConfig
+from acpw.config import AcpwConfig, GatewayConfig
 
 RECEIVER_WASM_DIR = "/aws-cloudwatch-proxy-wasm"
 RECEIVER_WASM_PATH = f"{RECEIVER_WASM_DIR}/receiver.wasm"

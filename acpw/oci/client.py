@@ -22,14 +22,14 @@ import oras.provider
 import oras.utils
 import requests
 
-from components.oci.errors import (
+from acpw.oci.errors import (
     DigestMismatch,
     ImageNotFound,
     RegistryAuthError,
     RegistryError,
     RegistryUnreachable,
 )
-from components.oci.formats import ACCEPTED_MANIFESTS, Manifest, sha256_digest
+from acpw.oci.formats import ACCEPTED_MANIFESTS, Manifest, sha256_digest
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 DOCKER_HUB = "registry-1.docker.io"

@@ -17,8 +17,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import AcpwConfig
-from components.istio_resources import ACCESS_KEY_ENV, COMMON_LABELS, SECRET_KEY_ENV
+from acpw.config import AcpwConfig
+from acpw.istio_resources import ACCESS_KEY_ENV, COMMON_LABELS, SECRET_KEY_ENV
 
 CREDENTIALS_SECRET = "acpw-aws-credentials"
 POLICY_NAME = "acpw-put-metric-data"

@@ -7,11 +7,11 @@ from urllib.parse import quote
 
 import pulumi
 
-from components.config import AcpwConfig
-from components.credentials import CREDENTIALS_SECRET, Credentials, CredentialsArgs
-from components.gateway import GatewaySettings, GatewaySettingsArgs
-from components.images import WasmImages, WasmImagesArgs
-from components.istio_resources import IstioResources, IstioResourcesArgs
+from acpw.config import AcpwConfig
+from acpw.credentials import CREDENTIALS_SECRET, Credentials, CredentialsArgs
+from acpw.gateway import GatewaySettings, GatewaySettingsArgs
+from acpw.images import WasmImages, WasmImagesArgs
+from acpw.istio_resources import IstioResources, IstioResourcesArgs
 
 
 def cloudwatch_console_url(region: str, namespace: str) -> str:
@@ -27,7 +27,7 @@ class AcpwDeploymentArgs:
     """Inputs of :class:`AcpwDeployment`."""
 
     config: AcpwConfig
-    """The validated configuration (see ``components.config.load_config``)."""
+    """The validated configuration (see ``acpw.config.load_config``)."""
 
 
 class AcpwDeployment(pulumi.ComponentResource):

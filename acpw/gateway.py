@@ -24,10 +24,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.config import AcpwConfig, GatewayConfig
-from components.credentials import CREDENTIALS_SECRET
-from components.images import KUBECTL_IMAGE
-from components.istio_resources import (
+from acpw.config import AcpwConfig, GatewayConfig
+from acpw.credentials import CREDENTIALS_SECRET
+from acpw.images import KUBECTL_IMAGE
+from acpw.istio_resources import (
     ACCESS_KEY_ENV,
     BOOTSTRAP_CONFIGMAP,
     BOOTSTRAP_MOUNT_DIR,

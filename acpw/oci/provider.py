@@ -36,11 +36,11 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.istio_versions import IstioFeatures, IstioVersion
-from components.oci.client import Connection, Credentials, Reference
-from components.oci.errors import ImageFormatError, RegistryAuthError
-from components.oci.formats import check_wasm_module
-from components.oci.transfer import (
+from acpw.istio_versions import IstioFeatures, IstioVersion
+from acpw.oci.client import Connection, Credentials, Reference
+from acpw.oci.errors import ImageFormatError, RegistryAuthError
+from acpw.oci.formats import check_wasm_module
+from acpw.oci.transfer import (
     ROLE_SENDER,
     ROLE_VOLUME,
     PushResult,

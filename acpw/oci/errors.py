@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class OciError(Exception):
-    """Base class of every error raised by :mod:`components.oci`."""
+    """Base class of every error raised by :mod:`acpw.oci`."""
 
 
 class RegistryUnreachable(OciError):

@@ -15,16 +15,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.istio_versions import IstioFeatures
-from components.oci.client import Connection, Reference, RegistryClient
-from components.oci.errors import (
+from acpw.istio_versions import IstioFeatures
+from acpw.oci.client import Connection, Reference, RegistryClient
+from acpw.oci.errors import (
     DigestMismatch,
     ImageFormatError,
     ImageNotFound,
     OciError,
     RegistryError,
 )
-from components.oci.formats import (
+from acpw.oci.formats import (
     RECEIVER_FILE,
     BuiltImage,
     Manifest,
