@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import pulumi
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -68,8 +69,11 @@ _KMS_KEY_ARN_RE = re.compile(
 _VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
-class ConfigError(ValueError):
-    """Invalid stack configuration: one line per problem, each naming its config key."""
+class ConfigError(pulumi.RunError, ValueError):
+    """Invalid stack configuration: one line per problem, each naming its config key.
+
+    A ``pulumi.RunError``, so that the CLI's language host shows only the message, no traceback.
+    """
 
     def __init__(self, problems: list[str]):
         self.problems = problems
