@@ -18,9 +18,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig
-from acpw.istio_resources import ACCESS_KEY_ENV, COMMON_LABELS, SECRET_KEY_ENV
+from acpw.contract import ACCESS_KEY_ENV, CREDENTIALS_SECRET, SECRET_KEY_ENV, labels
 
-CREDENTIALS_SECRET = "acpw-aws-credentials"
 POLICY_NAME = "acpw-put-metric-data"
 
 
@@ -44,7 +43,7 @@ def credentials_secret_metadata(namespace: str) -> dict[str, Any]:
     return {
         "name": CREDENTIALS_SECRET,
         "namespace": namespace,
-        "labels": {**COMMON_LABELS, "app.kubernetes.io/component": "credentials"},
+        "labels": labels("credentials"),
     }
 
 

@@ -8,7 +8,8 @@ from urllib.parse import quote
 import pulumi
 
 from acpw.config import AcpwConfig
-from acpw.credentials import CREDENTIALS_SECRET, Credentials, CredentialsArgs
+from acpw.contract import CREDENTIALS_SECRET
+from acpw.credentials import Credentials, CredentialsArgs
 from acpw.gateway import GatewaySettings, GatewaySettingsArgs
 from acpw.images import WasmImages, WasmImagesArgs
 from acpw.istio_resources import IstioResources, IstioResourcesArgs

@@ -25,25 +25,27 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from acpw.config import AcpwConfig, GatewayConfig
-from acpw.credentials import CREDENTIALS_SECRET
-from acpw.images import KUBECTL_IMAGE
-from acpw.istio_resources import (
-    ACCESS_KEY_ENV,
+from acpw.contract import (
     BOOTSTRAP_CONFIGMAP,
     BOOTSTRAP_MOUNT_DIR,
+    BOOTSTRAP_OVERRIDE_ENV,
     BOOTSTRAP_OVERRIDE_PATH,
+    BOOTSTRAP_VOLUME,
+    BOOTSTRAP_XDS_AGENT_ENV,
+    CREDENTIALS_SECRET,
+    INIT_CONTAINER,
+    ISTIO_OPERATOR_NAME,
+    ISTIO_OPERATOR_NAMESPACE,
+    KEY_ENV_NAMES,
+    KUBECTL_IMAGE,
+    PROXY_CONTAINER,
     RECEIVER_WASM_DIR,
-    SECRET_KEY_ENV,
-    receiver_bootstrap,
+    WASM_VOLUME,
+    labels,
 )
+from acpw.istio_resources import receiver_bootstrap
 
-PROXY_CONTAINER = "istio-proxy"
-INIT_CONTAINER = "acpw-receiver-wasm"
-WASM_VOLUME = "acpw-receiver-wasm"
-BOOTSTRAP_VOLUME = "acpw-bootstrap"
 ROLLOUT_HASH_ANNOTATION = "aws-cloudwatch-proxy-wasm/bootstrap-hash"
-ISTIO_OPERATOR_NAME = "acpw-gateways"
-ISTIO_OPERATOR_NAMESPACE = "istio-system"
 PROGRESS_DEADLINE_SECONDS = 600
 APPEND = "[1000]"
 """Istio overlay path step that appends to a list (an index past its end)."""
@@ -118,17 +120,17 @@ def gateway_pod_changes(
             "name": env_name,
             "valueFrom": {"secretKeyRef": {"name": CREDENTIALS_SECRET, "key": env_name}},
         }
-        for env_name in (ACCESS_KEY_ENV, SECRET_KEY_ENV)
+        for env_name in KEY_ENV_NAMES
     ]
     if config.features.receiver_delivery == "envoyFilterBootstrapPatch":
         # Istio applies BOOTSTRAP patches only when the agent starts with this env var.
-        env.append({"name": "BOOTSTRAP_XDS_AGENT", "value": "true"})
+        env.append({"name": BOOTSTRAP_XDS_AGENT_ENV, "value": "true"})
     else:
         volumes.append({"name": BOOTSTRAP_VOLUME, "configMap": {"name": BOOTSTRAP_CONFIGMAP}})
         mounts.append(
             {"name": BOOTSTRAP_VOLUME, "mountPath": BOOTSTRAP_MOUNT_DIR, "readOnly": True}
         )
-        env.append({"name": "ISTIO_BOOTSTRAP_OVERRIDE", "value": BOOTSTRAP_OVERRIDE_PATH})
+        env.append({"name": BOOTSTRAP_OVERRIDE_ENV, "value": BOOTSTRAP_OVERRIDE_PATH})
     return GatewayPodChanges(
         init_containers=[init_container],
         volumes=volumes,
@@ -476,11 +478,7 @@ class GatewaySettings(pulumi.ComponentResource):
         )
 
 
-_ROLLOUT_CHECK_LABELS = {
-    "app.kubernetes.io/managed-by": "pulumi",
-    "app.kubernetes.io/part-of": "aws-cloudwatch-proxy-wasm",
-    "app.kubernetes.io/component": ROLLOUT_CHECK,
-}
+_ROLLOUT_CHECK_LABELS = labels(ROLLOUT_CHECK)
 
 
 def deployment_patch_metadata(gateway: GatewayConfig) -> dict[str, Any]:

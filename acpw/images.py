@@ -9,9 +9,7 @@ which also checks the sender against Istio's fetcher rules for the configured ve
 AES256 or KMS encryption). The images are copied into them over the OCI distribution API, or pushed from
 local ``.wasm`` files (:class:`~acpw.oci.provider.ImagePush`). Pods and WasmPlugins pull with
 a ``kubernetes.io/dockerconfigjson`` Secret in each gateway namespace, filled and renewed every 4
-hours (ECR tokens last 12) by a Job/CronJob running as a dedicated IAM user that may only get a
-token and read the two repositories; its Kubernetes role may only get and patch that one Secret.
-No registry credential is written by Pulumi into that Secret, so none is in the state for it.
+hours (ECR tokens last 12) by the refresher (``acpw/refresher.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig
+from acpw.contract import PULL_SECRET_NAME
 from acpw.oci.formats import check_wasm_module, sha256_digest, wasm_format_for
 from acpw.oci.provider import (
     KIND_COPY,
@@ -39,28 +38,7 @@ from acpw.oci.provider import (
     ImagePushArgs,
 )
 from acpw.oci.transfer import build_wasm_file_image, read_file
-
-PULL_SECRET_NAME = "acpw-registry-pull"
-"""The ``kubernetes.io/dockerconfigjson`` Secret in each gateway namespace (registry ``ecr``)."""
-REFRESHER_NAME = "acpw-registry-refresher"
-"""ServiceAccount, Role, RoleBinding and CronJob of the pull secret refresher."""
-REFRESHER_AWS_SECRET = "acpw-registry-refresher-aws"
-"""The refresher's own IAM access key (not the receiver's)."""
-REFRESH_SCHEDULE = "17 */4 * * *"
-"""Every 4 hours: a token is at most ~4 h old, and one failed run still leaves ~4 h of validity."""
-AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
-KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.0"
-ECR_READ_ACTIONS = (
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
-)
-LABELS = {
-    "app.kubernetes.io/managed-by": "pulumi",
-    "app.kubernetes.io/part-of": "aws-cloudwatch-proxy-wasm",
-    "app.kubernetes.io/component": "registry-credentials",
-}
-
+from acpw.refresher import create_refresher
 
 # --- pure builders (config in, data out) -------------------------------------------------------
 
@@ -97,137 +75,6 @@ def lifecycle_policy(keep: int) -> dict[str, Any]:
                 "action": {"type": "expire"},
             }
         ]
-    }
-
-
-def refresher_policy(repository_arns: list[str]) -> dict[str, Any]:
-    """Least privilege for the refresher: a token, and read on the two repositories only."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "GetRegistryToken",
-                "Effect": "Allow",
-                "Action": "ecr:GetAuthorizationToken",
-                "Resource": "*",  # the action supports no resource-level restriction
-            },
-            {
-                "Sid": "PullAcpwImages",
-                "Effect": "Allow",
-                "Action": list(ECR_READ_ACTIONS),
-                "Resource": sorted(repository_arns),
-            },
-        ],
-    }
-
-
-def refresher_rules() -> list[dict[str, Any]]:
-    """The refresher may read and patch the pull secret, and nothing else."""
-    return [
-        {
-            "apiGroups": [""],
-            "resources": ["secrets"],
-            "resourceNames": [PULL_SECRET_NAME],
-            "verbs": ["get", "patch"],
-        }
-    ]
-
-
-REFRESH_SCRIPT = """\
-set -eu
-# Never echo the token: no xtrace, nothing printed but the final message.
-password="$(aws ecr get-login-password --region "$AWS_REGION")"
-auth="$(printf 'AWS:%s' "$password" | base64 -w0)"
-config="$(printf '{"auths":{"%s":{"username":"AWS","password":"%s","auth":"%s"}}}' \\
-  "$REGISTRY" "$password" "$auth" | base64 -w0)"
-umask 077
-printf '{"data":{".dockerconfigjson":"%s"}}' "$config" > /work/patch.json
-echo "token for $REGISTRY written"
-"""
-
-
-def refresher_pod_spec(namespace: str, registry: str, region: str) -> dict[str, Any]:
-    """Init container gets a token (AWS CLI, own IAM key); main container patches the Secret."""
-    security = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": 65532,
-        "runAsGroup": 65532,
-        "capabilities": {"drop": ["ALL"]},
-    }
-    mounts = [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}]
-    return {
-        "serviceAccountName": REFRESHER_NAME,
-        "automountServiceAccountToken": True,
-        "restartPolicy": "Never",
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, "fsGroup": 65532},
-        "volumes": [
-            {"name": "work", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
-            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
-        ],
-        "initContainers": [
-            {
-                "name": "get-token",
-                "image": AWS_CLI_IMAGE,
-                "command": ["/bin/sh", "-c", REFRESH_SCRIPT],
-                "env": [
-                    {"name": "AWS_REGION", "value": region},
-                    {"name": "REGISTRY", "value": registry},
-                    {"name": "HOME", "value": "/tmp"},
-                    *(
-                        {
-                            "name": key,
-                            "valueFrom": {
-                                "secretKeyRef": {"name": REFRESHER_AWS_SECRET, "key": key}
-                            },
-                        }
-                        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-                    ),
-                ],
-                "securityContext": security,
-                "volumeMounts": mounts,
-                "resources": {
-                    "limits": {"memory": "256Mi"},
-                    "requests": {"cpu": "50m", "memory": "128Mi"},
-                },
-            }
-        ],
-        "containers": [
-            {
-                "name": "patch-secret",
-                "image": KUBECTL_IMAGE,
-                "command": [
-                    "kubectl",
-                    "patch",
-                    "secret",
-                    PULL_SECRET_NAME,
-                    "--namespace",
-                    namespace,
-                    "--type",
-                    "merge",
-                    "--patch-file",
-                    "/work/patch.json",
-                ],
-                "securityContext": security,
-                "volumeMounts": mounts,
-                "resources": {
-                    "limits": {"memory": "128Mi"},
-                    "requests": {"cpu": "20m", "memory": "64Mi"},
-                },
-            }
-        ],
-    }
-
-
-def refresher_job_spec(namespace: str, registry: str, region: str) -> dict[str, Any]:
-    return {
-        "backoffLimit": 6,
-        "activeDeadlineSeconds": 900,
-        "template": {
-            "metadata": {"labels": {**LABELS, "app.kubernetes.io/name": REFRESHER_NAME}},
-            "spec": refresher_pod_spec(namespace, registry, region),
-        },
     }
 
 
@@ -437,116 +284,14 @@ class WasmImages(pulumi.ComponentResource):
             repos["receiverVolume"].repository_url, volume.digest
         ).apply(lambda values: f"{values[0]}@{values[1]}")
         self.pull_secret_name = PULL_SECRET_NAME
-        self._refresher(repos)
-
-    def _refresher(self, repos: dict[str, aws.ecr.Repository]) -> None:
-        config = self._config
-        iam = config.iam
-        base_name = iam.user_name or f"{pulumi.get_project()}-{pulumi.get_stack()}"
-        user = aws.iam.User(
-            f"{self._name}-refresher",
-            name=f"{base_name[:52]}-ecr-refresh",
-            path=iam.path,
-            permissions_boundary=iam.permissions_boundary,
-            tags={
-                **iam.tags,
-                "acpw:purpose": "aws-cloudwatch-proxy-wasm ECR pull secret refresher",
-            },
-            force_destroy=True,
-            opts=self._child(),
+        refresher = create_refresher(
+            self,
+            self._name,
+            config,
+            {key: (repo.arn, repo.repository_url) for key, repo in repos.items()},
         )
-        policy = aws.iam.UserPolicy(
-            f"{self._name}-refresher-policy",
-            name="acpw-ecr-pull",
-            user=user.name,
-            policy=pulumi.Output.all(repos["sender"].arn, repos["receiverVolume"].arn).apply(
-                lambda arns: json.dumps(refresher_policy(list(arns)), sort_keys=True)
-            ),
-            opts=self._child(),
-        )
-        key = aws.iam.AccessKey(
-            f"{self._name}-refresher-key-g{iam.key_generation}",
-            user=user.name,
-            opts=self._child(additional_secret_outputs=["secret"]),
-        )
-        self.refresher_user_arn = user.arn
-        registry = repos["sender"].repository_url.apply(lambda url: url.split("/", 1)[0])
-        region = config.region
-        for namespace in config.namespaces:
-            meta = {"namespace": namespace, "labels": LABELS}
-            aws_secret = k8s.core.v1.Secret(
-                f"{self._name}-refresher-aws-{namespace}",
-                metadata={**meta, "name": REFRESHER_AWS_SECRET},
-                type="Opaque",
-                string_data={
-                    "AWS_ACCESS_KEY_ID": pulumi.Output.secret(key.id),
-                    "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(key.secret),
-                },
-                opts=self._child(),
-            )
-            pull = k8s.core.v1.Secret(
-                f"{self._name}-pull-{namespace}",
-                metadata={
-                    **meta,
-                    "name": PULL_SECRET_NAME,
-                    "annotations": {
-                        "acpw/renewed-by": f"CronJob {namespace}/{REFRESHER_NAME} ({REFRESH_SCHEDULE})"
-                    },
-                },
-                type="kubernetes.io/dockerconfigjson",
-                # Created without credentials; the refresher Job fills it and owns its content.
-                string_data={".dockerconfigjson": json.dumps({"auths": {}})},
-                opts=self._child(ignore_changes=["data", "stringData"]),
-            )
-            self.pull_secrets[namespace] = pull
-            account = k8s.core.v1.ServiceAccount(
-                f"{self._name}-refresher-sa-{namespace}",
-                metadata={**meta, "name": REFRESHER_NAME},
-                automount_service_account_token=False,
-                opts=self._child(),
-            )
-            role = k8s.rbac.v1.Role(
-                f"{self._name}-refresher-role-{namespace}",
-                metadata={**meta, "name": REFRESHER_NAME},
-                rules=refresher_rules(),
-                opts=self._child(),
-            )
-            binding = k8s.rbac.v1.RoleBinding(
-                f"{self._name}-refresher-binding-{namespace}",
-                metadata={**meta, "name": REFRESHER_NAME},
-                role_ref={
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": REFRESHER_NAME,
-                },
-                subjects=[
-                    {"kind": "ServiceAccount", "name": REFRESHER_NAME, "namespace": namespace}
-                ],
-                opts=self._child(),
-            )
-            job_spec = registry.apply(
-                lambda host, ns=namespace: refresher_job_spec(ns, host, region)
-            )
-            k8s.batch.v1.CronJob(
-                f"{self._name}-refresher-{namespace}",
-                metadata={**meta, "name": REFRESHER_NAME},
-                spec={
-                    "schedule": REFRESH_SCHEDULE,
-                    "concurrencyPolicy": "Forbid",
-                    "startingDeadlineSeconds": 3600,
-                    "successfulJobsHistoryLimit": 1,
-                    "failedJobsHistoryLimit": 3,
-                    "jobTemplate": {"spec": job_spec},
-                },
-                opts=self._child(depends_on=[pull, aws_secret, role, binding, account, policy]),
-            )
-            # Fill the Secret now, so the gateways can pull right after this update.
-            k8s.batch.v1.Job(
-                f"{self._name}-refresher-initial-{namespace}-g{config.iam.key_generation}",
-                metadata={**meta, "name": f"{REFRESHER_NAME}-initial-g{config.iam.key_generation}"},
-                spec=job_spec,
-                opts=self._child(depends_on=[pull, aws_secret, role, binding, account, policy]),
-            )
+        self.pull_secrets = refresher.pull_secrets
+        self.refresher_user_arn = refresher.user_arn
 
 
 def _hex(digest: str | None) -> str | None:

@@ -18,23 +18,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig, GatewayConfig
+from acpw.contract import (
+    BOOTSTRAP_CONFIGMAP,
+    BOOTSTRAP_FILE_KEY,
+    KEY_ENV_NAMES,
+    RECEIVER_WASM_PATH,
+    labels,
+)
 
-RECEIVER_WASM_DIR = "/aws-cloudwatch-proxy-wasm"
-RECEIVER_WASM_PATH = f"{RECEIVER_WASM_DIR}/receiver.wasm"
-BOOTSTRAP_CONFIGMAP = "acpw-bootstrap"
-BOOTSTRAP_FILE_KEY = "custom_bootstrap.json"
-BOOTSTRAP_MOUNT_DIR = "/etc/istio/custom-bootstrap"
-BOOTSTRAP_OVERRIDE_PATH = f"{BOOTSTRAP_MOUNT_DIR}/{BOOTSTRAP_FILE_KEY}"
-ACCESS_KEY_ENV = "ACPW_AWS_ACCESS_KEY_ID"
-SECRET_KEY_ENV = "ACPW_AWS_SECRET_ACCESS_KEY"
-QUEUE_NAME = "aws_cloudwatch_metric"
 OS_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 """The OS trust bundle inside Istio's proxy image (Debian/Ubuntu and distroless bases alike)."""
-
-COMMON_LABELS = {
-    "app.kubernetes.io/managed-by": "pulumi",
-    "app.kubernetes.io/part-of": "aws-cloudwatch-proxy-wasm",
-}
 
 
 def monitoring_host(region: str) -> str:
@@ -62,7 +55,7 @@ def _metadata(name: str, namespace: str, component: str) -> dict[str, Any]:
     return {
         "name": name,
         "namespace": namespace,
-        "labels": {**COMMON_LABELS, "app.kubernetes.io/component": component},
+        "labels": labels(component),
     }
 
 
@@ -130,9 +123,7 @@ def receiver_bootstrap(config: AcpwConfig) -> dict[str, Any]:
                             "vm_id": config.receiver_vm_id,
                             "runtime": "envoy.wasm.runtime.v8",
                             "code": {"local": {"filename": RECEIVER_WASM_PATH}},
-                            "environment_variables": {
-                                "host_env_keys": [ACCESS_KEY_ENV, SECRET_KEY_ENV]
-                            },
+                            "environment_variables": {"host_env_keys": list(KEY_ENV_NAMES)},
                         },
                         "configuration": {
                             "@type": "type.googleapis.com/google.protobuf.StringValue",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from acpw.istio_resources import RECEIVER_WASM_PATH
+from acpw.contract import RECEIVER_WASM_PATH
 from tests.matrix import MATRIX_VERSIONS, PINNED_SENDER_DIGEST, matrix_config
 from tools.mock_engine import is_secret
 from tools.render import Render, render_stack

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from acpw.images import (
+from acpw.contract import PULL_SECRET_NAME
+from acpw.images import local_file_digest
+from acpw.refresher import (
     ECR_READ_ACTIONS,
-    PULL_SECRET_NAME,
     REFRESH_SCHEDULE,
     REFRESHER_AWS_SECRET,
     REFRESHER_NAME,
-    local_file_digest,
 )
 from tools.mock_engine import DYNAMIC_TYPE, Registration, is_secret
 from tools.render import Render, render_stack

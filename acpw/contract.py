@@ -1,0 +1,49 @@
+"""The names every part must agree on: one home for them.
+
+The gateway pod changes, the Istio objects, the credentials, the registry refresher and the
+tests' Envoy harness all meet in a running ``istio-proxy`` container: the env vars the receiver
+reads its key from, the file it loads, the bootstrap mount, the labels. Siblings import these
+from here, never from each other.
+"""
+
+from __future__ import annotations
+
+PART_OF = "aws-cloudwatch-proxy-wasm"
+
+# --- inside the gateway pod --------------------------------------------------------------------
+PROXY_CONTAINER = "istio-proxy"
+ACCESS_KEY_ENV = "ACPW_AWS_ACCESS_KEY_ID"
+SECRET_KEY_ENV = "ACPW_AWS_SECRET_ACCESS_KEY"
+KEY_ENV_NAMES = (ACCESS_KEY_ENV, SECRET_KEY_ENV)
+"""The receiver reads its static key from these (``vm_config.environment_variables.host_env_keys``)."""
+RECEIVER_WASM_DIR = "/aws-cloudwatch-proxy-wasm"
+RECEIVER_WASM_PATH = f"{RECEIVER_WASM_DIR}/receiver.wasm"
+INIT_CONTAINER = "acpw-receiver-wasm"
+WASM_VOLUME = "acpw-receiver-wasm"
+BOOTSTRAP_VOLUME = "acpw-bootstrap"
+BOOTSTRAP_FILE_KEY = "custom_bootstrap.json"
+BOOTSTRAP_MOUNT_DIR = "/etc/istio/custom-bootstrap"
+BOOTSTRAP_OVERRIDE_PATH = f"{BOOTSTRAP_MOUNT_DIR}/{BOOTSTRAP_FILE_KEY}"
+BOOTSTRAP_OVERRIDE_ENV = "ISTIO_BOOTSTRAP_OVERRIDE"
+BOOTSTRAP_XDS_AGENT_ENV = "BOOTSTRAP_XDS_AGENT"
+QUEUE_NAME = "aws_cloudwatch_metric"
+
+# --- Kubernetes object names (per gateway namespace unless noted) ------------------------------
+CREDENTIALS_SECRET = "acpw-aws-credentials"
+BOOTSTRAP_CONFIGMAP = "acpw-bootstrap"
+PULL_SECRET_NAME = "acpw-registry-pull"
+"""The ``kubernetes.io/dockerconfigjson`` Secret in each gateway namespace (registry ``ecr``)."""
+ISTIO_OPERATOR_NAME = "acpw-gateways"
+ISTIO_OPERATOR_NAMESPACE = "istio-system"
+
+# --- images the program runs besides the modules -----------------------------------------------
+AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
+KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.0"
+
+# --- labels ------------------------------------------------------------------------------------
+MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": PART_OF}
+
+
+def labels(component: str, **extra: str) -> dict[str, str]:
+    """The labels of every object the program owns, with its ``app.kubernetes.io/component``."""
+    return {**MANAGED_BY, "app.kubernetes.io/component": component, **extra}
