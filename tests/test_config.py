@@ -480,3 +480,28 @@ class TestLocalWasmFiles:
                 },
             )
         assert last_monitor_registrations() == []
+
+
+def test_cross_field_problems_are_a_typed_pydantic_error() -> None:
+    from pydantic import ValidationError
+
+    from acpw.config import AcpwConfig, ConfigProblem
+    from acpw.config.errors import CROSS_FIELD_ERROR
+
+    with pytest.raises(ValidationError) as error:
+        AcpwConfig.model_validate(
+            {"istioVersion": "1.13", "images": {"registry": "ecr", "ecrKmsKeyArn": None}}
+        )
+    [item] = error.value.errors()
+    assert item["type"] == CROSS_FIELD_ERROR
+    [problem] = item["ctx"]["problems"]
+    assert isinstance(problem, ConfigProblem)
+    assert problem.key == "images.registry"
+
+
+def test_config_keys_come_from_the_model() -> None:
+    from acpw.config import CONFIG_KEYS, STRING_KEYS
+
+    assert CONFIG_KEYS[0] == "istioVersion"
+    assert {"cloudwatch", "gateways", "matchHosts", "images", "iam"} <= set(CONFIG_KEYS)
+    assert {"istioVersion", "failStrategy", "receiverVmId"} == STRING_KEYS

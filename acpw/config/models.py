@@ -1,40 +1,31 @@
-"""The ``acpw:*`` stack configuration: typed models, defaults and validation.
+"""The ``acpw:*`` stack configuration as typed models: defaults and per-field validation.
 
-Everything here runs before any resource is registered, so that bad input stops the
-program with one clear message per problem, naming the config key and what is allowed.
+Field names are snake_case; the user's keys are their camelCase aliases (``alias_generator``).
+Checks that need several fields at once live in :mod:`acpw.config.checks`, reading the config
+and turning it into an error live in :mod:`acpw.config.loading`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import pulumi
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
+from acpw.config.checks import cross_field_problems, version_warnings
+from acpw.config.errors import cross_field_error
 from acpw.istio_versions import OLDEST_SUPPORTED, IstioFeatures, IstioVersion
 from acpw.oci.errors import ImageFormatError
 from acpw.oci.formats import check_wasm_module
-
-PROJECT = "acpw"
 
 NEWEST_KNOWN_MINOR = 30
 """Newest Istio minor release whose behaviour the program has been checked against."""
 
 PUBLISHED_SENDER = "oci://ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0"
 PUBLISHED_RECEIVER_VOLUME = "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm:v0.1.0"
-PUBLISHED_MODULE_REGION = "ap-northeast-1"
-"""v0.1.0 hard-codes ``monitoring.ap-northeast-1.amazonaws.com`` as Host and signing host."""
 
 DEFAULT_GATEWAY = {
     "name": "istio-ingressgateway",
@@ -69,19 +60,10 @@ _KMS_KEY_ARN_RE = re.compile(
 _VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
-class ConfigError(pulumi.RunError, ValueError):
-    """Invalid stack configuration: one line per problem, each naming its config key.
-
-    A ``pulumi.RunError``, so that the CLI's language host shows only the message, no traceback.
-    """
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=False
+    )
 
 
 def _label_problems(labels: Mapping[str, str]) -> list[str]:
@@ -110,8 +92,8 @@ class CloudWatchConfig(_Model):
     """AWS region of the CloudWatch endpoint; defaults to ``aws:region``."""
     namespace: str = "AWSCloudWatchProxyWasm"
     """CloudWatch metric namespace (also the IAM policy's ``cloudwatch:namespace`` condition)."""
-    metric_name: str = Field("RequestCount", alias="metricName")
-    request_timeout_ms: int = Field(5000, alias="requestTimeoutMs", strict=True)
+    metric_name: str = "RequestCount"
+    request_timeout_ms: int = Field(5000, strict=True)
 
     @field_validator("region")
     @classmethod
@@ -196,24 +178,24 @@ class ImagesConfig(_Model):
 
     sender: str = PUBLISHED_SENDER
     """``oci://`` URL of the sender image (one layer holding ``plugin.wasm``, or a Wasm OCI artifact)."""
-    sender_digest: str | None = Field(None, alias="senderDigest")
+    sender_digest: str | None = None
     """Manifest digest ``sha256:<64 hex>`` pinning the sender image."""
-    receiver_volume: str = Field(PUBLISHED_RECEIVER_VOLUME, alias="receiverVolume")
+    receiver_volume: str = PUBLISHED_RECEIVER_VOLUME
     """Image whose working directory holds ``receiver.wasm``, copied by the init container."""
-    receiver_volume_digest: str | None = Field(None, alias="receiverVolumeDigest")
+    receiver_volume_digest: str | None = None
     """Manifest digest pinning the receiver volume image."""
-    sender_file: str | None = Field(None, alias="senderFile")
+    sender_file: str | None = None
     """A local sender ``.wasm`` to push instead of copying ``sender`` (registry ``ecr`` only)."""
-    receiver_file: str | None = Field(None, alias="receiverFile")
+    receiver_file: str | None = None
     """A local receiver ``.wasm`` to push as the volume image (registry ``ecr`` only)."""
-    pull_policy: Literal["IfNotPresent", "Always"] = Field("IfNotPresent", alias="pullPolicy")
+    pull_policy: Literal["IfNotPresent", "Always"] = "IfNotPresent"
     registry: Literal["ghcr", "ecr"] = "ghcr"
     """``ghcr``: pull the source images as they are; ``ecr``: copy them into private ECR first."""
-    ecr_keep_images: int = Field(10, alias="ecrKeepImages", strict=True, ge=1, le=1000)
+    ecr_keep_images: int = Field(10, strict=True, ge=1, le=1000)
     """ECR lifecycle policy: how many images each repository keeps."""
-    ecr_kms_key_arn: str | None = Field(None, alias="ecrKmsKeyArn")
+    ecr_kms_key_arn: str | None = None
     """Encrypt the ECR repositories with this KMS key instead of AES256."""
-    modules_honour_region: bool = Field(False, alias="modulesHonourRegion", strict=True)
+    modules_honour_region: bool = Field(False, strict=True)
     """Set true only for modules built so that they call the configured region (not v0.1.0)."""
 
     @field_validator("sender")
@@ -276,11 +258,11 @@ class ImagesConfig(_Model):
 class IamConfig(_Model):
     """``acpw:iam``: the AWS identity whose static keys the receiver signs with."""
 
-    user_name: str | None = Field(None, alias="userName")
+    user_name: str | None = None
     path: str = "/acpw/"
-    permissions_boundary: str | None = Field(None, alias="permissionsBoundary")
+    permissions_boundary: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    key_generation: int = Field(1, alias="keyGeneration", strict=True)
+    key_generation: int = Field(1, strict=True)
     """Bump to rotate the access key without downtime."""
 
     @field_validator("user_name")
@@ -333,20 +315,20 @@ class IamConfig(_Model):
 class AcpwConfig(_Model):
     """The whole validated ``acpw:*`` configuration of one stack."""
 
-    istio_version: IstioVersion = Field(alias="istioVersion")
+    istio_version: IstioVersion
     cloudwatch: CloudWatchConfig = Field(
         default_factory=lambda: CloudWatchConfig.model_validate({})
     )
     gateways: Annotated[list[GatewayConfig], Field(min_length=1)] = Field(
         default_factory=lambda: [GatewayConfig.model_validate(DEFAULT_GATEWAY)]
     )
-    match_hosts: list[str] = Field(default_factory=list, alias="matchHosts")
+    match_hosts: list[str] = Field(default_factory=list)
     images: ImagesConfig = Field(default_factory=lambda: ImagesConfig.model_validate({}))
     iam: IamConfig = Field(default_factory=lambda: IamConfig.model_validate({}))
-    fail_strategy: Literal["open", "closed"] = Field("open", alias="failStrategy")
-    receiver_vm_id: str = Field("aws-cloudwatch-proxy-wasm-receiver", alias="receiverVmId")
+    fail_strategy: Literal["open", "closed"] = "open"
+    receiver_vm_id: str = "aws-cloudwatch-proxy-wasm-receiver"
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # merged with _Model's
 
     @field_validator("istio_version", mode="before")
     @classmethod
@@ -397,77 +379,9 @@ class AcpwConfig(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> AcpwConfig:
-        problems: list[tuple[str, str]] = []
-        seen_names: dict[tuple[str, str], int] = {}
-        seen_selectors: dict[tuple[str, str], int] = {}
-        for index, gateway in enumerate(self.gateways):
-            key = (gateway.namespace, gateway.name)
-            if key in seen_names:
-                problems.append(
-                    (
-                        f"gateways[{index}]",
-                        f"duplicate gateway {gateway.namespace}/{gateway.name} "
-                        f"(also gateways[{seen_names[key]}])",
-                    )
-                )
-            seen_names.setdefault(key, index)
-            selector_key = (gateway.namespace, json.dumps(gateway.selector, sort_keys=True))
-            if selector_key in seen_selectors:
-                problems.append(
-                    (
-                        f"gateways[{index}].selector",
-                        f"same selector as gateways[{seen_selectors[selector_key]}] in namespace "
-                        f"{gateway.namespace}: the modules would load twice into the same pods",
-                    )
-                )
-            seen_selectors.setdefault(selector_key, index)
-
-        if not self.images.modules_honour_region and self.cloudwatch.region not in (
-            None,
-            PUBLISHED_MODULE_REGION,
-        ):
-            problems.append(
-                (
-                    "cloudwatch.region",
-                    f"'{self.cloudwatch.region}' cannot work with the published v0.1.0 modules, which "
-                    f"always call monitoring.{PUBLISHED_MODULE_REGION}.amazonaws.com: use "
-                    f"{PUBLISHED_MODULE_REGION}, or set acpw:images.modulesHonourRegion: true for modules "
-                    "built to honour the region",
-                )
-            )
-        if self.images.registry == "ecr" and not self.features.wasm_pull_secret:
-            problems.append(
-                (
-                    "images.registry",
-                    f"'ecr' is a private registry, and Istio {self.istio_version} ignores WasmPlugin pull "
-                    "secrets (they work from 1.14): use 'ghcr' (public images) or Istio 1.14 or later",
-                )
-            )
-        local_files = [
-            name
-            for name, value in (
-                ("senderFile", self.images.sender_file),
-                ("receiverFile", self.images.receiver_file),
-            )
-            if value
-        ]
-        if self.images.ecr_kms_key_arn and self.images.registry != "ecr":
-            problems.append(
-                (
-                    "images.ecrKmsKeyArn",
-                    "only applies to registry 'ecr': set acpw:images.registry: ecr",
-                )
-            )
-        if local_files and self.images.registry != "ecr":
-            problems.append(
-                (
-                    f"images.{local_files[0]}",
-                    "a local .wasm file needs a registry to be pushed to: set acpw:images.registry: ecr",
-                )
-            )
+        problems = cross_field_problems(self)
         if problems:
-            # Raised as one ValueError per model; _format_errors turns the location into the key.
-            raise ValueError(json.dumps(problems))
+            raise cross_field_error(problems)
         return self
 
     @property
@@ -487,161 +401,4 @@ class AcpwConfig(_Model):
 
     def warnings(self) -> list[str]:
         """Settings that cannot be honoured on this Istio version, worded for the preview output."""
-        found = []
-        features = self.features
-        if not features.wasm_fail_strategy:
-            # istiod treats an absent failStrategy as FAIL_CLOSE: a sender image that cannot be
-            # fetched makes the gateway refuse traffic, whatever this setting says.
-            found.append(
-                f"acpw:failStrategy: '{self.fail_strategy}' cannot be honoured on Istio {self.istio_version}: "
-                "WasmPlugin.failStrategy exists from 1.19, so the sender fails closed (a sender image "
-                "that cannot be fetched blocks traffic through the gateway); pin images.senderDigest"
-            )
-        if (
-            features.wasm_pull_secret
-            and not features.wasm_distinct_pull_secrets
-            and self.images.registry == "ecr"
-            and len(self.gateways) > 1
-        ):
-            found.append(
-                f"acpw:images.registry: Istio {self.istio_version} mixes up WasmPlugins with different "
-                "pull secrets (fixed in 1.14.3): upgrade before relying on more than one gateway"
-            )
-        if not features.in_cluster_operator and any(
-            g.installer == "istioOperator" for g in self.gateways
-        ):
-            found.append(
-                f"acpw:gateways: Istio {self.istio_version} has no in-cluster operator: the IstioOperator "
-                "is only exported (stack output istioOperatorYaml) for `istioctl install -f`"
-            )
-        return found
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    """Turn a pydantic error location into the user's key, e.g. ``acpw:gateways[1].selector``."""
-    key = ""
-    for part in loc:
-        if isinstance(part, int):
-            key += f"[{part}]"
-        else:
-            alias = _ALIASES.get(part, part)
-            key += ("." if key else "") + alias
-    return f"{PROJECT}:{key}" if key else PROJECT
-
-
-_ALIASES = {
-    "istio_version": "istioVersion",
-    "match_hosts": "matchHosts",
-    "fail_strategy": "failStrategy",
-    "receiver_vm_id": "receiverVmId",
-    "metric_name": "metricName",
-    "request_timeout_ms": "requestTimeoutMs",
-    "sender_digest": "senderDigest",
-    "receiver_volume": "receiverVolume",
-    "receiver_volume_digest": "receiverVolumeDigest",
-    "sender_file": "senderFile",
-    "receiver_file": "receiverFile",
-    "pull_policy": "pullPolicy",
-    "ecr_keep_images": "ecrKeepImages",
-    "ecr_kms_key_arn": "ecrKmsKeyArn",
-    "modules_honour_region": "modulesHonourRegion",
-    "user_name": "userName",
-    "permissions_boundary": "permissionsBoundary",
-    "key_generation": "keyGeneration",
-}
-
-
-def _format_errors(error: ValidationError) -> list[str]:
-    problems: list[str] = []
-    for item in error.errors():
-        loc = item["loc"]
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "value_error" and message.startswith("[["):
-            # Cross-field problems found by AcpwConfig._cross_checks, each with its own key.
-            problems.extend(f"{PROJECT}:{key}: {text}" for key, text in json.loads(message))
-            continue
-        if item["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif item["type"] == "missing":
-            message = "required"
-        elif item["type"] == "literal_error":
-            message = (
-                f"{item['input']!r} is not allowed: {item['msg'].removeprefix('Input should be ')}"
-            )
-        problems.append(f"{_location(loc)}: {message}")
-    return problems
-
-
-def load_config(
-    raw: Mapping[str, Any], *, project: str, stack: str, aws_region: str | None
-) -> AcpwConfig:
-    """Validate raw ``acpw:*`` values (keys without the ``acpw:`` prefix) into an :class:`AcpwConfig`.
-
-    ``aws_region`` is the stack's ``aws:region``, the default of ``acpw:cloudwatch.region``.
-    Raises :class:`ConfigError` listing every problem.
-    """
-    data = dict(raw)
-    cloudwatch = data.get("cloudwatch")
-    if cloudwatch is None or isinstance(cloudwatch, dict):
-        cloudwatch = dict(cloudwatch or {})
-        if cloudwatch.get("region") is None:
-            if aws_region is None:
-                raise ConfigError(
-                    [f"{PROJECT}:cloudwatch.region: required when aws:region is not set"]
-                )
-            cloudwatch["region"] = aws_region
-        data["cloudwatch"] = cloudwatch
-    iam = data.get("iam")
-    if iam is None or isinstance(iam, dict):
-        iam = dict(iam or {})
-        iam.setdefault("userName", f"{project}-{stack}"[:64])
-        data["iam"] = iam
-    try:
-        return AcpwConfig.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(_format_errors(error)) from None
-
-
-CONFIG_KEYS = (
-    "istioVersion",
-    "cloudwatch",
-    "gateways",
-    "matchHosts",
-    "images",
-    "iam",
-    "failStrategy",
-    "receiverVmId",
-)
-_STRING_KEYS = {"istioVersion", "failStrategy", "receiverVmId"}
-
-
-def parse_raw_values(values: Mapping[str, str]) -> dict[str, Any]:
-    """Decode the CLI's string config values (``acpw:`` prefix stripped): objects and lists are JSON."""
-    raw: dict[str, Any] = {}
-    problems: list[str] = []
-    for key, text in values.items():
-        if key in _STRING_KEYS:
-            raw[key] = text
-            continue
-        try:
-            raw[key] = json.loads(text)
-        except (TypeError, json.JSONDecodeError):
-            problems.append(
-                f"{PROJECT}:{key}: must be a structured value (object or list), got {text!r}"
-            )
-    if problems:
-        raise ConfigError(problems)
-    return raw
-
-
-def read_stack_config() -> dict[str, Any]:
-    """All ``acpw:*`` values of the running stack, decoded (unknown keys kept, so they are refused)."""
-    from pulumi.runtime import config as runtime_config
-
-    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    values = {
-        key.split(":", 1)[1]: runtime_config.get_config(key)
-        for key in sorted(keys)
-        if key.startswith(f"{PROJECT}:")
-    }
-    return parse_raw_values(values)
+        return version_warnings(self)
