@@ -66,6 +66,11 @@ def _format_errors(error: ValidationError) -> list[str]:
             message = "unknown key"
         elif item["type"] == "missing":
             message = "required"
+        elif item["type"] == "string_type" and isinstance(item["input"], int | float):
+            message += (
+                " (`pulumi config set --path` stores numbers and true/false as such: "
+                "add `--type string`)"
+            )
         elif item["type"] == "literal_error":
             message = (
                 f"{item['input']!r} is not allowed: {item['msg'].removeprefix('Input should be ')}"

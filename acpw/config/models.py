@@ -7,8 +7,6 @@ and turning it into an error live in :mod:`acpw.config.loading`.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,6 +15,22 @@ from pydantic.alias_generators import to_camel
 
 from acpw.config.checks import cross_field_problems, version_warnings
 from acpw.config.errors import cross_field_error
+from acpw.config.formats import (
+    BOUNDARY_ARN_RE,
+    CW_NAMESPACE_RE,
+    DIGEST_RE,
+    DNS_LABEL_RE,
+    HOST_RE,
+    IAM_PATH_RE,
+    IAM_USER_RE,
+    IMAGE_REF_RE,
+    KMS_KEY_ARN_RE,
+    PRINTABLE_ASCII_RE,
+    REGION_RE,
+    VM_ID_RE,
+    TextValue,
+    label_problems,
+)
 from acpw.istio_versions import OLDEST_SUPPORTED, IstioFeatures, IstioVersion
 from acpw.oci.errors import ImageFormatError
 from acpw.oci.formats import check_wasm_module
@@ -34,55 +48,11 @@ DEFAULT_GATEWAY = {
     "installer": "istioOperator",
 }
 
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
-_DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_NAME_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
-_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_CW_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9 ._\-/#:]+$")
-_PRINTABLE_ASCII_RE = re.compile(r"^[\x20-\x7e]+$")
-_HOST_RE = re.compile(
-    r"^(?=.{1,253}(:\d{1,5})?$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:\d{1,5})?$"
-)
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-_IMAGE_REF_RE = re.compile(
-    r"^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9]+([._-][a-z0-9]+)*)*(:\d+)?"  # registry host
-    r"(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)+"  # repository path
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"  # tag
-    r"(@sha256:[0-9a-f]{64})?$"
-)
-_IAM_USER_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
-_IAM_PATH_RE = re.compile(r"^/([\x21-\x7e]{0,510}/)?$")
-_BOUNDARY_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,1024}$")
-_KMS_KEY_ARN_RE = re.compile(
-    r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]+|alias/[\w/+=,.@-]+)$"
-)
-_VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=False
     )
-
-
-def _label_problems(labels: Mapping[str, str]) -> list[str]:
-    problems = []
-    for key, value in labels.items():
-        prefix, _, name = key.rpartition("/")
-        if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN_RE.match(prefix))) or not (
-            len(name) <= 63 and _LABEL_NAME_RE.match(name)
-        ):
-            problems.append(
-                f"label key '{key}' is not a Kubernetes label name ([prefix/]name, name up to 63 of "
-                "[A-Za-z0-9_.-] starting and ending alphanumeric)"
-            )
-        if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE_RE.match(value):
-            problems.append(
-                f"label value '{value}' of '{key}' is not a Kubernetes label value (up to 63 of "
-                "[A-Za-z0-9_.-] starting and ending alphanumeric)"
-            )
-    return problems
 
 
 class CloudWatchConfig(_Model):
@@ -98,7 +68,7 @@ class CloudWatchConfig(_Model):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
-        if value is not None and not _REGION_RE.match(value):
+        if value is not None and not REGION_RE.match(value):
             raise ValueError(
                 f"'{value}' is not an AWS region name like ap-northeast-1 or us-east-1"
             )
@@ -111,7 +81,7 @@ class CloudWatchConfig(_Model):
             raise ValueError("must be 1 to 255 characters")
         if value.startswith("AWS/"):
             raise ValueError("must not start with 'AWS/' (reserved for AWS services)")
-        if not _CW_NAMESPACE_RE.match(value):
+        if not CW_NAMESPACE_RE.match(value):
             raise ValueError(
                 "may contain only letters, digits, spaces and . _ - / # : (CloudWatch namespace rules)"
             )
@@ -120,7 +90,7 @@ class CloudWatchConfig(_Model):
     @field_validator("metric_name")
     @classmethod
     def _metric_name(cls, value: str) -> str:
-        if not value or len(value) > 255 or not _PRINTABLE_ASCII_RE.match(value):
+        if not value or len(value) > 255 or not PRINTABLE_ASCII_RE.match(value):
             raise ValueError("must be 1 to 255 printable ASCII characters")
         return value
 
@@ -138,14 +108,14 @@ class GatewayConfig(_Model):
     name: str
     """The gateway's Deployment name (also its IstioOperator component name)."""
     namespace: str
-    selector: dict[str, str]
+    selector: dict[str, TextValue]
     """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector)."""
     installer: Literal["istioOperator", "deploymentPatch"] = "istioOperator"
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if len(value) > 63 or not _DNS_LABEL_RE.match(value):
+        if len(value) > 63 or not DNS_LABEL_RE.match(value):
             raise ValueError(
                 f"'{value}' is not a Kubernetes name (up to 63 lowercase letters, digits and '-')"
             )
@@ -154,7 +124,7 @@ class GatewayConfig(_Model):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str) -> str:
-        if len(value) > 63 or not _DNS_LABEL_RE.match(value):
+        if len(value) > 63 or not DNS_LABEL_RE.match(value):
             raise ValueError(
                 f"'{value}' is not a Kubernetes namespace (up to 63 lowercase letters, digits and '-')"
             )
@@ -167,7 +137,7 @@ class GatewayConfig(_Model):
             raise ValueError(
                 "must not be empty: an empty selector would load the modules into every workload"
             )
-        problems = _label_problems(value)
+        problems = label_problems(value)
         if problems:
             raise ValueError("; ".join(problems))
         return dict(sorted(value.items()))
@@ -205,14 +175,14 @@ class ImagesConfig(_Model):
             raise ValueError(
                 f"'{value}' must be an oci:// image URL (other schemes are not supported)"
             )
-        if not _IMAGE_REF_RE.match(value.removeprefix("oci://")):
+        if not IMAGE_REF_RE.match(value.removeprefix("oci://")):
             raise ValueError(f"'{value}' is not a valid image reference after oci://")
         return value
 
     @field_validator("receiver_volume")
     @classmethod
     def _receiver_volume(cls, value: str) -> str:
-        if not _IMAGE_REF_RE.match(value):
+        if not IMAGE_REF_RE.match(value):
             raise ValueError(
                 f"'{value}' is not an image reference like registry/repository:tag (no scheme)"
             )
@@ -221,7 +191,7 @@ class ImagesConfig(_Model):
     @field_validator("ecr_kms_key_arn")
     @classmethod
     def _kms_key(cls, value: str | None) -> str | None:
-        if value is not None and not _KMS_KEY_ARN_RE.match(value):
+        if value is not None and not KMS_KEY_ARN_RE.match(value):
             raise ValueError(
                 f"'{value}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id> or alias/<name>)"
             )
@@ -248,7 +218,7 @@ class ImagesConfig(_Model):
     @field_validator("sender_digest", "receiver_volume_digest")
     @classmethod
     def _digest(cls, value: str | None) -> str | None:
-        if value is not None and not _DIGEST_RE.match(value):
+        if value is not None and not DIGEST_RE.match(value):
             raise ValueError(
                 f"'{value}' is not a digest: allowed is 'sha256:' and 64 lowercase hex"
             )
@@ -261,14 +231,14 @@ class IamConfig(_Model):
     user_name: str | None = None
     path: str = "/acpw/"
     permissions_boundary: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, TextValue] = Field(default_factory=dict)
     key_generation: int = Field(1, strict=True)
     """Bump to rotate the access key without downtime."""
 
     @field_validator("user_name")
     @classmethod
     def _user_name(cls, value: str | None) -> str | None:
-        if value is not None and not _IAM_USER_RE.match(value):
+        if value is not None and not IAM_USER_RE.match(value):
             raise ValueError(
                 f"'{value}' is not an IAM user name (1 to 64 of letters, digits and +=,.@_-)"
             )
@@ -277,14 +247,14 @@ class IamConfig(_Model):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not _IAM_PATH_RE.match(value):
+        if not IAM_PATH_RE.match(value):
             raise ValueError(f"'{value}' is not an IAM path: it must start and end with '/'")
         return value
 
     @field_validator("permissions_boundary")
     @classmethod
     def _boundary(cls, value: str | None) -> str | None:
-        if value is not None and not _BOUNDARY_ARN_RE.match(value):
+        if value is not None and not BOUNDARY_ARN_RE.match(value):
             raise ValueError(
                 f"'{value}' is not an IAM policy ARN (arn:aws:iam::<account>:policy/...)"
             )
@@ -358,7 +328,7 @@ class AcpwConfig(_Model):
     @classmethod
     def _match_hosts(cls, value: list[str]) -> list[str]:
         for host in value:
-            if not isinstance(host, str) or not _HOST_RE.match(host):
+            if not isinstance(host, str) or not HOST_RE.match(host):
                 raise ValueError(
                     f"'{host}' is not an exact :authority value (lowercase hostname, optional :port; "
                     "no wildcards, schemes or paths)"
@@ -371,7 +341,7 @@ class AcpwConfig(_Model):
     @field_validator("receiver_vm_id")
     @classmethod
     def _vm_id(cls, value: str) -> str:
-        if not _VM_ID_RE.match(value):
+        if not VM_ID_RE.match(value):
             raise ValueError(
                 f"'{value}' is not a VM id: 1 to 128 of letters, digits and _ . - (starting alphanumeric)"
             )
