@@ -31,11 +31,11 @@ from acpw.config.formats import (
     TextValue,
     label_problems,
 )
-from acpw.istio_versions import OLDEST_SUPPORTED, IstioFeatures, IstioVersion
+from acpw.istio_versions import NEWEST_SUPPORTED, OLDEST_SUPPORTED, IstioFeatures, IstioVersion
 from acpw.oci.errors import ImageFormatError
 from acpw.oci.formats import check_wasm_module
 
-NEWEST_KNOWN_MINOR = 30
+NEWEST_KNOWN_MINOR = NEWEST_SUPPORTED[1]
 """Newest Istio minor release whose behaviour the program has been checked against."""
 
 PUBLISHED_SENDER = "oci://ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0"
