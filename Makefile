@@ -10,7 +10,7 @@ STACKS := dev prod
 APT_PACKAGES := clang lld docker-registry openssl
 ISTIO_CRDS_DIR ?= build/istio-crds
 
-.PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds clean bench
+.PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds clean bench readme
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +61,7 @@ clean:
 
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench
+
+# Rewrite the README's Istio version matrix and ranges from acpw/istio_versions.py.
+readme: $(VENV)/.installed
+	$(PY) -m tools.readme_tables --write

@@ -1,7 +1,16 @@
-"""Every Istio-version-dependent choice of the program, in one place.
+"""Every Istio-version-dependent fact of the program, in one place.
 
-The facts come from ../shared/ISTIO-VERSIONS.md (istio/istio and istio/api sources).
+- the supported range (:data:`OLDEST_SUPPORTED`, :data:`NEWEST_SUPPORTED`);
+- :data:`CHANGES`, the table of what changes at which release: :class:`IstioFeatures` answers
+  from it, and ``python -m tools.readme_tables`` writes the README's version matrix from it;
+- the releases the tests render (:data:`MATRIX_MINORS`), each release's Kubernetes support
+  window (:data:`KUBERNETES_WINDOWS`) and the pinned Istio CRD files the conformance tests
+  validate against (:data:`CRD_FILES`, fetched by ``tools/fetch_istio_crds.py``).
+
+Adding an Istio release means editing this module only (then ``python -m tools.readme_tables
+--write``). The facts come from ../shared/ISTIO-VERSIONS.md (istio/istio and istio/api sources).
 Builders ask an :class:`IstioFeatures` instead of comparing version numbers themselves.
+Standard library only: ``tools/fetch_istio_crds.py`` runs before the venv exists.
 """
 
 from __future__ import annotations
@@ -12,6 +21,9 @@ from functools import total_ordering
 from typing import Literal
 
 OLDEST_SUPPORTED = (1, 12)
+"""Oldest supported Istio release: WasmPlugin exists from 1.12."""
+NEWEST_SUPPORTED = (1, 30)
+"""Newest Istio minor release whose behaviour the program has been checked against."""
 
 _VERSION_RE = re.compile(r"^1\.(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?$")
 
@@ -47,22 +59,107 @@ class IstioVersion:
         return f"1.{self.minor}" + (f".{self.patch}" if self.patch is not None else "")
 
 
+Column = Literal["receiver", "wasm", "networking", "gateway"]
+"""A column of the README's version matrix."""
+
+COLUMNS: dict[Column, str] = {
+    "receiver": "receiver delivery",
+    "wasm": "WasmPlugin fields",
+    "networking": "ServiceEntry / DestinationRule",
+    "gateway": "gateway settings",
+}
+"""The README matrix columns and their headings."""
+
+OLDEST_BEHAVIOUR: dict[Column, str] = {
+    "receiver": "`EnvoyFilter` BOOTSTRAP MERGE + `BOOTSTRAP_XDS_AGENT=true`",
+    "wasm": "no `imagePullSecret` (ignored: private registries are refused)",
+    "networking": "`v1beta1`, `caCertificates` = OS bundle (no verification by default)",
+    "gateway": "IstioOperator created in-cluster + exported",
+}
+"""What the oldest supported release gets, per README column."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something that starts with an Istio release (and stays in every later one)."""
+
+    name: str
+    since: tuple[int, int]
+    """The first release with it: (minor, patch)."""
+    column: Column | None
+    """The README matrix column that shows it (None: not shown there)."""
+    text: str = ""
+    """The README matrix cell from that release on."""
+
+
+CHANGES: tuple[Change, ...] = (
+    Change(
+        "wasm_pull_secret",
+        (14, 0),
+        "wasm",
+        "`imagePullSecret` (two different secrets only from 1.14.3: warning)",
+    ),
+    Change("wasm_distinct_pull_secrets", (14, 3), None),
+    Change("wasm_docker_multi_layer", (16, 0), None),
+    Change("wasm_fail_strategy", (19, 0), "wasm", "+ `failStrategy`"),
+    Change("wasm_plugin_type", (20, 0), "wasm", "+ `type: HTTP`"),
+    # BOOTSTRAP patches are ignored from 1.21 (istio/istio #48693).
+    Change(
+        "bootstrap_override",
+        (21, 0),
+        "receiver",
+        "ConfigMap `acpw-bootstrap` mounted at `/etc/istio/custom-bootstrap`, "
+        "`ISTIO_BOOTSTRAP_OVERRIDE` (BOOTSTRAP patches are ignored from 1.21)",
+    ),
+    Change(
+        "tls_verifies_by_default", (21, 0), "networking", "`v1beta1`, verification on by default"
+    ),
+    # v1 is served from 1.22; v1beta1 is served by every supported release.
+    Change("networking_v1", (22, 0), "networking", "`v1`"),
+    Change(
+        "in_cluster_operator_deprecated",
+        (22, 0),
+        "gateway",
+        "same (in-cluster operator deprecated)",
+    ),
+    Change("tls_always_verified", (24, 0), "networking", "`v1`, verification always on"),
+    Change(
+        "in_cluster_operator_removed",
+        (24, 0),
+        "gateway",
+        "IstioOperator only exported for `istioctl install -f` (warning)",
+    ),
+)
+"""What changes at which Istio release, oldest first: the one table of version-dependent behaviour."""
+
+_SINCE = {change.name: change.since for change in CHANGES}
+
+
+def supported_minors() -> range:
+    """Every supported minor release, oldest first."""
+    return range(OLDEST_SUPPORTED[1], NEWEST_SUPPORTED[1] + 1)
+
+
 @dataclass(frozen=True)
 class IstioFeatures:
-    """What a given Istio release accepts and how the program must use it."""
+    """What a given Istio release accepts and how the program must use it (from :data:`CHANGES`)."""
 
     version: IstioVersion
 
+    def has(self, change: str) -> bool:
+        """True when this release has the named :data:`CHANGES` entry."""
+        return self.version.at_least(*_SINCE[change])
+
     @property
     def receiver_delivery(self) -> ReceiverDelivery:
-        # BOOTSTRAP patches are ignored from 1.21 (istio/istio #48693).
-        return "bootstrapOverride" if self.version.at_least(21) else "envoyFilterBootstrapPatch"
+        return (
+            "bootstrapOverride" if self.has("bootstrap_override") else "envoyFilterBootstrapPatch"
+        )
 
     @property
     def networking_api_version(self) -> str:
-        # v1 is served from 1.22; v1beta1 is served by every supported release.
         return (
-            "networking.istio.io/v1" if self.version.at_least(22) else "networking.istio.io/v1beta1"
+            "networking.istio.io/v1" if self.has("networking_v1") else "networking.istio.io/v1beta1"
         )
 
     @property
@@ -75,33 +172,126 @@ class IstioFeatures:
 
     @property
     def wasm_fail_strategy(self) -> bool:
-        return self.version.at_least(19)
+        return self.has("wasm_fail_strategy")
 
     @property
     def wasm_plugin_type(self) -> bool:
-        return self.version.at_least(20)
+        return self.has("wasm_plugin_type")
 
     @property
     def wasm_pull_secret(self) -> bool:
         """1.13 accepts ``imagePullSecret`` but ignores it: private images cannot be pulled."""
-        return self.version.at_least(14)
+        return self.has("wasm_pull_secret")
 
     @property
     def wasm_distinct_pull_secrets(self) -> bool:
         """Two WasmPlugins with different pull secrets work only from 1.14.3."""
-        return self.version.at_least(14, 3)
+        return self.has("wasm_distinct_pull_secrets")
 
     @property
     def wasm_docker_single_layer_only(self) -> bool:
         """1.13 - 1.15 accept a Docker/OCI image only with exactly one layer."""
-        return not self.version.at_least(16)
+        return not self.has("wasm_docker_multi_layer")
 
     @property
     def tls_verifies_by_default(self) -> bool:
         """A SIMPLE DestinationRule verifies the server certificate by default from 1.21."""
-        return self.version.at_least(21)
+        return self.has("tls_verifies_by_default")
 
     @property
     def in_cluster_operator(self) -> bool:
         """The in-cluster IstioOperator controller exists up to 1.23 (removed in 1.24)."""
-        return not self.version.at_least(24)
+        return not self.has("in_cluster_operator_removed")
+
+
+MATRIX_MINORS: tuple[int, ...] = (13, 14, 19, 20, 21, 23, 24, NEWEST_SUPPORTED[1])
+"""The releases the mock and conformance tests render (``tests/matrix.py``): each side of every
+change in :data:`CHANGES` (tests/test_istio_versions.py checks it), and the newest release."""
+
+KUBERNETES_WINDOWS: dict[int, tuple[int, int]] = {
+    12: (19, 22),
+    13: (20, 23),
+    14: (21, 24),
+    15: (22, 25),
+    16: (22, 25),
+    17: (23, 26),
+    18: (24, 27),
+    19: (25, 28),
+    20: (25, 29),
+    21: (26, 29),
+    22: (27, 30),
+    23: (27, 30),
+    24: (28, 31),
+    25: (29, 32),
+    26: (29, 33),
+    27: (29, 33),
+    28: (30, 34),
+    29: (31, 35),
+    30: (32, 37),
+}
+"""Istio minor -> supported Kubernetes (lowest, highest) minor. Source: istio.io "Supported
+Releases" page ("Supported Kubernetes Versions"); 1.30 is newer than that table (1.29 ->
+1.31-1.35): assumed 1.32-1.36, and the newest schema kubernetes-validate ships (1.37) is checked
+too. The conformance tests check each release against its window."""
+
+
+@dataclass(frozen=True)
+class CrdFile:
+    """A pinned Istio CRD file: the reference the conformance tests validate objects against."""
+
+    name: str
+    """File name in the CRD directory (``crd-all-<tag>.yaml``, ``crd-operator-<tag>.yaml``)."""
+    tag: str
+    """The istio/istio tag it is taken from."""
+    path: str
+    """Its path in istio/istio at that tag."""
+    blob: str
+    """Its git blob id (``git hash-object``), as in ../shared/istio-crds/README.md."""
+
+
+_BASE_CRDS = "manifests/charts/base/crds"
+CRD_FILES: tuple[CrdFile, ...] = (
+    CrdFile(
+        "crd-all-1.30.3.yaml",
+        "1.30.3",
+        "manifests/charts/base/files/crd-all.gen.yaml",
+        "7318e07ffdaca66dbbfdc4e27e93da74eabdd3a2",
+    ),
+    CrdFile(
+        "crd-all-1.23.6.yaml",
+        "1.23.6",
+        f"{_BASE_CRDS}/crd-all.gen.yaml",
+        "dfc08041ff73e427c394675132525a353ad07d00",
+    ),
+    CrdFile(
+        "crd-all-1.20.8.yaml",
+        "1.20.8",
+        f"{_BASE_CRDS}/crd-all.gen.yaml",
+        "c259f01bab89ac6836d10a60998c41a931791974",
+    ),
+    CrdFile(
+        "crd-all-1.14.6.yaml",
+        "1.14.6",
+        f"{_BASE_CRDS}/crd-all.gen.yaml",
+        "043bdb6280a455ba1d92462dc8b69168f05f8714",
+    ),
+    CrdFile(
+        "crd-all-1.13.9.yaml",
+        "1.13.9",
+        f"{_BASE_CRDS}/crd-all.gen.yaml",
+        "7dab5252f1bc6add40ca6fa2db5c774b97a1fa29",
+    ),
+    CrdFile(
+        "crd-operator-1.14.6.yaml",
+        "1.14.6",
+        f"{_BASE_CRDS}/crd-operator.yaml",
+        "2a80f41866fce86c292f940dd17096ccba6d911d",
+    ),
+    CrdFile(
+        "crd-operator-1.13.9.yaml",
+        "1.13.9",
+        f"{_BASE_CRDS}/crd-operator.yaml",
+        "2a80f41866fce86c292f940dd17096ccba6d911d",
+    ),
+)
+"""The Istio CRD files of the conformance tests, newest first (``make fetch-istio-crds``)."""

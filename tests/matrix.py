@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-MATRIX_VERSIONS = ["1.13", "1.14", "1.19", "1.20", "1.21", "1.23", "1.24", "1.30"]
+from acpw.istio_versions import MATRIX_MINORS
+
+MATRIX_VERSIONS = [f"1.{minor}" for minor in MATRIX_MINORS]
+"""The Istio releases rendered by the tests (defined in acpw/istio_versions.py)."""
 
 PINNED_SENDER_DIGEST = "sha256:" + "ab" * 32
 PINNED_VOLUME_DIGEST = "sha256:" + "cd" * 32

@@ -480,3 +480,97 @@ class TestLocalWasmFiles:
                 },
             )
         assert last_monitor_registrations() == []
+
+
+def test_cross_field_problems_are_a_typed_pydantic_error() -> None:
+    from pydantic import ValidationError
+
+    from acpw.config import AcpwConfig, ConfigProblem
+    from acpw.config.errors import CROSS_FIELD_ERROR
+
+    with pytest.raises(ValidationError) as error:
+        AcpwConfig.model_validate(
+            {"istioVersion": "1.13", "images": {"registry": "ecr", "ecrKmsKeyArn": None}}
+        )
+    [item] = error.value.errors()
+    assert item["type"] == CROSS_FIELD_ERROR
+    [problem] = item["ctx"]["problems"]
+    assert isinstance(problem, ConfigProblem)
+    assert problem.key == "images.registry"
+
+
+def test_config_keys_come_from_the_model() -> None:
+    from acpw.config import CONFIG_KEYS, STRING_KEYS
+
+    assert CONFIG_KEYS[0] == "istioVersion"
+    assert {"cloudwatch", "gateways", "matchHosts", "images", "iam"} <= set(CONFIG_KEYS)
+    assert {"istioVersion", "failStrategy", "receiverVmId"} == STRING_KEYS
+
+
+class TestScalarsWhereTextIsNeeded:
+    """`pulumi config set --path` stores 1234 as a number and true as a boolean."""
+
+    def test_tag_values_become_text(self) -> None:
+        config = load(
+            {
+                "istioVersion": "1.20",
+                "iam": {"tags": {"cost-center": 1234, "managed": True, "ratio": 1.5, "off": False}},
+            }
+        )
+        assert config.iam.tags == {
+            "cost-center": "1234",
+            "managed": "true",
+            "off": "false",
+            "ratio": "1.5",
+        }
+
+    def test_selector_values_become_text(self) -> None:
+        config = load(
+            {
+                "istioVersion": "1.20",
+                "gateways": [
+                    {"name": "gw", "namespace": "ns", "selector": {"version": 2, "canary": True}}
+                ],
+            }
+        )
+        assert config.gateways[0].selector == {"canary": "true", "version": "2"}
+
+    def test_converted_values_are_still_validated(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {
+                    "istioVersion": "1.20",
+                    "gateways": [{"name": "gw", "namespace": "ns", "selector": {"v": -1.5}}],
+                }
+            )
+        assert error.value.problems == [
+            "acpw:gateways[0].selector: label value '-1.5' of 'v' is not a Kubernetes label value "
+            "(up to 63 of [A-Za-z0-9_.-] starting and ending alphanumeric)"
+        ]
+
+    @pytest.mark.parametrize("value", [None, [1], {"a": "b"}])
+    def test_other_values_are_still_refused(self, value: Any) -> None:
+        with pytest.raises(
+            ConfigError, match=r"acpw:iam\.tags\.team: Input should be a valid string"
+        ):
+            load({"istioVersion": "1.20", "iam": {"tags": {"team": value}}})
+
+    def test_from_the_cli_values(self) -> None:
+        raw = parse_raw_values(
+            {
+                "istioVersion": "1.20",
+                "iam": '{"tags": {"cost-center": 1234, "shared": true}}',
+                "gateways": '[{"name": "gw", "namespace": "ns", "selector": {"app": "gw", "v": 3}}]',
+            }
+        )
+        config = load(raw)
+        assert config.iam.tags == {"cost-center": "1234", "shared": "true"}
+        assert config.gateways[0].selector == {"app": "gw", "v": "3"}
+
+    def test_other_string_fields_suggest_type_string(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load({"istioVersion": "1.20", "cloudwatch": {"namespace": 1234}})
+        assert error.value.problems == [
+            "acpw:cloudwatch.namespace: Input should be a valid string (`pulumi config set --path` "
+            "stores numbers and true/false as such: add `--type string`)"
+        ]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from acpw.contract import RECEIVER_WASM_PATH
+from acpw.istio_versions import IstioFeatures, IstioVersion
 from tests.matrix import MATRIX_VERSIONS, PINNED_SENDER_DIGEST, matrix_config
 from tools.mock_engine import is_secret
 from tools.render import Render, render_stack
@@ -52,16 +53,19 @@ COMMON_KINDS = {
 BOOTSTRAP_PATCH = {"EnvoyFilter": 2, "IstioOperator": 1}
 OVERRIDE_WITH_OPERATOR = {"ConfigMap": 2, "IstioOperator": 1}
 OVERRIDE_ONLY = {"ConfigMap": 2}
-EXPECTED_KINDS = {
-    "1.13": COMMON_KINDS | BOOTSTRAP_PATCH,
-    "1.14": COMMON_KINDS | BOOTSTRAP_PATCH,
-    "1.19": COMMON_KINDS | BOOTSTRAP_PATCH,
-    "1.20": COMMON_KINDS | BOOTSTRAP_PATCH,
-    "1.21": COMMON_KINDS | OVERRIDE_WITH_OPERATOR,
-    "1.23": COMMON_KINDS | OVERRIDE_WITH_OPERATOR,
-    "1.24": COMMON_KINDS | OVERRIDE_ONLY,
-    "1.30": COMMON_KINDS | OVERRIDE_ONLY,
-}
+
+
+def expected_kinds(version: str) -> dict[str, int]:
+    """From the version's features (acpw/istio_versions.py), so that the matrix can grow."""
+    features = IstioFeatures(IstioVersion.parse(version))
+    if features.receiver_delivery == "envoyFilterBootstrapPatch":
+        return COMMON_KINDS | BOOTSTRAP_PATCH
+    return COMMON_KINDS | (
+        OVERRIDE_WITH_OPERATOR if features.in_cluster_operator else OVERRIDE_ONLY
+    )
+
+
+EXPECTED_KINDS = {version: expected_kinds(version) for version in MATRIX_VERSIONS}
 
 
 @pytest.mark.parametrize("version", MATRIX_VERSIONS)

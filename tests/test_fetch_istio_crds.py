@@ -133,10 +133,10 @@ def test_unknown_names_and_schemes(tmp_path: Path) -> None:
 
 
 def test_runs_as_a_script(tmp_path: Path) -> None:
-    """The Makefile runs it as ``python tools/fetch_istio_crds.py`` (stdlib only)."""
+    """The Makefile runs it as ``python tools/fetch_istio_crds.py`` (stdlib only: ``-S``, no site-packages)."""
     script = Path(fetch.__file__)
     out = subprocess.run(
-        [sys.executable, str(script), "--verify", "--dest", str(SHARED)],
+        [sys.executable, "-S", str(script), "--verify", "--dest", str(SHARED)],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -60,3 +60,54 @@ def test_single_layer_rule_and_distinct_pull_secrets() -> None:
     assert not IstioFeatures(IstioVersion(16)).wasm_docker_single_layer_only
     assert not IstioFeatures(IstioVersion(14, 2)).wasm_distinct_pull_secrets
     assert IstioFeatures(IstioVersion(14, 3)).wasm_distinct_pull_secrets
+
+
+def test_supported_range() -> None:
+    from acpw.istio_versions import NEWEST_SUPPORTED, OLDEST_SUPPORTED, supported_minors
+
+    assert OLDEST_SUPPORTED < NEWEST_SUPPORTED
+    assert supported_minors()[0] == OLDEST_SUPPORTED[1]
+    assert supported_minors()[-1] == NEWEST_SUPPORTED[1]
+
+
+def test_changes_are_ordered_named_once_and_documented() -> None:
+    from acpw.istio_versions import CHANGES, COLUMNS, OLDEST_SUPPORTED
+
+    assert [c.since for c in CHANGES] == sorted(c.since for c in CHANGES)
+    assert len({c.name for c in CHANGES}) == len(CHANGES)
+    for change in CHANGES:
+        assert change.since[0] > OLDEST_SUPPORTED[1], change
+        assert (change.column is None) == (not change.text), change
+        assert change.column is None or change.column in COLUMNS
+
+
+def test_matrix_sees_each_side_of_every_change() -> None:
+    """The rendered matrix has a release without and one with each change, and the newest."""
+    from acpw.istio_versions import CHANGES, MATRIX_MINORS, NEWEST_SUPPORTED, supported_minors
+
+    assert list(MATRIX_MINORS) == sorted(set(MATRIX_MINORS))
+    assert set(MATRIX_MINORS) <= set(supported_minors())
+    assert MATRIX_MINORS[-1] == NEWEST_SUPPORTED[1]
+    for change in CHANGES:
+        minor, patch = change.since
+        if patch:
+            continue  # patch releases: the config tests pin those (1.14.2 / 1.14.3)
+        assert any(m < minor for m in MATRIX_MINORS), change
+        assert any(m >= minor for m in MATRIX_MINORS), change
+
+
+def test_every_supported_release_has_a_kubernetes_window() -> None:
+    from acpw.istio_versions import KUBERNETES_WINDOWS, supported_minors
+
+    assert sorted(KUBERNETES_WINDOWS) == list(supported_minors())
+    for minor, (lowest, highest) in KUBERNETES_WINDOWS.items():
+        assert lowest <= highest, minor
+
+
+def test_crd_files_are_of_supported_releases() -> None:
+    from acpw.istio_versions import CRD_FILES, supported_minors
+
+    for crd in CRD_FILES:
+        assert crd.name.endswith(f"-{crd.tag}.yaml"), crd
+        assert IstioVersion.parse(crd.tag).minor in supported_minors(), crd
+        assert len(crd.blob) == 40, crd

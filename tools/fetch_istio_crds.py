@@ -6,7 +6,8 @@
 Each file is downloaded from the public Istio repository by tag
 (``<base-url>/<tag>/<path>``, default base ``https://raw.githubusercontent.com/istio/istio``)
 and kept only if ``git hash-object`` of its bytes (sha1 of ``b"blob <size>\\0" + content``)
-equals the blob id pinned below (the same ids as ``../shared/istio-crds/README.md``). A mismatch
+equals the blob id pinned in ``acpw/istio_versions.py`` (``CRD_FILES``, the same ids as
+``../shared/istio-crds/README.md``). A mismatch
 is refused: nothing is written for that file and the exit status is 1. Files already present
 with the right blob id are not downloaded again. ``--base-url`` also accepts ``file://`` URLs
 (a local mirror laid out as ``<tag>/<path>``), and ``--verify`` only checks a directory.
@@ -23,67 +24,21 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python tools/fetch_istio_crds.py`: make acpw importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from acpw.istio_versions import CRD_FILES, CrdFile  # stdlib only
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/istio/istio"
 
 
-@dataclass(frozen=True)
-class Pin:
-    """One reference file: where it comes from and the git blob id it must have."""
+Pin = CrdFile
+"""One reference file: where it comes from and the git blob id it must have."""
 
-    name: str
-    tag: str
-    path: str
-    blob: str
-
-
-_BASE_CRDS = "manifests/charts/base/crds"
-PINS: tuple[Pin, ...] = (
-    Pin(
-        "crd-all-1.30.3.yaml",
-        "1.30.3",
-        "manifests/charts/base/files/crd-all.gen.yaml",
-        "7318e07ffdaca66dbbfdc4e27e93da74eabdd3a2",
-    ),
-    Pin(
-        "crd-all-1.23.6.yaml",
-        "1.23.6",
-        f"{_BASE_CRDS}/crd-all.gen.yaml",
-        "dfc08041ff73e427c394675132525a353ad07d00",
-    ),
-    Pin(
-        "crd-all-1.20.8.yaml",
-        "1.20.8",
-        f"{_BASE_CRDS}/crd-all.gen.yaml",
-        "c259f01bab89ac6836d10a60998c41a931791974",
-    ),
-    Pin(
-        "crd-all-1.14.6.yaml",
-        "1.14.6",
-        f"{_BASE_CRDS}/crd-all.gen.yaml",
-        "043bdb6280a455ba1d92462dc8b69168f05f8714",
-    ),
-    Pin(
-        "crd-all-1.13.9.yaml",
-        "1.13.9",
-        f"{_BASE_CRDS}/crd-all.gen.yaml",
-        "7dab5252f1bc6add40ca6fa2db5c774b97a1fa29",
-    ),
-    Pin(
-        "crd-operator-1.14.6.yaml",
-        "1.14.6",
-        f"{_BASE_CRDS}/crd-operator.yaml",
-        "2a80f41866fce86c292f940dd17096ccba6d911d",
-    ),
-    Pin(
-        "crd-operator-1.13.9.yaml",
-        "1.13.9",
-        f"{_BASE_CRDS}/crd-operator.yaml",
-        "2a80f41866fce86c292f940dd17096ccba6d911d",
-    ),
-)
+PINS: tuple[Pin, ...] = CRD_FILES
+"""The pinned files, from acpw/istio_versions.py (every Istio-version fact lives there)."""
 
 
 class FetchError(Exception):

@@ -26,32 +26,12 @@ import jsonschema
 import referencing
 from referencing import Registry, Resource
 
+from acpw.istio_versions import KUBERNETES_WINDOWS
 from tests.conformance.istio_schema import Violation, object_ref, parse_version
 
-# Istio minor -> supported Kubernetes (lowest, highest) minor. Source: istio.io "Supported
-# Releases" page ("Supported Kubernetes Versions"); 1.30 is newer than that table (1.29 ->
-# 1.31-1.35): assumed 1.32-1.36, and the newest schema shipped (1.37) is checked too.
-ISTIO_K8S_WINDOWS: dict[int, tuple[int, int]] = {
-    12: (19, 22),
-    13: (20, 23),
-    14: (21, 24),
-    15: (22, 25),
-    16: (22, 25),
-    17: (23, 26),
-    18: (24, 27),
-    19: (25, 28),
-    20: (25, 29),
-    21: (26, 29),
-    22: (27, 30),
-    23: (27, 30),
-    24: (28, 31),
-    25: (29, 32),
-    26: (29, 33),
-    27: (29, 33),
-    28: (30, 34),
-    29: (31, 35),
-    30: (32, 37),
-}
+# Istio minor -> supported Kubernetes (lowest, highest) minor, kept with every other Istio-version
+# fact in acpw/istio_versions.py (source: istio.io "Supported Releases").
+ISTIO_K8S_WINDOWS: dict[int, tuple[int, int]] = KUBERNETES_WINDOWS
 
 
 class K8sSchemaError(Exception):

@@ -1,0 +1,374 @@
+"""The ``acpw:*`` stack configuration as typed models: defaults and per-field validation.
+
+Field names are snake_case; the user's keys are their camelCase aliases (``alias_generator``).
+Checks that need several fields at once live in :mod:`acpw.config.checks`, reading the config
+and turning it into an error live in :mod:`acpw.config.loading`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from acpw.config.checks import cross_field_problems, version_warnings
+from acpw.config.errors import cross_field_error
+from acpw.config.formats import (
+    BOUNDARY_ARN_RE,
+    CW_NAMESPACE_RE,
+    DIGEST_RE,
+    DNS_LABEL_RE,
+    HOST_RE,
+    IAM_PATH_RE,
+    IAM_USER_RE,
+    IMAGE_REF_RE,
+    KMS_KEY_ARN_RE,
+    PRINTABLE_ASCII_RE,
+    REGION_RE,
+    VM_ID_RE,
+    TextValue,
+    label_problems,
+)
+from acpw.istio_versions import NEWEST_SUPPORTED, OLDEST_SUPPORTED, IstioFeatures, IstioVersion
+from acpw.oci.errors import ImageFormatError
+from acpw.oci.formats import check_wasm_module
+
+NEWEST_KNOWN_MINOR = NEWEST_SUPPORTED[1]
+"""Newest Istio minor release whose behaviour the program has been checked against."""
+
+PUBLISHED_SENDER = "oci://ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0"
+PUBLISHED_RECEIVER_VOLUME = "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm:v0.1.0"
+
+DEFAULT_GATEWAY = {
+    "name": "istio-ingressgateway",
+    "namespace": "istio-system",
+    "selector": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
+    "installer": "istioOperator",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=False
+    )
+
+
+class CloudWatchConfig(_Model):
+    """``acpw:cloudwatch``: the receiver's configuration."""
+
+    region: str | None = None
+    """AWS region of the CloudWatch endpoint; defaults to ``aws:region``."""
+    namespace: str = "AWSCloudWatchProxyWasm"
+    """CloudWatch metric namespace (also the IAM policy's ``cloudwatch:namespace`` condition)."""
+    metric_name: str = "RequestCount"
+    request_timeout_ms: int = Field(5000, strict=True)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not REGION_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not an AWS region name like ap-northeast-1 or us-east-1"
+            )
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if not value or len(value) > 255:
+            raise ValueError("must be 1 to 255 characters")
+        if value.startswith("AWS/"):
+            raise ValueError("must not start with 'AWS/' (reserved for AWS services)")
+        if not CW_NAMESPACE_RE.match(value):
+            raise ValueError(
+                "may contain only letters, digits, spaces and . _ - / # : (CloudWatch namespace rules)"
+            )
+        return value
+
+    @field_validator("metric_name")
+    @classmethod
+    def _metric_name(cls, value: str) -> str:
+        if not value or len(value) > 255 or not PRINTABLE_ASCII_RE.match(value):
+            raise ValueError("must be 1 to 255 printable ASCII characters")
+        return value
+
+    @field_validator("request_timeout_ms")
+    @classmethod
+    def _timeout(cls, value: int) -> int:
+        if not 100 <= value <= 60000:
+            raise ValueError(f"{value} is out of range: allowed 100 to 60000 (milliseconds)")
+        return value
+
+
+class GatewayConfig(_Model):
+    """One entry of ``acpw:gateways``: an ingress gateway the modules run in."""
+
+    name: str
+    """The gateway's Deployment name (also its IstioOperator component name)."""
+    namespace: str
+    selector: dict[str, TextValue]
+    """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector)."""
+    installer: Literal["istioOperator", "deploymentPatch"] = "istioOperator"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if len(value) > 63 or not DNS_LABEL_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a Kubernetes name (up to 63 lowercase letters, digits and '-')"
+            )
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if len(value) > 63 or not DNS_LABEL_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a Kubernetes namespace (up to 63 lowercase letters, digits and '-')"
+            )
+        return value
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError(
+                "must not be empty: an empty selector would load the modules into every workload"
+            )
+        problems = label_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return dict(sorted(value.items()))
+
+
+class ImagesConfig(_Model):
+    """``acpw:images``: where the Wasm modules come from and how they are pulled."""
+
+    sender: str = PUBLISHED_SENDER
+    """``oci://`` URL of the sender image (one layer holding ``plugin.wasm``, or a Wasm OCI artifact)."""
+    sender_digest: str | None = None
+    """Manifest digest ``sha256:<64 hex>`` pinning the sender image."""
+    receiver_volume: str = PUBLISHED_RECEIVER_VOLUME
+    """Image whose working directory holds ``receiver.wasm``, copied by the init container."""
+    receiver_volume_digest: str | None = None
+    """Manifest digest pinning the receiver volume image."""
+    sender_file: str | None = None
+    """A local sender ``.wasm`` to push instead of copying ``sender`` (registry ``ecr`` only)."""
+    receiver_file: str | None = None
+    """A local receiver ``.wasm`` to push as the volume image (registry ``ecr`` only)."""
+    pull_policy: Literal["IfNotPresent", "Always"] = "IfNotPresent"
+    registry: Literal["ghcr", "ecr"] = "ghcr"
+    """``ghcr``: pull the source images as they are; ``ecr``: copy them into private ECR first."""
+    ecr_keep_images: int = Field(10, strict=True, ge=1, le=1000)
+    """ECR lifecycle policy: how many images each repository keeps."""
+    ecr_kms_key_arn: str | None = None
+    """Encrypt the ECR repositories with this KMS key instead of AES256."""
+    modules_honour_region: bool = Field(False, strict=True)
+    """Set true only for modules built so that they call the configured region (not v0.1.0)."""
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if not value.startswith("oci://"):
+            raise ValueError(
+                f"'{value}' must be an oci:// image URL (other schemes are not supported)"
+            )
+        if not IMAGE_REF_RE.match(value.removeprefix("oci://")):
+            raise ValueError(f"'{value}' is not a valid image reference after oci://")
+        return value
+
+    @field_validator("receiver_volume")
+    @classmethod
+    def _receiver_volume(cls, value: str) -> str:
+        if not IMAGE_REF_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not an image reference like registry/repository:tag (no scheme)"
+            )
+        return value
+
+    @field_validator("ecr_kms_key_arn")
+    @classmethod
+    def _kms_key(cls, value: str | None) -> str | None:
+        if value is not None and not KMS_KEY_ARN_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id> or alias/<name>)"
+            )
+        return value
+
+    @field_validator("sender_file", "receiver_file")
+    @classmethod
+    def _wasm_file(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        path = Path(value)
+        if not path.is_file():
+            raise ValueError(
+                f"'{value}' is not a file (relative paths start at the Pulumi project directory)"
+            )
+        with path.open("rb") as handle:
+            head = handle.read(8)
+        try:
+            check_wasm_module(head, f"'{value}'")
+        except ImageFormatError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("sender_digest", "receiver_volume_digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not DIGEST_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a digest: allowed is 'sha256:' and 64 lowercase hex"
+            )
+        return value
+
+
+class IamConfig(_Model):
+    """``acpw:iam``: the AWS identity whose static keys the receiver signs with."""
+
+    user_name: str | None = None
+    path: str = "/acpw/"
+    permissions_boundary: str | None = None
+    tags: dict[str, TextValue] = Field(default_factory=dict)
+    key_generation: int = Field(1, strict=True)
+    """Bump to rotate the access key without downtime."""
+
+    @field_validator("user_name")
+    @classmethod
+    def _user_name(cls, value: str | None) -> str | None:
+        if value is not None and not IAM_USER_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not an IAM user name (1 to 64 of letters, digits and +=,.@_-)"
+            )
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not IAM_PATH_RE.match(value):
+            raise ValueError(f"'{value}' is not an IAM path: it must start and end with '/'")
+        return value
+
+    @field_validator("permissions_boundary")
+    @classmethod
+    def _boundary(cls, value: str | None) -> str | None:
+        if value is not None and not BOUNDARY_ARN_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not an IAM policy ARN (arn:aws:iam::<account>:policy/...)"
+            )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag in value.items():
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+                raise ValueError(
+                    f"tag key '{key}' must be 1 to 128 characters, not starting 'aws:'"
+                )
+            if len(tag) > 256:
+                raise ValueError(f"tag '{key}' value must be at most 256 characters")
+        return dict(sorted(value.items()))
+
+    @field_validator("key_generation")
+    @classmethod
+    def _generation(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(
+                f"{value} is not allowed: use an integer >= 1 (bump it to rotate the key)"
+            )
+        return value
+
+
+class AcpwConfig(_Model):
+    """The whole validated ``acpw:*`` configuration of one stack."""
+
+    istio_version: IstioVersion
+    cloudwatch: CloudWatchConfig = Field(
+        default_factory=lambda: CloudWatchConfig.model_validate({})
+    )
+    gateways: Annotated[list[GatewayConfig], Field(min_length=1)] = Field(
+        default_factory=lambda: [GatewayConfig.model_validate(DEFAULT_GATEWAY)]
+    )
+    match_hosts: list[str] = Field(default_factory=list)
+    images: ImagesConfig = Field(default_factory=lambda: ImagesConfig.model_validate({}))
+    iam: IamConfig = Field(default_factory=lambda: IamConfig.model_validate({}))
+    fail_strategy: Literal["open", "closed"] = "open"
+    receiver_vm_id: str = "aws-cloudwatch-proxy-wasm-receiver"
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # merged with _Model's
+
+    @field_validator("istio_version", mode="before")
+    @classmethod
+    def _istio_version(cls, value: Any) -> IstioVersion:
+        if not isinstance(value, str):
+            raise ValueError(
+                f'{value!r} must be a string like "1.22" or "1.22.3" (quote it in YAML: 1.20 would read as 1.2)'
+            )
+        version = IstioVersion.parse(value)
+        oldest = IstioVersion(OLDEST_SUPPORTED[1])
+        if version < oldest:
+            hint = ""
+            if version.patch is None and version.minor < 10:
+                hint = f" (if you wrote 1.{version.minor}0 unquoted, YAML read it as a number: quote it)"
+            raise ValueError(
+                f"Istio {version} is too old: supported are 1.{OLDEST_SUPPORTED[1]} to 1.{NEWEST_KNOWN_MINOR} "
+                f"(WasmPlugin exists from 1.12){hint}"
+            )
+        if version.minor > NEWEST_KNOWN_MINOR:
+            raise ValueError(
+                f"Istio {version} is unknown to this program: supported are 1.{OLDEST_SUPPORTED[1]} to "
+                f"1.{NEWEST_KNOWN_MINOR}"
+            )
+        return version
+
+    @field_validator("match_hosts")
+    @classmethod
+    def _match_hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not isinstance(host, str) or not HOST_RE.match(host):
+                raise ValueError(
+                    f"'{host}' is not an exact :authority value (lowercase hostname, optional :port; "
+                    "no wildcards, schemes or paths)"
+                )
+        duplicates = sorted({h for h in value if value.count(h) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate hosts: {', '.join(duplicates)}")
+        return value
+
+    @field_validator("receiver_vm_id")
+    @classmethod
+    def _vm_id(cls, value: str) -> str:
+        if not VM_ID_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a VM id: 1 to 128 of letters, digits and _ . - (starting alphanumeric)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> AcpwConfig:
+        problems = cross_field_problems(self)
+        if problems:
+            raise cross_field_error(problems)
+        return self
+
+    @property
+    def features(self) -> IstioFeatures:
+        return IstioFeatures(self.istio_version)
+
+    @property
+    def region(self) -> str:
+        """The resolved CloudWatch region (set by :func:`load_config`)."""
+        assert self.cloudwatch.region is not None
+        return self.cloudwatch.region
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Gateway namespaces, in first-seen order."""
+        return list(dict.fromkeys(g.namespace for g in self.gateways))
+
+    def warnings(self) -> list[str]:
+        """Settings that cannot be honoured on this Istio version, worded for the preview output."""
+        return version_warnings(self)
