@@ -15,6 +15,7 @@ acpw = AcpwDeployment("acpw", AcpwDeploymentArgs(config=config))
 
 pulumi.export("userArn", acpw.user_arn)
 pulumi.export("secretNames", acpw.secret_names)
+pulumi.export("generation", acpw.generation)
 pulumi.export("gateways", acpw.gateways)
 pulumi.export("cloudwatchConsoleUrl", acpw.cloudwatch_console_url)
 if acpw.istio_operator_yaml is not None:

@@ -47,3 +47,15 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-
 def labels(component: str, **extra: str) -> dict[str, str]:
     """The labels of every object the program owns, with its ``app.kubernetes.io/component``."""
     return {**MANAGED_BY, "app.kubernetes.io/component": component, **extra}
+
+
+# --- rollout identity on the gateway pod template ------------------------------------------------
+ROLLOUT_LABEL = "acpw-rollout"
+"""Pod label carrying the generation id; the WasmPlugin and EnvoyFilter of a generation select it,
+so pods of an old generation keep their own sender and receiver until they are replaced."""
+ROLLOUT_SPEC_ANNOTATION = "aws-cloudwatch-proxy-wasm/rollout"
+"""Pod annotation: the generation's spec as JSON, read back from the live Deployment."""
+SENDER_ANNOTATION = "aws-cloudwatch-proxy-wasm/sender"
+"""Pod annotation: the sender image the generation's WasmPlugin pulls (``oci://...@sha256:...``)."""
+LEGACY_HASH_ANNOTATION = "aws-cloudwatch-proxy-wasm/bootstrap-hash"
+"""The only annotation of the previous release (0.1.0): a hash, no spec."""

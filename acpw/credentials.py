@@ -1,16 +1,15 @@
 """The AWS identity the receiver signs with, and the Kubernetes Secrets that carry its keys.
 
 The published modules accept only static keys (no session token), read once at VM start.
-Rotation (``acpw:iam.keyGeneration``) therefore works by creating the next key under a new
-resource name: Pulumi creates it first, updates the Secrets, rolls the gateways (their pod
-template hash includes the generation) and deletes the previous key only at the end of the
-update, once nothing uses it any more.
+Rotation (``acpw:iam.keyGeneration``) therefore works by creating the next key and its own
+Secret beside the previous ones; the gateways roll to the new generation (which names that
+Secret), and the previous key goes only once no pod can still use it (acpw/rollout.py).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -19,6 +18,7 @@ import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig
 from acpw.contract import ACCESS_KEY_ENV, CREDENTIALS_SECRET, SECRET_KEY_ENV, labels
+from acpw.rollout import KeyIdentity, credentials_secret_name
 
 POLICY_NAME = "acpw-put-metric-data"
 
@@ -39,9 +39,9 @@ def put_metric_data_policy(namespace: str) -> dict[str, Any]:
     }
 
 
-def credentials_secret_metadata(namespace: str) -> dict[str, Any]:
+def credentials_secret_metadata(namespace: str, key: KeyIdentity) -> dict[str, Any]:
     return {
-        "name": CREDENTIALS_SECRET,
+        "name": credentials_secret_name(key),
         "namespace": namespace,
         "labels": labels("credentials"),
     }
@@ -53,61 +53,123 @@ class CredentialsArgs:
 
     config: AcpwConfig
     """The validated stack configuration (``acpw:iam``, CloudWatch namespace, gateway namespaces)."""
+    keys: list[KeyIdentity] = field(default_factory=list)
+    """Keys to keep, the desired one first (default: the configured one only)."""
+    revoked: list[KeyIdentity] = field(default_factory=list)
+    """Keys to deactivate at once (kept, inactive, until no generation lists them)."""
+    legacy_namespaces: list[str] = field(default_factory=list)
+    """Namespaces whose pods may still run release 0.1.0's objects: keep its fixed-name Secret."""
 
 
 class Credentials(pulumi.ComponentResource):
-    """IAM user + inline policy + access key, and a Secret with the keys in each gateway namespace."""
+    """Per IAM user: the user, its PutMetricData policy and its keys; per key and gateway
+    namespace: an immutable Secret holding ``ACPW_AWS_ACCESS_KEY_ID`` / ``ACPW_AWS_SECRET_ACCESS_KEY``.
 
-    user: aws.iam.User
-    access_key: aws.iam.AccessKey
-    secrets: dict[str, k8s.core.v1.Secret]
-    """Per gateway namespace: the Secret holding ``ACPW_AWS_ACCESS_KEY_ID`` / ``ACPW_AWS_SECRET_ACCESS_KEY``."""
+    Each key is its own resource and its Secret is named by the key, so a rotation or a user
+    change creates the new key and Secret beside the old ones; the old ones go only when no
+    kept generation needs them (Pulumi deletes removed resources at the end of the update).
+    """
+
+    users: dict[str, aws.iam.User]
+    access_keys: dict[KeyIdentity, aws.iam.AccessKey]
+    secrets: dict[tuple[str, KeyIdentity], k8s.core.v1.Secret]
+    """Per (gateway namespace, key): the Secret a generation's pods read their key from."""
     user_arn: pulumi.Output[str]
+    """ARN of the desired user."""
+    secret_names: dict[str, str]
+    """Per gateway namespace: the desired key's Secret."""
 
     def __init__(
         self, name: str, args: CredentialsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("acpw:credentials:Credentials", name, None, opts)
         config = args.config
+        assert config.iam.user_name is not None
+        desired = KeyIdentity(config.iam.user_name, config.iam.key_generation)
+        keys = args.keys or [desired]
+        self._name = name
+        self.users = {}
+        self.access_keys = {}
+        self.secrets = {}
+        for identity in keys:
+            if identity.user_name not in self.users:
+                self.users[identity.user_name] = self._create_user(
+                    config, identity.user_name, current=identity.user_name == desired.user_name
+                )
+            user = self.users[identity.user_name]
+            self.access_keys[identity] = self._create_key(
+                identity, user, active=identity not in args.revoked, current=identity == desired
+            )
+            for namespace in config.namespaces:
+                self.secrets[(namespace, identity)] = self._create_secret(
+                    namespace, identity, self.access_keys[identity]
+                )
+        for namespace in args.legacy_namespaces:
+            # Release 0.1.0's Secret, under its old resource name: unchanged, so not touched.
+            k8s.core.v1.Secret(
+                f"{name}-secret-{namespace}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=CREDENTIALS_SECRET, namespace=namespace, labels=labels("credentials")
+                ),
+                type="Opaque",
+                string_data=self._key_data(self.access_keys[desired]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.access_keys[desired]]),
+            )
+        self.user_arn = self.users[desired.user_name].arn
+        self.secret_names = {ns: credentials_secret_name(desired) for ns in config.namespaces}
+        self.register_outputs({"userArn": self.user_arn, "secretNames": self.secret_names})
+
+    def _create_user(self, config: AcpwConfig, user_name: str, *, current: bool) -> aws.iam.User:
         iam = config.iam
-        self.user = aws.iam.User(
-            f"{name}-user",
-            name=iam.user_name,
+        # Release 0.1.0 named the single user and policy without the user name.
+        legacy = [pulumi.Alias(name=f"{self._name}-user")] if current else []
+        user = aws.iam.User(
+            f"{self._name}-user-{user_name}",
+            name=user_name,
             path=iam.path,
             permissions_boundary=iam.permissions_boundary,
             tags={**iam.tags, "acpw:purpose": "aws-cloudwatch-proxy-wasm receiver"},
-            # Access keys of earlier generations must not block a later delete.
+            # Deleting a user no generation needs any more takes its keys with it.
             force_destroy=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, aliases=legacy),
         )
+        legacy = [pulumi.Alias(name=f"{self._name}-policy")] if current else []
         aws.iam.UserPolicy(
-            f"{name}-policy",
+            f"{self._name}-policy-{user_name}",
             name=POLICY_NAME,
-            user=self.user.name,
+            user=user.name,
             policy=json.dumps(put_metric_data_policy(config.cloudwatch.namespace), sort_keys=True),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, aliases=legacy),
         )
-        # The generation is part of the resource name, so a bump is create-new-then-delete-old.
-        self.access_key = aws.iam.AccessKey(
-            f"{name}-key-g{iam.key_generation}",
-            user=self.user.name,
-            opts=pulumi.ResourceOptions(parent=self),
+        return user
+
+    def _create_key(
+        self, identity: KeyIdentity, user: aws.iam.User, *, active: bool, current: bool
+    ) -> aws.iam.AccessKey:
+        legacy = [pulumi.Alias(name=f"{self._name}-key-g{identity.generation}")] if current else []
+        return aws.iam.AccessKey(
+            f"{self._name}-key-{identity.suffix}",
+            user=user.name,
+            # Emergency revoke: an in-place update, applied before any rollout.
+            status="Active" if active else "Inactive",
+            opts=pulumi.ResourceOptions(
+                parent=self, aliases=legacy, additional_secret_outputs=["secret"]
+            ),
         )
-        key_id: pulumi.Output[str] = pulumi.Output.secret(self.access_key.id)  # type: ignore[arg-type]
-        self.secrets = {}
-        for namespace in config.namespaces:
-            meta = credentials_secret_metadata(namespace)
-            self.secrets[namespace] = k8s.core.v1.Secret(
-                f"{name}-secret-{namespace}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(**meta),
-                type="Opaque",
-                string_data={ACCESS_KEY_ENV: key_id, SECRET_KEY_ENV: self.access_key.secret},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.access_key]),
-            )
-        self.user_arn = self.user.arn
-        self.register_outputs(
-            {
-                "userArn": self.user_arn,
-                "secretNames": {ns: CREDENTIALS_SECRET for ns in self.secrets},
-            }
+
+    def _create_secret(
+        self, namespace: str, identity: KeyIdentity, key: aws.iam.AccessKey
+    ) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            f"{self._name}-secret-{namespace}-{identity.suffix}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(**credentials_secret_metadata(namespace, identity)),
+            type="Opaque",
+            immutable=True,
+            string_data=self._key_data(key),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[key]),
         )
+
+    @staticmethod
+    def _key_data(key: aws.iam.AccessKey) -> dict[str, pulumi.Input[str]]:
+        key_id: pulumi.Output[str] = pulumi.Output.secret(key.id)  # type: ignore[arg-type]
+        return {ACCESS_KEY_ENV: key_id, SECRET_KEY_ENV: key.secret}

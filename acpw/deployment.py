@@ -7,12 +7,27 @@ from urllib.parse import quote
 
 import pulumi
 
-from acpw.config import AcpwConfig
-from acpw.contract import CREDENTIALS_SECRET
+from acpw.config import AcpwConfig, ConfigError
 from acpw.credentials import Credentials, CredentialsArgs
-from acpw.gateway import GatewaySettings, GatewaySettingsArgs
+from acpw.gateway import GatewaySettings, GatewaySettingsArgs, PodGeneration
 from acpw.images import WasmImages, WasmImagesArgs
-from acpw.istio_resources import IstioResources, IstioResourcesArgs
+from acpw.istio_resources import (
+    GenerationImages,
+    IstioResources,
+    IstioResourcesArgs,
+    bootstrap_file,
+)
+from acpw.live import read_live_gateways
+from acpw.rollout import (
+    GenerationPlan,
+    KeptGeneration,
+    RolloutSpec,
+    bootstrap_configmap_name,
+    credentials_secret_name,
+    generations_record,
+    plan_generations,
+    sender_annotation,
+)
 
 
 def cloudwatch_console_url(region: str, namespace: str) -> str:
@@ -35,15 +50,18 @@ class AcpwDeployment(pulumi.ComponentResource):
     """IAM identity, key Secrets, Wasm images, Istio objects and gateway settings for ACPW.
 
     AWS and Kubernetes providers are taken from ``opts`` (``providers=[...]``) and inherited
-    by every child.
+    by every child. Every object a gateway pod reads belongs to a generation (acpw/rollout.py):
+    older generations stay until no pod can run them.
     """
 
     user_arn: pulumi.Output[str]
     """ARN of the IAM user whose keys the receiver signs with."""
     secret_names: dict[str, str]
-    """Per gateway namespace: the Secret holding the keys."""
+    """Per gateway namespace: the Secret holding the desired generation's keys."""
     gateways: dict[str, dict[str, object]]
     """Per gateway (``namespace/name``): receiver delivery, installer and Istio object names."""
+    generation: str
+    """Id of the desired generation (the gateway pods' ``acpw-rollout`` label)."""
     cloudwatch_console_url: str
     istio_operator_yaml: pulumi.Output[str] | None
     """IstioOperator for ``istioctl install -f`` when a gateway uses ``installer: istioOperator``."""
@@ -58,33 +76,74 @@ class AcpwDeployment(pulumi.ComponentResource):
 
         child = pulumi.ResourceOptions(parent=self)
         images = WasmImages(f"{name}-images", WasmImagesArgs(config=config), child)
-        credentials = Credentials(f"{name}-credentials", CredentialsArgs(config=config), child)
+        desired = RolloutSpec.from_config(
+            config,
+            sender_file_sha256=images.sender_file_sha256,
+            receiver_file_sha256=images.receiver_file_sha256,
+        )
+        plan = self._plan(name, config, desired)
+        credentials = Credentials(
+            f"{name}-credentials",
+            CredentialsArgs(config=config, keys=plan.keys(desired), revoked=plan.revoked),
+            child,
+        )
+        generations = [
+            GenerationImages(desired.id, config, images.sender_url, images.sender_sha256),
+            *(
+                GenerationImages(
+                    kept.spec.id, kept.spec.config(config), kept.sender_url, kept.sender_sha256
+                )
+                for kept in plan.retained
+            ),
+        ]
         istio = IstioResources(
             f"{name}-istio",
             IstioResourcesArgs(
                 config=config,
-                sender_url=images.sender_url,
-                sender_sha256=images.sender_sha256,
+                generations=generations,
                 pull_secret_name=images.pull_secret_name,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[images]),
+        )
+        sender = pulumi.Output.all(images.sender_url, images.sender_sha256).apply(
+            lambda values: sender_annotation(values[0], values[1])
+        )
+        pod_generation = PodGeneration(
+            generation_id=desired.id,
+            spec_json=desired.to_json(),
+            sender=sender,
+            receiver_image=images.receiver_volume_image,
+            credentials_secret=credentials_secret_name(desired.key),
+            bootstrap_configmap=(
+                bootstrap_configmap_name(bootstrap_file(config))
+                if config.features.receiver_delivery == "bootstrapOverride"
+                else None
+            ),
+            pull_secret=images.pull_secret_name,
+        )
+        record = pulumi.Output.all(
+            images.sender_url, images.sender_sha256, images.receiver_volume_image
+        ).apply(
+            lambda values: generations_record(
+                [KeptGeneration(desired, values[0], values[1], values[2]), *plan.retained],
+                legacy=False,
+            )
         )
         # The gateways roll only once everything their bootstrap reads is in place.
         gateway_settings = GatewaySettings(
             f"{name}-gateways",
             GatewaySettingsArgs(
                 config=config,
-                receiver_volume_image=images.receiver_volume_image,
-                sender_url=images.sender_url,
-                sender_sha256=images.sender_sha256,
-                pull_secret_name=images.pull_secret_name,
+                generation=pod_generation,
+                records={key: record for key in self._unawaited(config)},
                 rollout_after=[credentials, istio, images],
             ),
             child,
         )
 
         self.user_arn = credentials.user_arn
-        self.secret_names = {ns: CREDENTIALS_SECRET for ns in config.namespaces}
+        self.secret_names = credentials.secret_names
+        self.generation = desired.id
         self.gateways = {
             f"{g.namespace}/{g.name}": {
                 "receiverDelivery": config.features.receiver_delivery,
@@ -102,7 +161,35 @@ class AcpwDeployment(pulumi.ComponentResource):
                 "userArn": self.user_arn,
                 "secretNames": self.secret_names,
                 "gateways": self.gateways,
+                "generation": self.generation,
                 "cloudwatchConsoleUrl": self.cloudwatch_console_url,
                 "istioOperatorYaml": self.istio_operator_yaml,
             }
         )
+
+    @staticmethod
+    def _unawaited(config: AcpwConfig) -> list[str]:
+        """Gateways whose rollout this program cannot perform: ``istioctl install`` does it."""
+        if config.features.in_cluster_operator:
+            return []
+        return [
+            f"{g.namespace}/{g.name}" for g in config.gateways if g.installer == "istioOperator"
+        ]
+
+    def _plan(self, name: str, config: AcpwConfig, desired: RolloutSpec) -> GenerationPlan:
+        unawaited = set(self._unawaited(config))
+        to_read = [
+            g
+            for g in config.gateways
+            if config.iam.revoke_previous_key or f"{g.namespace}/{g.name}" in unawaited
+        ]
+        live = read_live_gateways(self, name, to_read) if to_read else {}
+        awaited = {f"{g.namespace}/{g.name}" for g in config.gateways} - unawaited
+        plan = plan_generations(
+            desired, live, awaited=awaited, revoke_previous_key=config.iam.revoke_previous_key
+        )
+        if plan.problems:
+            raise ConfigError(plan.problems)
+        for warning in plan.warnings:
+            pulumi.log.warn(warning, resource=self)
+        return plan

@@ -1,11 +1,12 @@
 """Gateway settings: what each gateway pod needs to run the receiver, and how it gets there.
 
 Per gateway: an init container copying ``receiver.wasm`` from the volume image into an
-``emptyDir``, its read-only mount in ``istio-proxy``, the two key env vars from the Secret,
-``BOOTSTRAP_XDS_AGENT=true`` (1.12 - 1.20) or the bootstrap override file (1.21+), a pod
-annotation hashing everything the bootstrap reads (so a change rolls the gateway), and a
-rollout that never lowers serving capacity: a receiver that cannot start stops Envoy even
-when fail-open, so a bad change must stall the rollout while the old pods keep serving.
+``emptyDir``, its read-only mount in ``istio-proxy``, the two key env vars from the generation's
+Secret, ``BOOTSTRAP_XDS_AGENT=true`` (1.12 - 1.20) or the generation's bootstrap override file
+(1.21+), the pod label ``acpw-rollout`` (the generation id, which selects the generation's
+WasmPlugin and EnvoyFilter) and annotations describing the generation, and a rollout that never
+lowers serving capacity: a receiver that cannot start stops Envoy even when fail-open, so a bad
+change must stall the rollout while the old pods keep serving.
 
 ``installer: istioOperator`` renders an ``IstioOperator`` with ``k8s.overlays`` (created in the
 cluster while the in-cluster operator exists, up to 1.23, and exported for ``istioctl install -f``);
@@ -14,9 +15,6 @@ cluster while the in-cluster operator exists, up to 1.23, and exported for ``ist
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,48 +24,51 @@ import yaml
 
 from acpw.config import AcpwConfig, GatewayConfig
 from acpw.contract import (
-    BOOTSTRAP_CONFIGMAP,
     BOOTSTRAP_MOUNT_DIR,
     BOOTSTRAP_OVERRIDE_ENV,
     BOOTSTRAP_OVERRIDE_PATH,
     BOOTSTRAP_VOLUME,
     BOOTSTRAP_XDS_AGENT_ENV,
-    CREDENTIALS_SECRET,
     INIT_CONTAINER,
     ISTIO_OPERATOR_NAME,
     ISTIO_OPERATOR_NAMESPACE,
     KEY_ENV_NAMES,
-    KUBECTL_IMAGE,
     PROXY_CONTAINER,
     RECEIVER_WASM_DIR,
+    ROLLOUT_LABEL,
+    ROLLOUT_SPEC_ANNOTATION,
+    SENDER_ANNOTATION,
     WASM_VOLUME,
-    labels,
 )
-from acpw.istio_resources import receiver_bootstrap
+from acpw.rollout import GENERATIONS_ANNOTATION
+from acpw.rollout_check import (
+    BACKSTOP_SECONDS,
+    LABELS,
+    PROGRESS_DEADLINE_SECONDS,
+    ROLLOUT_CHECK,
+    job_name,
+    rollout_check_job,
+    rollout_check_role_rules,
+)
 
-ROLLOUT_HASH_ANNOTATION = "aws-cloudwatch-proxy-wasm/bootstrap-hash"
-PROGRESS_DEADLINE_SECONDS = 600
 APPEND = "[1000]"
 """Istio overlay path step that appends to a list (an index past its end)."""
 
 
-def rollout_hash(
-    config: AcpwConfig, *, receiver_image: str, sender_url: str, sender_sha256: str | None
-) -> str:
-    """Hash of everything the gateway's bootstrap reads but the pod template does not show.
+@dataclass(frozen=True)
+class PodGeneration:
+    """What a gateway pod of the desired generation reads; images may be outputs."""
 
-    Receiver configuration, key generation (the Secret's content) and the module images: when
-    (and only when) one of them changes, the annotation changes and the gateway rolls.
-    """
-    material = {
-        "receiverBootstrap": receiver_bootstrap(config),
-        "keyGeneration": config.iam.key_generation,
-        "receiverImage": receiver_image,
-        "senderUrl": sender_url,
-        "senderSha256": sender_sha256,
-    }
-    digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
-    return digest[:32]
+    generation_id: str
+    spec_json: str
+    """The generation's :class:`~acpw.rollout.RolloutSpec` as JSON (read back from live pods)."""
+    sender: pulumi.Input[str]
+    """The sender image its WasmPlugin pulls, ``oci://...@sha256:...``."""
+    receiver_image: pulumi.Input[str]
+    credentials_secret: str
+    bootstrap_configmap: str | None = None
+    """1.21+: the content-named bootstrap ConfigMap."""
+    pull_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,25 +79,23 @@ class GatewayPodChanges:
     volumes: list[dict[str, Any]]
     proxy_env: list[dict[str, Any]]
     proxy_volume_mounts: list[dict[str, Any]]
-    pod_annotations: dict[str, str]
+    pod_labels: dict[str, str]
+    pod_annotations: dict[str, Any]
     image_pull_secrets: list[dict[str, str]] = field(default_factory=list)
 
 
-def rolling_update_strategy() -> dict[str, Any]:
-    # Never take a serving pod away before its replacement is Ready.
-    return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+def rolling_update_strategy(gateway: GatewayConfig) -> dict[str, Any]:
+    # Never take a serving pod away before its replacement is Ready; surge as configured.
+    return {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": gateway.max_surge},
+    }
 
 
-def gateway_pod_changes(
-    config: AcpwConfig,
-    *,
-    receiver_image: str,
-    rollout_hash_value: str,
-    pull_secret: str | None = None,
-) -> GatewayPodChanges:
+def gateway_pod_changes(config: AcpwConfig, generation: PodGeneration) -> GatewayPodChanges:
     init_container = {
         "name": INIT_CONTAINER,
-        "image": receiver_image,
+        "image": generation.receiver_image,
         "imagePullPolicy": config.images.pull_policy,
         # The volume image keeps receiver.wasm in its working directory.
         "command": ["cp", "./receiver.wasm", f"{RECEIVER_WASM_DIR}/"],
@@ -118,7 +117,7 @@ def gateway_pod_changes(
     env: list[dict[str, Any]] = [
         {
             "name": env_name,
-            "valueFrom": {"secretKeyRef": {"name": CREDENTIALS_SECRET, "key": env_name}},
+            "valueFrom": {"secretKeyRef": {"name": generation.credentials_secret, "key": env_name}},
         }
         for env_name in KEY_ENV_NAMES
     ]
@@ -126,7 +125,10 @@ def gateway_pod_changes(
         # Istio applies BOOTSTRAP patches only when the agent starts with this env var.
         env.append({"name": BOOTSTRAP_XDS_AGENT_ENV, "value": "true"})
     else:
-        volumes.append({"name": BOOTSTRAP_VOLUME, "configMap": {"name": BOOTSTRAP_CONFIGMAP}})
+        assert generation.bootstrap_configmap is not None
+        volumes.append(
+            {"name": BOOTSTRAP_VOLUME, "configMap": {"name": generation.bootstrap_configmap}}
+        )
         mounts.append(
             {"name": BOOTSTRAP_VOLUME, "mountPath": BOOTSTRAP_MOUNT_DIR, "readOnly": True}
         )
@@ -136,8 +138,12 @@ def gateway_pod_changes(
         volumes=volumes,
         proxy_env=env,
         proxy_volume_mounts=mounts,
-        pod_annotations={ROLLOUT_HASH_ANNOTATION: rollout_hash_value},
-        image_pull_secrets=[{"name": pull_secret}] if pull_secret else [],
+        pod_labels={ROLLOUT_LABEL: generation.generation_id},
+        pod_annotations={
+            ROLLOUT_SPEC_ANNOTATION: generation.spec_json,
+            SENDER_ANNOTATION: generation.sender,
+        },
+        image_pull_secrets=[{"name": generation.pull_secret}] if generation.pull_secret else [],
     )
 
 
@@ -161,109 +167,42 @@ def deployment_patch(gateway: GatewayConfig, changes: GatewayPodChanges) -> dict
         "kind": "Deployment",
         "metadata": deployment_patch_metadata(gateway),
         "spec": {
-            "strategy": rolling_update_strategy(),
+            "strategy": rolling_update_strategy(gateway),
             "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
             "template": {
-                "metadata": {"annotations": changes.pod_annotations},
+                "metadata": {
+                    "labels": changes.pod_labels,
+                    "annotations": changes.pod_annotations,
+                },
                 "spec": pod_spec,
             },
         },
     }
 
 
-ROLLOUT_CHECK = "acpw-rollout-check"
-ROLLOUT_TIMEOUT_SECONDS = PROGRESS_DEADLINE_SECONDS
-
-
-def rollout_check_job_name(gateway: GatewayConfig, rollout_hash_value: str) -> str:
-    # A new name per hash: each change gets a fresh Job, which Pulumi awaits.
-    return f"{ROLLOUT_CHECK}-{gateway.name}"[:52] + f"-{rollout_hash_value[:10]}"
-
-
-def rollout_check_job(
-    gateway: GatewayConfig, rollout_hash_value: str, *, labels: dict[str, str]
-) -> dict[str, Any]:
-    """A Job that succeeds only when the gateway's rollout completes.
-
-    Patch resources get no await logic from pulumi-kubernetes, but Jobs do: ``pulumi up`` waits
-    for this Job and fails with it when new pods never become Ready (a receiver that cannot
-    start), while ``maxUnavailable: 0`` keeps the old pods serving.
-    """
+def deployment_patch_metadata(gateway: GatewayConfig) -> dict[str, Any]:
+    # patchForce: take over fields another manager (e.g. Helm) set, such as the strategy.
     return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": rollout_check_job_name(gateway, rollout_hash_value),
-            "namespace": gateway.namespace,
-            "labels": labels,
-        },
-        "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": ROLLOUT_TIMEOUT_SECONDS + 120,
-            "template": {
-                "metadata": {
-                    "labels": labels,
-                    # Never inject a sidecar: the Job must be able to finish.
-                    "annotations": {"sidecar.istio.io/inject": "false"},
-                },
-                "spec": {
-                    "serviceAccountName": ROLLOUT_CHECK,
-                    "restartPolicy": "Never",
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
-                    "containers": [
-                        {
-                            "name": "rollout-status",
-                            "image": KUBECTL_IMAGE,
-                            "command": [
-                                "kubectl",
-                                "rollout",
-                                "status",
-                                f"deployment/{gateway.name}",
-                                f"--namespace={gateway.namespace}",
-                                f"--timeout={ROLLOUT_TIMEOUT_SECONDS}s",
-                            ],
-                            "resources": {
-                                "requests": {"cpu": "10m", "memory": "32Mi"},
-                                "limits": {"cpu": "100m", "memory": "64Mi"},
-                            },
-                            # kubectl keeps a discovery cache under $HOME.
-                            "env": [{"name": "HOME", "value": "/tmp"}],
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True,
-                                "runAsNonRoot": True,
-                                "runAsUser": 65532,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
-                        }
-                    ],
-                },
-            },
-        },
+        "name": gateway.name,
+        "namespace": gateway.namespace,
+        "annotations": {"pulumi.com/patchForce": "true"},
     }
-
-
-def rollout_check_role_rules(gateway_names: list[str]) -> list[dict[str, Any]]:
-    """Read-only access to exactly the gateway Deployments (get, and watch by name)."""
-    return [
-        {
-            "apiGroups": ["apps"],
-            "resources": ["deployments"],
-            "resourceNames": sorted(gateway_names),
-            "verbs": ["get", "list", "watch"],
-        }
-    ]
 
 
 def istio_operator_gateway(gateway: GatewayConfig, changes: GatewayPodChanges) -> dict[str, Any]:
     """One ``components.ingressGateways[]`` entry using ``k8s.overlays``.
 
-    ``k8s.env`` / ``k8s.volumes`` are not used: they are ignored or broken for gateways.
+    ``k8s.env`` / ``k8s.volumes`` are not used: they are ignored or broken for gateways. The pod
+    label goes through an overlay too: the entry's ``label`` would change the Deployment's
+    selector, which is immutable.
     """
     proxy = f"spec.template.spec.containers.[name:{PROXY_CONTAINER}]"
     patches: list[dict[str, Any]] = [
         {"path": "spec.progressDeadlineSeconds", "value": PROGRESS_DEADLINE_SECONDS},
+    ]
+    patches += [
+        {"path": f"spec.template.metadata.labels.{key}", "value": value}
+        for key, value in changes.pod_labels.items()
     ]
     # Append (not set) so that init containers the gateway already has are kept.
     patches += [
@@ -287,7 +226,7 @@ def istio_operator_gateway(gateway: GatewayConfig, changes: GatewayPodChanges) -
         "enabled": True,
         "label": dict(gateway.selector),
         "k8s": {
-            "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": gateway.max_surge}},
             "podAnnotations": dict(changes.pod_annotations),
             "overlays": [
                 {
@@ -320,20 +259,25 @@ def istio_operator_yaml(operator: dict[str, Any]) -> str:
     return header + yaml.safe_dump(operator, sort_keys=True)
 
 
+def generations_patch(gateway: GatewayConfig, record: pulumi.Input[str]) -> dict[str, Any]:
+    """Metadata-only patch recording on the Deployment what this update keeps (no rollout)."""
+    return {
+        "name": gateway.name,
+        "namespace": gateway.namespace,
+        "annotations": {GENERATIONS_ANNOTATION: record, "pulumi.com/patchForce": "true"},
+    }
+
+
 @dataclass(frozen=True)
 class GatewaySettingsArgs:
     """Inputs of :class:`GatewaySettings`."""
 
     config: AcpwConfig
     """The validated stack configuration."""
-    receiver_volume_image: pulumi.Input[str]
-    """The init container's image (by digest where known)."""
-    sender_url: pulumi.Input[str]
-    """The sender's image URL: part of the rollout hash."""
-    sender_sha256: pulumi.Input[str | None]
-    """The sender's manifest digest: part of the rollout hash."""
-    pull_secret_name: str | None = None
-    """Pull Secret for the init container image, when the registry is private."""
+    generation: PodGeneration
+    """The desired generation: what every gateway pod is rolled to."""
+    records: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Per gateway (``namespace/name``) the program cannot roll itself: what this update keeps."""
     rollout_after: list[pulumi.Resource] = field(default_factory=list)
     """What the new pods read (Secrets, bootstrap objects, images): applied before any gateway rolls."""
 
@@ -350,78 +294,85 @@ class GatewaySettings(pulumi.ComponentResource):
         self, name: str, args: GatewaySettingsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("acpw:gateway:GatewaySettings", name, None, opts)
+        self._name = name
         config = args.config
-        changes = pulumi.Output.all(
-            args.receiver_volume_image, args.sender_url, args.sender_sha256
-        ).apply(
-            lambda values: gateway_pod_changes(
-                config,
-                receiver_image=values[0],
-                rollout_hash_value=rollout_hash(
-                    config, receiver_image=values[0], sender_url=values[1], sender_sha256=values[2]
-                ),
-                pull_secret=args.pull_secret_name,
-            )
-        )
+        changes = gateway_pod_changes(config, args.generation)
+        in_cluster = config.features.in_cluster_operator
         self.delivery = {}
-        operator_entries: list[pulumi.Output[dict[str, Any]]] = []
-        checkers = self._create_rollout_checkers(config)
+        operator_entries: list[dict[str, Any]] = []
+        awaited = [g for g in config.gateways if g.installer == "deploymentPatch" or in_cluster]
+        checkers = self._create_rollout_checkers(awaited)
+        operator: k8s.apiextensions.CustomResource | None = None
         for gateway in config.gateways:
             key = f"{gateway.namespace}/{gateway.name}"
             self.delivery[key] = f"{config.features.receiver_delivery}+{gateway.installer}"
-            if gateway.installer == "deploymentPatch":
+            if gateway.installer == "istioOperator":
+                operator_entries.append(istio_operator_gateway(gateway, changes))
+            elif gateway.installer == "deploymentPatch":
                 patch = self._create_deployment_patch(gateway, changes, args.rollout_after)
-                self._create_rollout_check(gateway, changes, [patch, *checkers[gateway.namespace]])
-            else:
-                operator_entries.append(
-                    changes.apply(functools.partial(istio_operator_gateway, gateway))
+                self._create_rollout_check(
+                    gateway, args.generation, [patch, *checkers[gateway.namespace]], False
                 )
+            if key in args.records:
+                self._create_generations_record(gateway, args.records[key])
 
         self.istio_operator_yaml = None
         if operator_entries:
-            operator = pulumi.Output.all(*operator_entries).apply(
-                lambda entries: istio_operator(list(entries))
-            )
-            self.istio_operator_yaml = operator.apply(istio_operator_yaml)
-            if config.features.in_cluster_operator:
-                k8s.apiextensions.CustomResource(
-                    f"istiooperator-{ISTIO_OPERATOR_NAMESPACE}-{ISTIO_OPERATOR_NAME}",
+            document = istio_operator(operator_entries)
+            self.istio_operator_yaml = pulumi.Output.from_input(document).apply(istio_operator_yaml)
+            if in_cluster:
+                resource_name = f"istiooperator-{ISTIO_OPERATOR_NAMESPACE}-{ISTIO_OPERATOR_NAME}"
+                operator = k8s.apiextensions.CustomResource(
+                    f"{name}-{resource_name}",
                     api_version="install.istio.io/v1alpha1",
                     kind="IstioOperator",
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         name=ISTIO_OPERATOR_NAME, namespace=ISTIO_OPERATOR_NAMESPACE
                     ),
-                    spec=operator.apply(lambda o: o["spec"]),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=args.rollout_after),
+                    spec=document["spec"],
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        depends_on=args.rollout_after,
+                        aliases=[pulumi.Alias(name=resource_name)],
+                    ),
                 )
+                for gateway in config.gateways:
+                    if gateway.installer == "istioOperator":
+                        self._create_rollout_check(
+                            gateway,
+                            args.generation,
+                            [operator, *checkers[gateway.namespace]],
+                            True,
+                        )
         self.register_outputs(
             {"delivery": self.delivery, "istioOperatorYaml": self.istio_operator_yaml}
         )
 
-    def _create_rollout_checkers(self, config: AcpwConfig) -> dict[str, list[pulumi.Resource]]:
-        """ServiceAccount + Role + RoleBinding per namespace with patched gateways."""
+    def _create_rollout_checkers(
+        self, gateways: list[GatewayConfig]
+    ) -> dict[str, list[pulumi.Resource]]:
+        """ServiceAccount + Role + RoleBinding per namespace with awaited gateways."""
         names: dict[str, list[str]] = {}
-        for gateway in config.gateways:
-            if gateway.installer == "deploymentPatch":
-                names.setdefault(gateway.namespace, []).append(gateway.name)
+        for gateway in gateways:
+            names.setdefault(gateway.namespace, []).append(gateway.name)
         created: dict[str, list[pulumi.Resource]] = {}
         for namespace, gateway_names in names.items():
             meta = k8s.meta.v1.ObjectMetaArgs(
-                name=ROLLOUT_CHECK, namespace=namespace, labels=_ROLLOUT_CHECK_LABELS
+                name=ROLLOUT_CHECK, namespace=namespace, labels=LABELS
             )
+            resource_name = f"{ROLLOUT_CHECK}-{namespace}"
+            opts = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=resource_name)])
             account = k8s.core.v1.ServiceAccount(
-                f"{ROLLOUT_CHECK}-{namespace}",
-                metadata=meta,
-                opts=pulumi.ResourceOptions(parent=self),
+                f"{self._name}-{resource_name}", metadata=meta, opts=opts
             )
             role = k8s.rbac.v1.Role(
-                f"{ROLLOUT_CHECK}-{namespace}",
+                f"{self._name}-{resource_name}",
                 metadata=meta,
                 rules=rollout_check_role_rules(gateway_names),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=opts,
             )
             binding = k8s.rbac.v1.RoleBinding(
-                f"{ROLLOUT_CHECK}-{namespace}",
+                f"{self._name}-{resource_name}",
                 metadata=meta,
                 role_ref={
                     "apiGroup": "rbac.authorization.k8s.io",
@@ -431,7 +382,7 @@ class GatewaySettings(pulumi.ComponentResource):
                 subjects=[
                     {"kind": "ServiceAccount", "name": ROLLOUT_CHECK, "namespace": namespace}
                 ],
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=opts,
             )
             created[namespace] = [account, role, binding]
         return created
@@ -439,52 +390,60 @@ class GatewaySettings(pulumi.ComponentResource):
     def _create_rollout_check(
         self,
         gateway: GatewayConfig,
-        changes: pulumi.Output[GatewayPodChanges],
+        generation: PodGeneration,
         after: list[pulumi.Resource],
+        wait_for_template: bool,
     ) -> k8s.batch.v1.Job:
-        job = changes.apply(
-            lambda c: rollout_check_job(
-                gateway, c.pod_annotations[ROLLOUT_HASH_ANNOTATION], labels=_ROLLOUT_CHECK_LABELS
+        # The name covers the whole pod-template change, including image digests that only the
+        # registry decides (an unpinned tag that moved): then it is known at deploy time only.
+        name = pulumi.Output.all(generation.sender, generation.receiver_image).apply(
+            lambda images: job_name(
+                gateway,
+                {"generation": generation.generation_id, "images": list(images)},
             )
         )
+        job = rollout_check_job(
+            gateway, "[name]", generation.generation_id, wait_for_template=wait_for_template
+        )
+        metadata = {**job["metadata"], "name": name}
         return k8s.batch.v1.Job(
-            f"{ROLLOUT_CHECK}-{gateway.namespace}-{gateway.name}",
-            metadata=job.apply(lambda j: j["metadata"]),
-            spec=job.apply(lambda j: j["spec"]),
+            f"{self._name}-rollout-{gateway.namespace}-{gateway.name}-{generation.generation_id}",
+            metadata=metadata,
+            spec=job["spec"],
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=after,
-                custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=f"{BACKSTOP_SECONDS}s", update=f"{BACKSTOP_SECONDS}s"
+                ),
             ),
         )
 
     def _create_deployment_patch(
         self,
         gateway: GatewayConfig,
-        changes: pulumi.Output[GatewayPodChanges],
+        changes: GatewayPodChanges,
         rollout_after: list[pulumi.Resource],
     ) -> k8s.apps.v1.DeploymentPatch:
-        body = changes.apply(lambda c: deployment_patch(gateway, c))
-        meta = deployment_patch_metadata(gateway)
+        body = deployment_patch(gateway, changes)
+        resource_name = f"deployment-{gateway.namespace}-{gateway.name}"
         return k8s.apps.v1.DeploymentPatch(
-            f"deployment-{gateway.namespace}-{gateway.name}",
-            metadata=k8s.meta.v1.ObjectMetaPatchArgs(**meta),
-            spec=body.apply(lambda b: b["spec"]),
+            f"{self._name}-{resource_name}",
+            metadata=k8s.meta.v1.ObjectMetaPatchArgs(**body["metadata"]),
+            spec=body["spec"],
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=rollout_after,
-                custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
+                aliases=[pulumi.Alias(name=resource_name)],
             ),
         )
 
-
-_ROLLOUT_CHECK_LABELS = labels(ROLLOUT_CHECK)
-
-
-def deployment_patch_metadata(gateway: GatewayConfig) -> dict[str, Any]:
-    # patchForce: take over fields another manager (e.g. Helm) set, such as the strategy.
-    return {
-        "name": gateway.name,
-        "namespace": gateway.namespace,
-        "annotations": {"pulumi.com/patchForce": "true"},
-    }
+    def _create_generations_record(
+        self, gateway: GatewayConfig, record: pulumi.Input[str]
+    ) -> k8s.apps.v1.DeploymentPatch:
+        metadata = generations_patch(gateway, record)
+        return k8s.apps.v1.DeploymentPatch(
+            f"{self._name}-generations-{gateway.namespace}-{gateway.name}",
+            metadata=k8s.meta.v1.ObjectMetaPatchArgs(**metadata),
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -116,6 +116,10 @@ class WasmImages(pulumi.ComponentResource):
     """Registry ``ecr``: the pull Secret per gateway namespace."""
     refresher_user_arn: pulumi.Output[str] | None
     """Registry ``ecr``: ARN of the refresher's IAM user."""
+    sender_file_sha256: str | None
+    """``images.senderFile``: the file's SHA-256 (a changed file is a new generation)."""
+    receiver_file_sha256: str | None
+    """``images.receiverFile``: the file's SHA-256."""
 
     def __init__(
         self, name: str, args: WasmImagesArgs, opts: pulumi.ResourceOptions | None = None
@@ -127,7 +131,18 @@ class WasmImages(pulumi.ComponentResource):
         self.pull_secrets = {}
         self.refresher_user_arn = None
         self.pull_secret_name = None
-        if args.config.images.registry == "ecr":
+        images = args.config.images
+        self.sender_file_sha256 = (
+            _file_sha256(images.sender_file, "acpw:images.senderFile")
+            if images.sender_file
+            else None
+        )
+        self.receiver_file_sha256 = (
+            _file_sha256(images.receiver_file, "acpw:images.receiverFile")
+            if images.receiver_file
+            else None
+        )
+        if images.registry == "ecr":
             self._ecr()
         else:
             self._ghcr()
@@ -231,7 +246,7 @@ class WasmImages(pulumi.ComponentResource):
                 istio_version=version,
                 wasm_format=wasm_format,
                 expected_digest=_local_sender_digest(images.sender_file, wasm_format),
-                file_sha256=_file_sha256(images.sender_file, "acpw:images.senderFile"),
+                file_sha256=self.sender_file_sha256,
                 target_credentials=push_credentials,
                 delete_best_effort=True,
             )
@@ -258,7 +273,7 @@ class WasmImages(pulumi.ComponentResource):
                 target=repos["receiverVolume"].repository_url,
                 role=ROLE_VOLUME,
                 istio_version=version,
-                file_sha256=_file_sha256(images.receiver_file, "acpw:images.receiverFile"),
+                file_sha256=self.receiver_file_sha256,
                 target_credentials=push_credentials,
                 delete_best_effort=True,
             )

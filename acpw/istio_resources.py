@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +18,12 @@ import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig, GatewayConfig
 from acpw.contract import (
-    BOOTSTRAP_CONFIGMAP,
     BOOTSTRAP_FILE_KEY,
     KEY_ENV_NAMES,
     RECEIVER_WASM_PATH,
     labels,
 )
+from acpw.rollout import bootstrap_configmap_name, rollout_selector
 
 OS_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 """The OS trust bundle inside Istio's proxy image (Debian/Ubuntu and distroless bases alike)."""
@@ -43,12 +42,12 @@ def monitoring_object_name(region: str) -> str:
     return f"acpw-monitoring-{region}"
 
 
-def sender_name(gateway: GatewayConfig) -> str:
-    return f"acpw-sender-{gateway.name}"
+def sender_name(gateway: GatewayConfig, generation_id: str) -> str:
+    return f"acpw-sender-{gateway.name}-{generation_id}"
 
 
-def receiver_filter_name(gateway: GatewayConfig) -> str:
-    return f"acpw-receiver-{gateway.name}"
+def receiver_filter_name(gateway: GatewayConfig, generation_id: str) -> str:
+    return f"acpw-receiver-{gateway.name}-{generation_id}"
 
 
 def _metadata(name: str, namespace: str, component: str) -> dict[str, Any]:
@@ -136,14 +135,20 @@ def receiver_bootstrap(config: AcpwConfig) -> dict[str, Any]:
     }
 
 
-def envoy_filter(config: AcpwConfig, gateway: GatewayConfig) -> dict[str, Any]:
-    """Istio 1.12 - 1.20: the receiver as a BOOTSTRAP MERGE patch (needs BOOTSTRAP_XDS_AGENT=true)."""
+def envoy_filter(config: AcpwConfig, gateway: GatewayConfig, generation_id: str) -> dict[str, Any]:
+    """Istio 1.12 - 1.20: the receiver as a BOOTSTRAP MERGE patch (needs BOOTSTRAP_XDS_AGENT=true).
+
+    It selects only the gateway's pods of this generation: the agent of a pod that restarts
+    fetches its bootstrap again, and must get the receiver it was rolled out with.
+    """
     return {
         "apiVersion": config.features.envoy_filter_api_version,
         "kind": "EnvoyFilter",
-        "metadata": _metadata(receiver_filter_name(gateway), gateway.namespace, "receiver"),
+        "metadata": _metadata(
+            receiver_filter_name(gateway, generation_id), gateway.namespace, "receiver"
+        ),
         "spec": {
-            "workloadSelector": {"labels": dict(gateway.selector)},
+            "workloadSelector": {"labels": rollout_selector(gateway.selector, generation_id)},
             "configPatches": [
                 {
                     "applyTo": "BOOTSTRAP",
@@ -154,30 +159,44 @@ def envoy_filter(config: AcpwConfig, gateway: GatewayConfig) -> dict[str, Any]:
     }
 
 
+def bootstrap_file(config: AcpwConfig) -> str:
+    return json.dumps(receiver_bootstrap(config), indent=2, sort_keys=True)
+
+
 def bootstrap_override_configmap(config: AcpwConfig, namespace: str) -> dict[str, Any]:
-    """Istio 1.21+: the receiver in a custom bootstrap file that pilot-agent passes to Envoy."""
+    """Istio 1.21+: the receiver in a custom bootstrap file that pilot-agent passes to Envoy.
+
+    Named by its content and immutable: a pod mounts the file it was rolled out with, even when
+    it restarts after the configuration changed.
+    """
+    content = bootstrap_file(config)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(BOOTSTRAP_CONFIGMAP, namespace, "receiver"),
-        "data": {
-            BOOTSTRAP_FILE_KEY: json.dumps(receiver_bootstrap(config), indent=2, sort_keys=True)
-        },
+        "metadata": _metadata(bootstrap_configmap_name(content), namespace, "receiver"),
+        "immutable": True,
+        "data": {BOOTSTRAP_FILE_KEY: content},
     }
 
 
 def wasm_plugin(
     config: AcpwConfig,
     gateway: GatewayConfig,
+    generation_id: str,
     *,
-    url: str,
-    sha256: str | None,
+    url: pulumi.Input[str],
+    sha256: pulumi.Input[str | None],
     pull_secret: str | None,
 ) -> dict[str, Any]:
-    """The sender ``WasmPlugin``, with only the fields this Istio version has."""
+    """The sender ``WasmPlugin`` of one generation, with only the fields this Istio version has.
+
+    It selects only the gateway's pods of this generation, so a pod always runs the sender that
+    matches its receiver (``receiver_vm_id``). ``url`` and ``sha256`` may be outputs (an image
+    digest the registry decides); every other field is known at preview.
+    """
     features = config.features
     spec: dict[str, Any] = {
-        "selector": {"matchLabels": dict(gateway.selector)},
+        "selector": {"matchLabels": rollout_selector(gateway.selector, generation_id)},
         "url": url,
         "imagePullPolicy": config.images.pull_policy,
         "pluginConfig": {
@@ -185,7 +204,7 @@ def wasm_plugin(
             "match_hosts": list(config.match_hosts),
         },
     }
-    if sha256:
+    if sha256 is not None:
         spec["sha256"] = sha256
     if pull_secret and features.wasm_pull_secret:
         spec["imagePullSecret"] = pull_secret
@@ -196,9 +215,22 @@ def wasm_plugin(
     return {
         "apiVersion": features.wasm_plugin_api_version,
         "kind": "WasmPlugin",
-        "metadata": _metadata(sender_name(gateway), gateway.namespace, "sender"),
+        "metadata": _metadata(sender_name(gateway, generation_id), gateway.namespace, "sender"),
         "spec": spec,
     }
+
+
+@dataclass(frozen=True)
+class GenerationImages:
+    """A generation's configuration and the sender image its WasmPlugins pull."""
+
+    generation_id: str
+    config: AcpwConfig
+    """The configuration the generation was built from."""
+    sender_url: pulumi.Input[str]
+    """``WasmPlugin.spec.url`` of the sender image."""
+    sender_sha256: pulumi.Input[str | None]
+    """The sender image's manifest digest (64 hex)."""
 
 
 @dataclass(frozen=True)
@@ -206,11 +238,9 @@ class IstioResourcesArgs:
     """Inputs of :class:`IstioResources`."""
 
     config: AcpwConfig
-    """The validated stack configuration."""
-    sender_url: pulumi.Input[str]
-    """``WasmPlugin.spec.url`` of the sender image."""
-    sender_sha256: pulumi.Input[str | None]
-    """The sender image's manifest digest (64 hex), if known."""
+    """The validated stack configuration (gateways, namespaces)."""
+    generations: list[GenerationImages]
+    """The desired generation first, then older ones whose pods may still run."""
     pull_secret_name: str | None = None
     """Image pull Secret present in each gateway namespace, for private registries."""
 
@@ -219,79 +249,84 @@ class IstioResources(pulumi.ComponentResource):
     """ServiceEntry, DestinationRule, WasmPlugin and the receiver delivery for every gateway."""
 
     object_names: dict[str, list[str]]
-    """Per gateway (``namespace/name``): ``Kind/namespace/name`` of every Istio object serving it."""
-    bootstrap_configmaps: dict[str, k8s.core.v1.ConfigMap]
-    """Per namespace (1.21+): the bootstrap override ConfigMap."""
+    """Per gateway (``namespace/name``): ``Kind/namespace/name`` of the desired generation's objects."""
+    bootstrap_configmaps: dict[str, str]
+    """Per namespace (1.21+): the desired generation's bootstrap ConfigMap name."""
 
     def __init__(
         self, name: str, args: IstioResourcesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("acpw:istio:IstioResources", name, None, opts)
+        self._name = name
+        self._created: set[str] = set()
         config = args.config
         self.object_names = {}
         self.bootstrap_configmaps = {}
-        namespace_objects: dict[str, list[str]] = {}
-        for namespace in config.namespaces:
-            objects = [service_entry(config, namespace), destination_rule(config, namespace)]
-            for obj in objects:
-                self._create_custom(obj)
-            if config.features.receiver_delivery == "bootstrapOverride":
-                configmap = bootstrap_override_configmap(config, namespace)
-                self.bootstrap_configmaps[namespace] = self._create_configmap(configmap)
-                objects.append(configmap)
-            namespace_objects[namespace] = [_ref(obj) for obj in objects]
-
-        for gateway in config.gateways:
-            key = f"{gateway.namespace}/{gateway.name}"
-            refs = list(namespace_objects[gateway.namespace])
-            plugin = pulumi.Output.all(args.sender_url, args.sender_sha256).apply(
-                functools.partial(_plugin_from_image, config, gateway, args.pull_secret_name)
-            )
-            placeholder = wasm_plugin(
-                config, gateway, url="", sha256=None, pull_secret=args.pull_secret_name
-            )
-            self._create_custom(placeholder, spec=plugin.apply(lambda obj: obj["spec"]))
-            refs.append(_ref(placeholder))
-            if config.features.receiver_delivery == "envoyFilterBootstrapPatch":
-                patch = envoy_filter(config, gateway)
-                self._create_custom(patch)
-                refs.append(_ref(patch))
-            self.object_names[key] = sorted(refs)
-
+        for index, generation in enumerate(args.generations):
+            gen_config = generation.config
+            namespace_refs: dict[str, list[str]] = {}
+            for namespace in config.namespaces:
+                objects = [
+                    service_entry(gen_config, namespace),
+                    destination_rule(gen_config, namespace),
+                ]
+                if gen_config.features.receiver_delivery == "bootstrapOverride":
+                    configmap = bootstrap_override_configmap(gen_config, namespace)
+                    objects.append(configmap)
+                    if index == 0:
+                        self.bootstrap_configmaps[namespace] = configmap["metadata"]["name"]
+                for obj in objects:
+                    self._create(obj)
+                namespace_refs[namespace] = [_ref(obj) for obj in objects]
+            for gateway in config.gateways:
+                refs = list(namespace_refs[gateway.namespace])
+                plugin = wasm_plugin(
+                    gen_config,
+                    gateway,
+                    generation.generation_id,
+                    url=generation.sender_url,
+                    sha256=generation.sender_sha256,
+                    pull_secret=args.pull_secret_name,
+                )
+                self._create(plugin)
+                refs.append(_ref(plugin))
+                if gen_config.features.receiver_delivery == "envoyFilterBootstrapPatch":
+                    patch = envoy_filter(gen_config, gateway, generation.generation_id)
+                    self._create(patch)
+                    refs.append(_ref(patch))
+                if index == 0:
+                    self.object_names[f"{gateway.namespace}/{gateway.name}"] = sorted(refs)
         self.register_outputs({"objectNames": self.object_names})
 
-    def _create_custom(
-        self, obj: dict[str, Any], spec: pulumi.Input[Any] | None = None
-    ) -> k8s.apiextensions.CustomResource:
+    def _create(self, obj: dict[str, Any]) -> None:
+        """Register an object once: generations share the objects whose content they share."""
         meta = obj["metadata"]
-        return k8s.apiextensions.CustomResource(
-            f"{obj['kind'].lower()}-{meta['namespace']}-{meta['name']}",
+        resource_name = f"{obj['kind'].lower()}-{meta['namespace']}-{meta['name']}"
+        if resource_name in self._created:
+            return
+        self._created.add(resource_name)
+        metadata = k8s.meta.v1.ObjectMetaArgs(
+            name=meta["name"], namespace=meta["namespace"], labels=meta["labels"]
+        )
+        # Today's names carry the component's name; stacks of release 0.1.0 keep their URNs.
+        opts = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=resource_name)])
+        if obj["kind"] == "ConfigMap":
+            k8s.core.v1.ConfigMap(
+                f"{self._name}-{resource_name}",
+                metadata=metadata,
+                immutable=obj.get("immutable"),
+                data=obj["data"],
+                opts=opts,
+            )
+            return
+        k8s.apiextensions.CustomResource(
+            f"{self._name}-{resource_name}",
             api_version=obj["apiVersion"],
             kind=obj["kind"],
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=meta["name"], namespace=meta["namespace"], labels=meta["labels"]
-            ),
-            spec=spec if spec is not None else obj["spec"],
-            opts=pulumi.ResourceOptions(parent=self),
+            metadata=metadata,
+            spec=obj["spec"],
+            opts=opts,
         )
-
-    def _create_configmap(self, obj: dict[str, Any]) -> k8s.core.v1.ConfigMap:
-        meta = obj["metadata"]
-        return k8s.core.v1.ConfigMap(
-            f"configmap-{meta['namespace']}-{meta['name']}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=meta["name"], namespace=meta["namespace"], labels=meta["labels"]
-            ),
-            data=obj["data"],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-
-def _plugin_from_image(
-    config: AcpwConfig, gateway: GatewayConfig, pull_secret: str | None, image: list[Any]
-) -> dict[str, Any]:
-    url, sha256 = image
-    return wasm_plugin(config, gateway, url=url, sha256=sha256, pull_secret=pull_secret)
 
 
 def _ref(obj: dict[str, Any]) -> str:

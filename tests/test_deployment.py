@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from acpw.contract import RECEIVER_WASM_PATH
+from acpw.contract import CREDENTIALS_SECRET, RECEIVER_WASM_PATH, ROLLOUT_LABEL
 from acpw.istio_versions import IstioFeatures, IstioVersion
 from tests.matrix import MATRIX_VERSIONS, PINNED_SENDER_DIGEST, matrix_config
 from tools.mock_engine import is_secret
@@ -52,7 +52,8 @@ COMMON_KINDS = {
 }
 BOOTSTRAP_PATCH = {"EnvoyFilter": 2, "IstioOperator": 1}
 OVERRIDE_WITH_OPERATOR = {"ConfigMap": 2, "IstioOperator": 1}
-OVERRIDE_ONLY = {"ConfigMap": 2}
+# istioctl installs the 1.24+ gateway: a metadata-only patch records the kept generations.
+OVERRIDE_ONLY = {"ConfigMap": 2, "Deployment": 2}
 
 
 def expected_kinds(version: str) -> dict[str, int]:
@@ -77,7 +78,9 @@ def test_kinds_and_counts(version: str) -> None:
     ours = {k: v for k, v in counts.items() if k not in image_kinds and k in expected}
     assert ours == {k: v for k, v in expected.items() if k not in image_kinds}
     credentials = [
-        o for o in objects(render, "Secret") if o["metadata"]["name"] == "acpw-aws-credentials"
+        o
+        for o in objects(render, "Secret")
+        if o["metadata"]["name"].startswith(f"{CREDENTIALS_SECRET}-g1-")
     ]
     assert len(credentials) == expected["Secret"]
     assert ("EnvoyFilter" in counts) == (version in {"1.13", "1.14", "1.19", "1.20"})
@@ -153,7 +156,8 @@ def test_component_types_follow_the_acpw_token_scheme(version: str) -> None:
 def test_gateways_roll_only_after_what_the_bootstrap_reads(version: str) -> None:
     render = render_version(version)
     by_urn = {r.urn: r for r in render.registrations}
-    rollers = render.of_type("kubernetes:apps/v1:DeploymentPatch") + render.of_type(
+    patches = render.of_type("kubernetes:apps/v1:DeploymentPatch")
+    rollers = [p for p in patches if "spec" in p.inputs] + render.of_type(
         "kubernetes:install.istio.io/v1alpha1:IstioOperator"
     )
     assert rollers
@@ -164,7 +168,10 @@ def test_gateways_roll_only_after_what_the_bootstrap_reads(version: str) -> None
             for d in roller.dependencies
             if by_urn[d].type.startswith("kubernetes:")
         }
-        assert ("Secret", "acpw-aws-credentials") in needed, roller.name
+        assert any(
+            kind == "Secret" and name.startswith(f"{CREDENTIALS_SECRET}-g1-")
+            for kind, name in needed
+        ), roller.name
         assert any(kind == receiver_kind for kind, _ in needed), roller.name
         assert any(by_urn[d].type == "aws:iam/accessKey:AccessKey" for d in roller.dependencies)
 
@@ -173,11 +180,18 @@ def test_outputs_of_the_dev_stack() -> None:
     render = render_stack("dev")
     outputs = render.outputs
     assert outputs["userArn"].endswith(":user/acpw/acpw-dev")
-    assert outputs["secretNames"] == {"istio-system": "acpw-aws-credentials"}
+    generation = outputs["generation"]
+    assert len(generation) == 12
+    [secret_name] = outputs["secretNames"].values()
+    assert outputs["secretNames"] == {"istio-system": secret_name}
+    assert secret_name.startswith(f"{CREDENTIALS_SECRET}-g1-")
     gateway = outputs["gateways"]["istio-system/istio-ingressgateway"]
     assert gateway["receiverDelivery"] == "envoyFilterBootstrapPatch"
     assert gateway["installer"] == "istioOperator"
-    assert "EnvoyFilter/istio-system/acpw-receiver-istio-ingressgateway" in gateway["istioObjects"]
+    assert (
+        f"EnvoyFilter/istio-system/acpw-receiver-istio-ingressgateway-{generation}"
+        in gateway["istioObjects"]
+    )
     assert outputs["cloudwatchConsoleUrl"].startswith(
         "https://ap-northeast-1.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-1"
     )
@@ -219,15 +233,16 @@ def test_secret_inputs_stay_secret_on_the_wire() -> None:
     [secret] = [
         r
         for r in render.of_type("kubernetes:core/v1:Secret")
-        if r.inputs["metadata"]["name"] == "acpw-aws-credentials"
+        if r.inputs["metadata"]["name"].startswith(CREDENTIALS_SECRET)
     ]
     assert is_secret(secret.inputs["stringData"])
 
 
 @pytest.mark.parametrize("version", ["1.14", "1.30"])
-def test_a_sender_digest_change_updates_only_the_plugin_image_and_rollouts(version: str) -> None:
-    """What `pulumi preview` shows for a new sender digest: the image resource, the WasmPlugins
-    and the gateway rollouts, nothing else."""
+def test_a_sender_digest_change_is_a_new_generation_beside_the_old_one(version: str) -> None:
+    """What `pulumi preview` shows for a new sender digest: the image resource and the gateway
+    rollouts change; the new generation's WasmPlugins, receiver objects and rollout checks are
+    created; nothing about the key changes. (What is deleted when: tests/transitions.)"""
 
     def inputs_by_urn(digest: str) -> dict[str, tuple[str, dict[str, Any]]]:
         config = matrix_config(version)
@@ -236,15 +251,42 @@ def test_a_sender_digest_change_updates_only_the_plugin_image_and_rollouts(versi
         return {r.urn: (r.type, r.plain_inputs()) for r in render.registrations}
 
     before, after = inputs_by_urn("1"), inputs_by_urn("2")
-    assert before.keys() == after.keys(), "a digest change must not create or delete resources"
-    changed = sorted(before[urn][0] for urn in before if before[urn] != after[urn])
-    custom = [t for t in changed if not t.startswith("acpw:")]
-    assert sorted(set(custom)) == sorted(
+    changed = sorted(
+        before[urn][0] for urn in before.keys() & after.keys() if before[urn] != after[urn]
+    )
+    created = sorted({after[urn][0] for urn in after.keys() - before.keys()})
+    removed = sorted({before[urn][0] for urn in before.keys() - after.keys()})
+    assert sorted({t for t in changed if not t.startswith("acpw:")}) == sorted(
         {
             "pulumi-python:dynamic:Resource",
-            "kubernetes:extensions.istio.io/v1alpha1:WasmPlugin",
             "kubernetes:apps/v1:DeploymentPatch",
-            "kubernetes:batch/v1:Job",  # the rollout check of the patched gateway
             *(["kubernetes:install.istio.io/v1alpha1:IstioOperator"] if version == "1.14" else []),
         }
     ), changed
+    receiver = ["kubernetes:networking.istio.io/v1alpha3:EnvoyFilter"] if version == "1.14" else []
+    generation_kinds = sorted(
+        {
+            "kubernetes:extensions.istio.io/v1alpha1:WasmPlugin",
+            "kubernetes:batch/v1:Job",
+            *receiver,
+        }
+    )
+    assert created == removed == generation_kinds
+    # The bootstrap ConfigMap (1.21+) is named by its content, which the sender does not change.
+    assert not any("Secret" in t or "AccessKey" in t or "ConfigMap" in t for t in created)
+
+
+@pytest.mark.parametrize("version", MATRIX_VERSIONS)
+def test_generation_scoped_objects_select_only_their_generation(version: str) -> None:
+    render = render_version(version)
+    generation = render.outputs["generation"]
+    for plugin in objects(render, "WasmPlugin"):
+        assert plugin["spec"]["selector"]["matchLabels"][ROLLOUT_LABEL] == generation
+        assert plugin["metadata"]["name"].endswith(f"-{generation}")
+    for patch in objects(render, "EnvoyFilter"):
+        assert patch["spec"]["workloadSelector"]["labels"][ROLLOUT_LABEL] == generation
+    for configmap in objects(render, "ConfigMap"):
+        assert configmap["immutable"] is True
+    for secret in objects(render, "Secret"):
+        if secret["metadata"]["name"].startswith(CREDENTIALS_SECRET):
+            assert secret["immutable"] is True

@@ -7,16 +7,16 @@ from typing import Any
 import pytest
 
 from acpw.config import AcpwConfig, load_config
+from acpw.contract import ROLLOUT_LABEL, ROLLOUT_SPEC_ANNOTATION, SENDER_ANNOTATION
 from acpw.gateway import (
-    ROLLOUT_HASH_ANNOTATION,
+    PodGeneration,
     deployment_patch,
     gateway_pod_changes,
     istio_operator,
     istio_operator_gateway,
-    rollout_check_job,
-    rollout_check_role_rules,
-    rollout_hash,
 )
+from acpw.rollout import RolloutSpec
+from acpw.rollout_check import job_name, rollout_check_job, rollout_check_role_rules
 from tests.matrix import matrix_config
 from tools.render import render_stack
 
@@ -27,6 +27,19 @@ def config_for(version: str, **raw: Any) -> AcpwConfig:
     return load_config(
         {"istioVersion": version, **raw}, project="acpw", stack="t", aws_region="ap-northeast-1"
     )
+
+
+def generation(config: AcpwConfig, **changes: Any) -> PodGeneration:
+    spec = RolloutSpec.from_config(config)
+    base: dict[str, Any] = {
+        "generation_id": spec.id,
+        "spec_json": spec.to_json(),
+        "sender": '{"sha256":null,"url":"oci://r/s:1"}',
+        "receiver_image": IMAGE,
+        "credentials_secret": "acpw-aws-credentials-g1-abcdef",
+        "bootstrap_configmap": "acpw-bootstrap-0123456789",
+    }
+    return PodGeneration(**{**base, **changes})
 
 
 def env_names(changes: Any) -> list[str]:
@@ -43,7 +56,9 @@ def env_names(changes: Any) -> list[str]:
     ],
 )
 def test_pod_changes_per_version(version: str, delivery_env: str) -> None:
-    changes = gateway_pod_changes(config_for(version), receiver_image=IMAGE, rollout_hash_value="h")
+    config = config_for(version)
+    pod = generation(config)
+    changes = gateway_pod_changes(config, pod)
     assert env_names(changes) == [
         "ACPW_AWS_ACCESS_KEY_ID",
         "ACPW_AWS_SECRET_ACCESS_KEY",
@@ -51,7 +66,7 @@ def test_pod_changes_per_version(version: str, delivery_env: str) -> None:
     ]
     for env in changes.proxy_env[:2]:
         assert env["valueFrom"]["secretKeyRef"] == {
-            "name": "acpw-aws-credentials",
+            "name": "acpw-aws-credentials-g1-abcdef",
             "key": env["name"],
         }
     [init] = changes.init_containers
@@ -73,14 +88,18 @@ def test_pod_changes_per_version(version: str, delivery_env: str) -> None:
         assert changes.proxy_env[2]["value"] == "/etc/istio/custom-bootstrap/custom_bootstrap.json"
         assert {
             "name": "acpw-bootstrap",
-            "configMap": {"name": "acpw-bootstrap"},
+            "configMap": {"name": "acpw-bootstrap-0123456789"},
         } in changes.volumes
         assert {
             "name": "acpw-bootstrap",
             "mountPath": "/etc/istio/custom-bootstrap",
             "readOnly": True,
         } in changes.proxy_volume_mounts
-    assert changes.pod_annotations == {ROLLOUT_HASH_ANNOTATION: "h"}
+    assert changes.pod_labels == {ROLLOUT_LABEL: pod.generation_id}
+    assert changes.pod_annotations == {
+        ROLLOUT_SPEC_ANNOTATION: pod.spec_json,
+        SENDER_ANNOTATION: pod.sender,
+    }
 
 
 def test_deployment_patch_never_lowers_capacity() -> None:
@@ -95,22 +114,22 @@ def test_deployment_patch_never_lowers_capacity() -> None:
             }
         ],
     )
-    changes = gateway_pod_changes(
-        config, receiver_image=IMAGE, rollout_hash_value="h", pull_secret="pull"
-    )
+    changes = gateway_pod_changes(config, generation(config, pull_secret="pull"))
     body = deployment_patch(config.gateways[0], changes)
     assert body["metadata"] == {
         "name": "gw",
         "namespace": "ns",
         "annotations": {"pulumi.com/patchForce": "true"},
     }
+    # maxUnavailable stays 0; the surge is a percentage (configurable), not one pod at a time.
     assert body["spec"]["strategy"] == {
         "type": "RollingUpdate",
-        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"},
     }
     assert body["spec"]["progressDeadlineSeconds"] > 0
     pod = body["spec"]["template"]
-    assert pod["metadata"]["annotations"] == {ROLLOUT_HASH_ANNOTATION: "h"}
+    assert pod["metadata"]["annotations"] == changes.pod_annotations
+    assert pod["metadata"]["labels"] == changes.pod_labels
     assert pod["spec"]["containers"] == [
         {
             "name": "istio-proxy",
@@ -123,7 +142,7 @@ def test_deployment_patch_never_lowers_capacity() -> None:
 
 def test_istio_operator_uses_overlays_not_k8s_env_or_volumes() -> None:
     config = config_for("1.13")
-    changes = gateway_pod_changes(config, receiver_image=IMAGE, rollout_hash_value="h")
+    changes = gateway_pod_changes(config, generation(config))
     entry = istio_operator_gateway(config.gateways[0], changes)
     assert set(entry["k8s"]) == {"strategy", "podAnnotations", "overlays"}
     [overlay] = entry["k8s"]["overlays"]
@@ -137,17 +156,17 @@ def test_istio_operator_uses_overlays_not_k8s_env_or_volumes() -> None:
     assert paths.count("spec.template.spec.containers.[name:istio-proxy].env.[1000]") == 3
     assert paths.count("spec.template.spec.containers.[name:istio-proxy].volumeMounts.[1000]") == 1
     assert paths.count("spec.template.spec.volumes.[1000]") == 1
-    assert entry["k8s"]["strategy"] == {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    # The generation label through an overlay: `label` would change the immutable selector.
+    assert paths.count(f"spec.template.metadata.labels.{ROLLOUT_LABEL}") == 1
+    assert entry["label"] == dict(config.gateways[0].selector)
+    assert entry["k8s"]["strategy"] == {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}}
     operator = istio_operator([entry])
     assert operator["spec"]["profile"] == "empty"
     assert operator["spec"]["components"]["ingressGateways"] == [entry]
 
 
-BASE = {"receiver_image": IMAGE, "sender_url": "oci://r/s:1", "sender_sha256": "bb" * 32}
-
-
-def hash_of(version: str = "1.30", base: dict[str, Any] | None = None, **raw: Any) -> str:
-    return rollout_hash(config_for(version, **raw), **(base or BASE))
+def generation_of(version: str = "1.30", **raw: Any) -> str:
+    return RolloutSpec.from_config(config_for(version, **raw)).id
 
 
 @pytest.mark.parametrize(
@@ -157,79 +176,127 @@ def hash_of(version: str = "1.30", base: dict[str, Any] | None = None, **raw: An
         {"cloudwatch": {"metricName": "Other"}},
         {"cloudwatch": {"requestTimeoutMs": 1000}},
         {"iam": {"keyGeneration": 2}},
+        {"iam": {"userName": "other-user"}},
         {"receiverVmId": "other"},
+        {"matchHosts": ["a.example.com"]},
+        {"failStrategy": "closed"},
+        {"images": {"pullPolicy": "Always"}},
+        {"images": {"senderDigest": "sha256:" + "ab" * 32}},
+        {"images": {"receiverVolumeDigest": "sha256:" + "cd" * 32}},
+        {"images": {"receiver_volume": "ghcr.io/x/volume:2"}},
     ],
 )
-def test_rollout_hash_changes_with_what_the_bootstrap_reads(change: dict[str, Any]) -> None:
-    assert hash_of(**change) != hash_of()
+def test_generation_covers_everything_a_pod_runs_with(change: dict[str, Any]) -> None:
+    if "receiver_volume" in change.get("images", {}):
+        change = {"images": {"receiverVolume": change["images"]["receiver_volume"]}}
+    assert generation_of(**change) != generation_of()
 
 
-@pytest.mark.parametrize("field", ["receiver_image", "sender_url", "sender_sha256"])
-def test_rollout_hash_changes_with_the_images(field: str) -> None:
-    assert hash_of(base={**BASE, field: BASE[field] + "0"}) != hash_of()
+def test_generation_follows_the_receiver_delivery() -> None:
+    assert generation_of("1.20") != generation_of("1.21")
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        {"matchHosts": ["a.example.com"]},
-        {"failStrategy": "closed"},
         {"iam": {"tags": {"team": "x"}}},
         {"iam": {"path": "/other/"}},
-        {"images": {"pullPolicy": "Always"}},
+        {"images": {"ecrKeepImages": 3}},
     ],
 )
-def test_rollout_hash_ignores_what_the_bootstrap_does_not_read(change: dict[str, Any]) -> None:
-    assert hash_of(**change) == hash_of()
+def test_generation_ignores_what_no_pod_reads(change: dict[str, Any]) -> None:
+    assert generation_of(**change) == generation_of()
 
 
-def _annotations(render: Any) -> list[str]:
+def test_generation_spec_round_trips_through_the_pod_annotation() -> None:
+    spec = RolloutSpec.from_config(config_for("1.30", matchHosts=["a.example.com"]))
+    assert RolloutSpec.from_json(spec.to_json()) == spec
+    assert RolloutSpec.from_json(spec.to_json()).id == spec.id
+
+
+def _labels(render: Any) -> list[str]:
     found = []
     for obj in render.kubernetes:
-        if obj["kind"] == "Deployment":
-            found.append(
-                obj["spec"]["template"]["metadata"]["annotations"][ROLLOUT_HASH_ANNOTATION]
-            )
+        if obj["kind"] == "Deployment" and "spec" in obj:
+            found.append(obj["spec"]["template"]["metadata"]["labels"][ROLLOUT_LABEL])
         if obj["kind"] == "IstioOperator":
             for gw in obj["spec"]["components"]["ingressGateways"]:
-                found.append(gw["k8s"]["podAnnotations"][ROLLOUT_HASH_ANNOTATION])
+                [overlay] = gw["k8s"]["overlays"]
+                found += [
+                    p["value"]
+                    for p in overlay["patches"]
+                    if p["path"] == f"spec.template.metadata.labels.{ROLLOUT_LABEL}"
+                ]
     return found
 
 
 def test_key_rotation_rolls_every_gateway_through_the_program() -> None:
-    before = _annotations(render_stack("m", config=matrix_config("1.20")))
-    after = _annotations(render_stack("m", config=matrix_config("1.20", iam={"keyGeneration": 2})))
-    tagged = _annotations(render_stack("m", config=matrix_config("1.20", iam={"tags": {"a": "b"}})))
+    before = _labels(render_stack("m", config=matrix_config("1.20")))
+    after = _labels(render_stack("m", config=matrix_config("1.20", iam={"keyGeneration": 2})))
+    renamed = _labels(render_stack("m", config=matrix_config("1.20", iam={"userName": "u2"})))
+    tagged = _labels(render_stack("m", config=matrix_config("1.20", iam={"tags": {"a": "b"}})))
     assert len(before) == 2
     assert all(b != a for b, a in zip(before, after, strict=True))
+    assert all(b != a for b, a in zip(before, renamed, strict=True))
     assert tagged == before
 
 
-class TestRolloutCheck:
-    """Patch resources are not awaited by pulumi-kubernetes; a Job per patched gateway is."""
+PATCHED = {
+    "name": "gw",
+    "namespace": "ns",
+    "selector": {"app": "gw"},
+    "installer": "deploymentPatch",
+}
 
-    def test_job_waits_for_the_rollout_and_fails_once(self) -> None:
-        config = config_for(
-            "1.30",
-            gateways=[
-                {
-                    "name": "gw",
-                    "namespace": "ns",
-                    "selector": {"app": "gw"},
-                    "installer": "deploymentPatch",
-                }
-            ],
-        )
-        job = rollout_check_job(config.gateways[0], "0123456789abcdef", labels={"a": "b"})
-        assert job["metadata"]["name"] == "acpw-rollout-check-gw-0123456789"
+
+class TestRolloutCheck:
+    """Patch resources are not awaited by pulumi-kubernetes; a Job per rolled gateway is."""
+
+    def test_job_waits_for_the_rollout_by_progress_and_is_replaced_when_unready(self) -> None:
+        config = config_for("1.30", gateways=[PATCHED])
+        job = rollout_check_job(config.gateways[0], "n", "0123456789ab", wait_for_template=False)
+        assert job["metadata"]["annotations"] == {"pulumi.com/replaceUnready": "true"}
         assert job["spec"]["backoffLimit"] == 0
         [container] = job["spec"]["template"]["spec"]["containers"]
-        assert container["command"][:4] == ["kubectl", "rollout", "status", "deployment/gw"]
-        assert "--namespace=ns" in container["command"]
+        assert container["command"] == [
+            "kubectl",
+            "rollout",
+            "status",
+            "deployment/gw",
+            "--namespace=ns",
+        ]
+        # No total timeout: the Deployment's progress deadline ends a rollout that stalls.
+        assert not any(arg.startswith("--timeout") for arg in container["command"])
+        assert "initContainers" not in job["spec"]["template"]["spec"]
         assert job["spec"]["template"]["metadata"]["annotations"] == {
             "sidecar.istio.io/inject": "false"
         }
         assert job["spec"]["template"]["spec"]["serviceAccountName"] == "acpw-rollout-check"
+
+    def test_operator_job_first_waits_for_the_template_to_carry_the_generation(self) -> None:
+        config = config_for("1.20")
+        job = rollout_check_job(config.gateways[0], "n", "0123456789ab", wait_for_template=True)
+        [wait] = job["spec"]["template"]["spec"]["initContainers"]
+        assert wait["command"][:3] == ["kubectl", "wait", "deployment/istio-ingressgateway"]
+        assert (
+            f"--for=jsonpath={{.spec.template.metadata.labels.{ROLLOUT_LABEL}}}=0123456789ab"
+            in wait["command"]
+        )
+
+    def test_job_names_are_unique_per_gateway_and_change(self) -> None:
+        config = config_for(
+            "1.30",
+            gateways=[
+                {**PATCHED, "name": "a" * 60, "selector": {"app": "a"}},
+                {**PATCHED, "name": "a" * 60 + "b", "selector": {"app": "b"}},
+                {**PATCHED, "name": "a" * 60, "namespace": "other", "selector": {"app": "a"}},
+            ],
+        )
+        names = {job_name(g, {"generation": "x"}) for g in config.gateways}
+        assert len(names) == 3
+        assert all(len(n) <= 63 for n in names)
+        gateway = config.gateways[0]
+        assert job_name(gateway, {"generation": "x"}) != job_name(gateway, {"generation": "y"})
 
     def test_role_is_read_only_on_the_gateways(self) -> None:
         [rule] = rollout_check_role_rules(["b", "a"])
@@ -240,28 +307,31 @@ class TestRolloutCheck:
             "verbs": ["get", "list", "watch"],
         }
 
-    def test_the_program_checks_every_patched_gateway_after_its_patch(self) -> None:
-        render = render_stack("m", config=matrix_config("1.30"))
+    @pytest.mark.parametrize("version", ["1.20", "1.30"])
+    def test_the_program_checks_every_rolled_gateway_after_its_change(self, version: str) -> None:
+        render = render_stack("m", config=matrix_config(version))
         by_urn = {r.urn: r for r in render.registrations}
         jobs = [
             r
             for r in render.of_type("kubernetes:batch/v1:Job")
-            if r.inputs["metadata"]["name"].startswith("acpw-rollout-check")
+            if r.inputs["metadata"]["name"].startswith("acpw-rollout-")
         ]
-        patches = render.of_type("kubernetes:apps/v1:DeploymentPatch")
-        assert len(jobs) == len(patches) == 1  # the matrix has one deploymentPatch gateway
-        [job], [patch] = jobs, patches
-        assert patch.urn in job.dependencies
-        needed = {by_urn[d].type for d in job.dependencies}
-        assert {
-            "kubernetes:rbac.authorization.k8s.io/v1:Role",
-            "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
-            "kubernetes:core/v1:ServiceAccount",
-        } <= needed
-        hash_value = patch.inputs["spec"]["template"]["metadata"]["annotations"][
-            ROLLOUT_HASH_ANNOTATION
+        patches = [
+            p for p in render.of_type("kubernetes:apps/v1:DeploymentPatch") if "spec" in p.inputs
         ]
-        assert job.inputs["metadata"]["name"].endswith(hash_value[:10])
+        operators = render.of_type("kubernetes:install.istio.io/v1alpha1:IstioOperator")
+        # 1.20: the in-cluster operator's gateway is awaited too; 1.30: istioctl's is not.
+        assert len(jobs) == len(patches) + (1 if operators else 0)
+        for job in jobs:
+            rollers = [by_urn[d] for d in job.dependencies if by_urn[d] in patches + operators]
+            assert len(rollers) == 1
+            needed = {by_urn[d].type for d in job.dependencies}
+            assert {
+                "kubernetes:rbac.authorization.k8s.io/v1:Role",
+                "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+                "kubernetes:core/v1:ServiceAccount",
+            } <= needed
+            assert job.inputs["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
 
     def test_a_new_rollout_gets_a_new_job(self) -> None:
         def job_names(**overrides: Any) -> list[str]:
@@ -269,8 +339,9 @@ class TestRolloutCheck:
             return [
                 r.inputs["metadata"]["name"]
                 for r in render.of_type("kubernetes:batch/v1:Job")
-                if r.inputs["metadata"]["name"].startswith("acpw-rollout-check")
+                if r.inputs["metadata"]["name"].startswith("acpw-rollout-")
             ]
 
         assert job_names() != job_names(iam={"keyGeneration": 2})
+        assert job_names() != job_names(images={"pullPolicy": "Always"})
         assert job_names() == job_names(iam={"tags": {"x": "y"}})

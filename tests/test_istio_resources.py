@@ -20,6 +20,7 @@ from acpw.istio_resources import (
 )
 
 DIGEST_HEX = "12" * 32
+GEN = "0123456789ab"
 
 
 def config_for(version: str, **raw: Any) -> AcpwConfig:
@@ -31,7 +32,7 @@ def config_for(version: str, **raw: Any) -> AcpwConfig:
 def plugin(version: str, **raw: Any) -> dict[str, Any]:
     config = config_for(version, **raw)
     return wasm_plugin(
-        config, config.gateways[0], url="oci://r/s:1", sha256=DIGEST_HEX, pull_secret="pull"
+        config, config.gateways[0], GEN, url="oci://r/s:1", sha256=DIGEST_HEX, pull_secret="pull"
     )
 
 
@@ -96,8 +97,13 @@ def test_wasm_plugin_fields() -> None:
     spec = plugin("1.30", matchHosts=["a.example.com"], failStrategy="closed", receiverVmId="rx")[
         "spec"
     ]
+    # Only the gateway's pods of this generation run this sender.
     assert spec["selector"] == {
-        "matchLabels": {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+        "matchLabels": {
+            "app": "istio-ingressgateway",
+            "istio": "ingressgateway",
+            "acpw-rollout": GEN,
+        }
     }
     assert spec["url"] == "oci://r/s:1"
     assert spec["sha256"] == DIGEST_HEX
@@ -112,7 +118,7 @@ def test_wasm_plugin_fields() -> None:
 def test_wasm_plugin_without_known_digest_has_no_sha256() -> None:
     config = config_for("1.13")
     spec = wasm_plugin(
-        config, config.gateways[0], url="oci://r/s:1", sha256=None, pull_secret=None
+        config, config.gateways[0], GEN, url="oci://r/s:1", sha256=None, pull_secret=None
     )["spec"]
     assert "sha256" not in spec
     assert "imagePullSecret" not in spec
@@ -145,10 +151,11 @@ def test_receiver_bootstrap_is_a_singleton_wasm_service() -> None:
 
 def test_envoy_filter_is_a_bootstrap_merge_on_the_gateway() -> None:
     config = config_for("1.20")
-    obj = envoy_filter(config, config.gateways[0])
+    obj = envoy_filter(config, config.gateways[0], GEN)
     assert obj["apiVersion"] == "networking.istio.io/v1alpha3"
+    assert obj["metadata"]["name"] == f"acpw-receiver-istio-ingressgateway-{GEN}"
     assert obj["spec"]["workloadSelector"] == {
-        "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+        "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway", "acpw-rollout": GEN}
     }
     [patch] = obj["spec"]["configPatches"]
     assert patch["applyTo"] == "BOOTSTRAP"
@@ -158,5 +165,11 @@ def test_envoy_filter_is_a_bootstrap_merge_on_the_gateway() -> None:
 def test_bootstrap_override_configmap_holds_the_same_extension() -> None:
     config = config_for("1.21")
     obj = bootstrap_override_configmap(config, "ns")
-    assert obj["metadata"]["name"] == "acpw-bootstrap"
     assert json.loads(obj["data"]["custom_bootstrap.json"]) == receiver_bootstrap(config)
+    # Named by content (kustomize style) and immutable: a restarted pod mounts what it started with.
+    assert obj["immutable"] is True
+    name = obj["metadata"]["name"]
+    assert name.startswith("acpw-bootstrap-")
+    assert bootstrap_override_configmap(config_for("1.21"), "other")["metadata"]["name"] == name
+    changed = config_for("1.21", cloudwatch={"requestTimeoutMs": 1234})
+    assert bootstrap_override_configmap(changed, "ns")["metadata"]["name"] != name

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -41,6 +41,8 @@ class Registration:
     dependencies: list[str]
     custom: bool
     provider: str
+    aliases: list[str] = field(default_factory=list)
+    """URNs this resource had under earlier names (``aliases`` with a name)."""
 
     def plain_inputs(self) -> dict[str, Any]:
         """Inputs with secrets unwrapped (for assertions only; never print these)."""
@@ -172,6 +174,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     dependencies=sorted(request.dependencies),
                     custom=bool(request.custom),
                     provider=request.provider,
+                    aliases=[
+                        self.make_urn(request.parent, request.type, alias.spec.name)
+                        for alias in request.aliases
+                        if alias.spec.name
+                    ],
                 )
             )
         return response

@@ -33,6 +33,7 @@ BOUNDARY_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:iam::(\d{12}|aws):policy/[\w+=
 KMS_KEY_ARN_RE = re.compile(
     r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]+|alias/[\w/+=,.@-]+)$"
 )
+PERCENT_RE = re.compile(r"^(\d{1,3})%$")
 VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 

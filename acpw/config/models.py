@@ -25,6 +25,7 @@ from acpw.config.formats import (
     IAM_USER_RE,
     IMAGE_REF_RE,
     KMS_KEY_ARN_RE,
+    PERCENT_RE,
     PRINTABLE_ASCII_RE,
     REGION_RE,
     VM_ID_RE,
@@ -111,6 +112,8 @@ class GatewayConfig(_Model):
     selector: dict[str, TextValue]
     """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector)."""
     installer: Literal["istioOperator", "deploymentPatch"] = "istioOperator"
+    max_surge: int | str = "25%"
+    """Extra pods a rollout may start at once (``maxUnavailable`` stays 0): a count or a percentage."""
 
     @field_validator("name")
     @classmethod
@@ -128,6 +131,24 @@ class GatewayConfig(_Model):
             raise ValueError(
                 f"'{value}' is not a Kubernetes namespace (up to 63 lowercase letters, digits and '-')"
             )
+        return value
+
+    @field_validator("max_surge", mode="before")
+    @classmethod
+    def _max_surge(cls, value: Any) -> int | str:
+        hint = "use a count like 2 or a percentage from '1%' to '100%'"
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"{str(value)[:40]!r} is not allowed: {hint}")
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError(
+                    f"{value} is not allowed: at least 1 (maxUnavailable is 0, so a rollout "
+                    "needs surge)"
+                )
+            return value
+        match = PERCENT_RE.match(value)
+        if not match or not 1 <= int(match.group(1)) <= 100:
+            raise ValueError(f"'{value[:40]}' is not allowed: {hint}")
         return value
 
     @field_validator("selector")
@@ -234,6 +255,8 @@ class IamConfig(_Model):
     tags: dict[str, TextValue] = Field(default_factory=dict)
     key_generation: int = Field(1, strict=True)
     """Bump to rotate the access key without downtime."""
+    revoke_previous_key: bool = Field(False, strict=True)
+    """Emergency: deactivate every older key at once, even while pods still use it."""
 
     @field_validator("user_name")
     @classmethod

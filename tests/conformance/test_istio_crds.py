@@ -404,10 +404,11 @@ def test_render_has_the_istio_objects_each_gateway_needs(name: str) -> None:
         and any(g["installer"] == "istioOperator" for g in case.gateways())
     ), "IstioOperator must be a cluster object exactly while its CRD exists (<= 1.23)"
     refs = {istio_schema.object_ref(o) for o in case.objects}
+    generation = case.outputs["generation"]
     for gw in case.gateways():
         ns = gw["namespace"]
-        assert f"WasmPlugin/{ns}/acpw-sender-{gw['name']}" in refs, refs
-        envoy_filter = f"EnvoyFilter/{ns}/acpw-receiver-{gw['name']}"
+        assert f"WasmPlugin/{ns}/acpw-sender-{gw['name']}-{generation}" in refs, refs
+        envoy_filter = f"EnvoyFilter/{ns}/acpw-receiver-{gw['name']}-{generation}"
         assert (envoy_filter in refs) == (minor <= 20), refs
         for kind in ("ServiceEntry", "DestinationRule"):
             assert any(r.startswith(f"{kind}/{ns}/acpw-monitoring-") for r in refs), (kind, refs)

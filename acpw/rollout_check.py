@@ -1,0 +1,135 @@
+"""Jobs that make ``pulumi up`` wait for a gateway rollout: pure builders.
+
+pulumi-kubernetes awaits Jobs but not Patch resources (pulumi/pulumi-kubernetes#2455), and an
+in-cluster IstioOperator is applied by the operator asynchronously. So for every gateway whose
+rollout the program starts, a Job waits for it; ``pulumi up`` fails with the Job when new pods
+never become Ready (a receiver that cannot start), while ``maxUnavailable: 0`` keeps the old
+pods serving and the old generation's objects stay (they are deleted only at the end of a
+successful update).
+
+- Its name derives from the gateway (namespace and name) and the whole pod-template change, so
+  every change gets a fresh Job (a Job's template is immutable) and no two gateways share one.
+- ``pulumi.com/replaceUnready: "true"``: a Job that failed is replaced on the next ``pulumi up``
+  instead of being awaited again, so a retry needs no config change.
+- No total timeout on the rollout: ``kubectl rollout status`` ends when the rollout completes or
+  when the Deployment reports no progress for ``progressDeadlineSeconds``; a large gateway that
+  keeps progressing is never failed for its size. A long backstop guards against a stuck Job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acpw.config import GatewayConfig
+from acpw.contract import KUBECTL_IMAGE, ROLLOUT_LABEL, labels
+from acpw.rollout import short_hash
+
+ROLLOUT_CHECK = "acpw-rollout-check"
+"""ServiceAccount, Role and RoleBinding of the Jobs, per gateway namespace."""
+JOB_PREFIX = "acpw-rollout"
+PROGRESS_DEADLINE_SECONDS = 600
+"""The Deployment's progress deadline: how long a rollout may make no progress at all."""
+OPERATOR_APPLY_TIMEOUT_SECONDS = 900
+"""How long the in-cluster operator may take to put the new template on the Deployment."""
+BACKSTOP_SECONDS = 6 * 3600
+"""Upper bound of one Job (and Pulumi's wait for it), far above any progressing rollout."""
+LABELS = labels(ROLLOUT_CHECK)
+_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def job_name(gateway: GatewayConfig, template_material: Any) -> str:
+    """Unique per gateway and pod-template change; at most 63 characters (pod label limit)."""
+    digest = short_hash(
+        {"gateway": [gateway.namespace, gateway.name], "template": template_material}, 16
+    )
+    return f"{JOB_PREFIX}-{gateway.name[:28].rstrip('-')}-{digest}"
+
+
+def _kubectl(name: str, args: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": KUBECTL_IMAGE,
+        "command": ["kubectl", *args],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "32Mi"},
+            "limits": {"cpu": "100m", "memory": "64Mi"},
+        },
+        # kubectl keeps a discovery cache under $HOME.
+        "env": [{"name": "HOME", "value": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "securityContext": _SECURITY,
+    }
+
+
+def rollout_check_job(
+    gateway: GatewayConfig, name: str, generation_id: str, *, wait_for_template: bool
+) -> dict[str, Any]:
+    """A Job that succeeds only when the gateway runs ``generation_id`` on every pod.
+
+    ``wait_for_template``: the in-cluster operator applies the template asynchronously, so first
+    wait until the Deployment's template carries the generation, then for the rollout.
+    """
+    deployment = f"deployment/{gateway.name}"
+    namespace = f"--namespace={gateway.namespace}"
+    init: list[dict[str, Any]] = []
+    if wait_for_template:
+        init.append(
+            _kubectl(
+                "wait-for-template",
+                [
+                    "wait",
+                    deployment,
+                    namespace,
+                    f"--for=jsonpath={{.spec.template.metadata.labels.{ROLLOUT_LABEL}}}={generation_id}",
+                    f"--timeout={OPERATOR_APPLY_TIMEOUT_SECONDS}s",
+                ],
+            )
+        )
+    status = _kubectl("rollout-status", ["rollout", "status", deployment, namespace])
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": gateway.namespace,
+            "labels": LABELS,
+            "annotations": {"pulumi.com/replaceUnready": "true"},
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": BACKSTOP_SECONDS,
+            "template": {
+                "metadata": {
+                    "labels": LABELS,
+                    # Never inject a sidecar: the Job must be able to finish.
+                    "annotations": {"sidecar.istio.io/inject": "false"},
+                },
+                "spec": {
+                    "serviceAccountName": ROLLOUT_CHECK,
+                    "restartPolicy": "Never",
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    **({"initContainers": init} if init else {}),
+                    "containers": [status],
+                },
+            },
+        },
+    }
+
+
+def rollout_check_role_rules(gateway_names: list[str]) -> list[dict[str, Any]]:
+    """Read-only access to exactly the gateway Deployments (get, and watch by name)."""
+    return [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "resourceNames": sorted(gateway_names),
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
