@@ -59,6 +59,9 @@ class CredentialsArgs:
     """Keys to deactivate at once (kept, inactive, until no generation lists them)."""
     legacy_namespaces: list[str] = field(default_factory=list)
     """Namespaces whose pods may still run release 0.1.0's objects: keep its fixed-name Secret."""
+    keep_in_every_namespace: bool = False
+    """Older generations still run: keep every key's Secret in every gateway namespace, also
+    where the gateway is being taken off (``enabled: false``)."""
 
 
 class Credentials(pulumi.ComponentResource):
@@ -100,7 +103,13 @@ class Credentials(pulumi.ComponentResource):
             self.access_keys[identity] = self._create_key(
                 identity, user, active=identity not in args.revoked, current=identity == desired
             )
-            for namespace in config.namespaces:
+            # Older keys may still be used on gateways being taken off (enabled: false).
+            namespaces = (
+                config.enabled_namespaces
+                if identity == desired and not args.keep_in_every_namespace
+                else config.namespaces
+            )
+            for namespace in namespaces:
                 self.secrets[(namespace, identity)] = self._create_secret(
                     namespace, identity, self.access_keys[identity]
                 )
@@ -116,7 +125,9 @@ class Credentials(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.access_keys[desired]]),
             )
         self.user_arn = self.users[desired.user_name].arn
-        self.secret_names = {ns: credentials_secret_name(desired) for ns in config.namespaces}
+        self.secret_names = {
+            ns: credentials_secret_name(desired) for ns in config.enabled_namespaces
+        }
         self.register_outputs({"userArn": self.user_arn, "secretNames": self.secret_names})
 
     def _create_user(self, config: AcpwConfig, user_name: str, *, current: bool) -> aws.iam.User:

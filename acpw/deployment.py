@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import pulumi
 
+from acpw import legacy
 from acpw.config import AcpwConfig, ConfigError
 from acpw.credentials import Credentials, CredentialsArgs
 from acpw.gateway import GatewaySettings, GatewaySettingsArgs, PodGeneration
@@ -17,10 +18,11 @@ from acpw.istio_resources import (
     IstioResourcesArgs,
     bootstrap_file,
 )
-from acpw.live import read_live_gateways
+from acpw.live import read_live_gateways, wait_for
 from acpw.rollout import (
     GenerationPlan,
     KeptGeneration,
+    LiveGateway,
     RolloutSpec,
     bootstrap_configmap_name,
     credentials_secret_name,
@@ -81,10 +83,17 @@ class AcpwDeployment(pulumi.ComponentResource):
             sender_file_sha256=images.sender_file_sha256,
             receiver_file_sha256=images.receiver_file_sha256,
         )
-        plan = self._plan(name, config, desired)
+        plan, live = self._plan(name, config, desired)
+        legacy_namespaces = sorted({key.split("/", 1)[0] for key in plan.legacy_gateways})
         credentials = Credentials(
             f"{name}-credentials",
-            CredentialsArgs(config=config, keys=plan.keys(desired), revoked=plan.revoked),
+            CredentialsArgs(
+                config=config,
+                keys=plan.keys(desired),
+                revoked=plan.revoked,
+                legacy_namespaces=legacy_namespaces,
+                keep_in_every_namespace=bool(plan.retained),
+            ),
             child,
         )
         generations = [
@@ -102,6 +111,7 @@ class AcpwDeployment(pulumi.ComponentResource):
                 config=config,
                 generations=generations,
                 pull_secret_name=images.pull_secret_name,
+                legacy_namespaces=legacy_namespaces,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[images]),
         )
@@ -121,6 +131,8 @@ class AcpwDeployment(pulumi.ComponentResource):
             ),
             pull_secret=images.pull_secret_name,
         )
+        if plan.legacy_gateways:
+            self._check_legacy(config, plan, live, images)
         record = pulumi.Output.all(
             images.sender_url, images.sender_sha256, images.receiver_volume_image
         ).apply(
@@ -148,7 +160,7 @@ class AcpwDeployment(pulumi.ComponentResource):
             f"{g.namespace}/{g.name}": {
                 "receiverDelivery": config.features.receiver_delivery,
                 "installer": g.installer,
-                "istioObjects": istio.object_names[f"{g.namespace}/{g.name}"],
+                "istioObjects": istio.object_names.get(f"{g.namespace}/{g.name}", []),
             }
             for g in config.gateways
         }
@@ -168,6 +180,26 @@ class AcpwDeployment(pulumi.ComponentResource):
         )
 
     @staticmethod
+    def _check_legacy(
+        config: AcpwConfig, plan: GenerationPlan, live: dict[str, LiveGateway], images: WasmImages
+    ) -> None:
+        """Release 0.1.0's objects are kept as rebuilt from today's config: they must match.
+
+        Needs the resolved images, so waits for them; in a preview where the registry has not
+        answered yet they are unknown, and the check is left to the update.
+        """
+        values = wait_for(
+            pulumi.Output.all(images.receiver_volume_image, images.sender_url, images.sender_sha256)
+        )
+        if not values or values[0] is None or values[1] is None:
+            return
+        for key in plan.legacy_gateways:
+            if live[key].legacy_hash:
+                legacy.check_matches(
+                    key, str(live[key].legacy_hash), config, (values[0], values[1], values[2])
+                )
+
+    @staticmethod
     def _unawaited(config: AcpwConfig) -> list[str]:
         """Gateways whose rollout this program cannot perform: ``istioctl install`` does it."""
         if config.features.in_cluster_operator:
@@ -176,7 +208,9 @@ class AcpwDeployment(pulumi.ComponentResource):
             f"{g.namespace}/{g.name}" for g in config.gateways if g.installer == "istioOperator"
         ]
 
-    def _plan(self, name: str, config: AcpwConfig, desired: RolloutSpec) -> GenerationPlan:
+    def _plan(
+        self, name: str, config: AcpwConfig, desired: RolloutSpec
+    ) -> tuple[GenerationPlan, dict[str, LiveGateway]]:
         unawaited = set(self._unawaited(config))
         to_read = [
             g
@@ -186,10 +220,14 @@ class AcpwDeployment(pulumi.ComponentResource):
         live = read_live_gateways(self, name, to_read) if to_read else {}
         awaited = {f"{g.namespace}/{g.name}" for g in config.gateways} - unawaited
         plan = plan_generations(
-            desired, live, awaited=awaited, revoke_previous_key=config.iam.revoke_previous_key
+            desired,
+            live,
+            awaited=awaited,
+            revoke_previous_key=config.iam.revoke_previous_key,
+            disabled={f"{g.namespace}/{g.name}" for g in config.gateways if not g.enabled},
         )
         if plan.problems:
             raise ConfigError(plan.problems)
         for warning in plan.warnings:
             pulumi.log.warn(warning, resource=self)
-        return plan
+        return plan, live

@@ -40,7 +40,7 @@ from acpw.contract import (
     SENDER_ANNOTATION,
     WASM_VOLUME,
 )
-from acpw.rollout import GENERATIONS_ANNOTATION
+from acpw.rollout import GENERATIONS_ANNOTATION, OFF
 from acpw.rollout_check import (
     BACKSTOP_SECONDS,
     LABELS,
@@ -180,6 +180,22 @@ def deployment_patch(gateway: GatewayConfig, changes: GatewayPodChanges) -> dict
     }
 
 
+def deployment_patch_off(gateway: GatewayConfig) -> dict[str, Any]:
+    """The patch of a gateway taken off ACPW: server-side apply gives up every field the
+    previous patch set but this one does not (init container, env, mounts, volumes), so the
+    gateway rolls, safely and awaited, to pods without the modules."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": deployment_patch_metadata(gateway),
+        "spec": {
+            "strategy": rolling_update_strategy(gateway),
+            "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
+            "template": {"metadata": {"labels": {ROLLOUT_LABEL: OFF}}},
+        },
+    }
+
+
 def deployment_patch_metadata(gateway: GatewayConfig) -> dict[str, Any]:
     # patchForce: take over fields another manager (e.g. Helm) set, such as the strategy.
     return {
@@ -238,6 +254,23 @@ def istio_operator_gateway(gateway: GatewayConfig, changes: GatewayPodChanges) -
             ],
         },
     }
+
+
+def istio_operator_gateway_off(gateway: GatewayConfig) -> dict[str, Any]:
+    """The IstioOperator entry of a gateway taken off ACPW: only the rollout settings."""
+    entry = istio_operator_gateway(
+        gateway,
+        GatewayPodChanges(
+            init_containers=[],
+            volumes=[],
+            proxy_env=[],
+            proxy_volume_mounts=[],
+            pod_labels={ROLLOUT_LABEL: OFF},
+            pod_annotations={},
+        ),
+    )
+    del entry["k8s"]["podAnnotations"]
+    return entry
 
 
 def istio_operator(gateway_entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -305,11 +338,24 @@ class GatewaySettings(pulumi.ComponentResource):
         operator: k8s.apiextensions.CustomResource | None = None
         for gateway in config.gateways:
             key = f"{gateway.namespace}/{gateway.name}"
-            self.delivery[key] = f"{config.features.receiver_delivery}+{gateway.installer}"
+            self.delivery[key] = (
+                f"{config.features.receiver_delivery}+{gateway.installer}"
+                if gateway.enabled
+                else f"off+{gateway.installer}"
+            )
             if gateway.installer == "istioOperator":
-                operator_entries.append(istio_operator_gateway(gateway, changes))
+                operator_entries.append(
+                    istio_operator_gateway(gateway, changes)
+                    if gateway.enabled
+                    else istio_operator_gateway_off(gateway)
+                )
             elif gateway.installer == "deploymentPatch":
-                patch = self._create_deployment_patch(gateway, changes, args.rollout_after)
+                body = (
+                    deployment_patch(gateway, changes)
+                    if gateway.enabled
+                    else deployment_patch_off(gateway)
+                )
+                patch = self._create_deployment_patch(gateway, body, args.rollout_after)
                 self._create_rollout_check(
                     gateway, args.generation, [patch, *checkers[gateway.namespace]], False
                 )
@@ -394,20 +440,25 @@ class GatewaySettings(pulumi.ComponentResource):
         after: list[pulumi.Resource],
         wait_for_template: bool,
     ) -> k8s.batch.v1.Job:
-        # The name covers the whole pod-template change, including image digests that only the
-        # registry decides (an unpinned tag that moved): then it is known at deploy time only.
-        name = pulumi.Output.all(generation.sender, generation.receiver_image).apply(
-            lambda images: job_name(
-                gateway,
-                {"generation": generation.generation_id, "images": list(images)},
+        generation_id = generation.generation_id if gateway.enabled else OFF
+        if gateway.enabled:
+            # The name covers the whole pod-template change, including image digests only the
+            # registry decides (an unpinned tag that moved): then it is known at deploy time.
+            name: pulumi.Input[str] = pulumi.Output.all(
+                generation.sender, generation.receiver_image
+            ).apply(
+                lambda images: job_name(
+                    gateway, {"generation": generation_id, "images": list(images)}
+                )
             )
-        )
+        else:
+            name = job_name(gateway, {"generation": OFF})
         job = rollout_check_job(
-            gateway, "[name]", generation.generation_id, wait_for_template=wait_for_template
+            gateway, "[name]", generation_id, wait_for_template=wait_for_template
         )
         metadata = {**job["metadata"], "name": name}
         return k8s.batch.v1.Job(
-            f"{self._name}-rollout-{gateway.namespace}-{gateway.name}-{generation.generation_id}",
+            f"{self._name}-rollout-{gateway.namespace}-{gateway.name}-{generation_id}",
             metadata=metadata,
             spec=job["spec"],
             opts=pulumi.ResourceOptions(
@@ -422,10 +473,9 @@ class GatewaySettings(pulumi.ComponentResource):
     def _create_deployment_patch(
         self,
         gateway: GatewayConfig,
-        changes: GatewayPodChanges,
+        body: dict[str, Any],
         rollout_after: list[pulumi.Resource],
     ) -> k8s.apps.v1.DeploymentPatch:
-        body = deployment_patch(gateway, changes)
         resource_name = f"deployment-{gateway.namespace}-{gateway.name}"
         return k8s.apps.v1.DeploymentPatch(
             f"{self._name}-{resource_name}",

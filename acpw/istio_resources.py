@@ -10,14 +10,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from acpw import legacy
 from acpw.config import AcpwConfig, GatewayConfig
 from acpw.contract import (
+    BOOTSTRAP_CONFIGMAP,
     BOOTSTRAP_FILE_KEY,
     KEY_ENV_NAMES,
     RECEIVER_WASM_PATH,
@@ -243,6 +245,8 @@ class IstioResourcesArgs:
     """The desired generation first, then older ones whose pods may still run."""
     pull_secret_name: str | None = None
     """Image pull Secret present in each gateway namespace, for private registries."""
+    legacy_namespaces: list[str] = field(default_factory=list)
+    """Namespaces whose pods may still run release 0.1.0: keep its fixed-name bootstrap ConfigMap."""
 
 
 class IstioResources(pulumi.ComponentResource):
@@ -265,7 +269,10 @@ class IstioResources(pulumi.ComponentResource):
         for index, generation in enumerate(args.generations):
             gen_config = generation.config
             namespace_refs: dict[str, list[str]] = {}
-            for namespace in config.namespaces:
+            # Older generations may still run on gateways being taken off (enabled: false).
+            namespaces = config.enabled_namespaces if index == 0 else config.namespaces
+            gateways = config.enabled_gateways if index == 0 else config.gateways
+            for namespace in namespaces:
                 objects = [
                     service_entry(gen_config, namespace),
                     destination_rule(gen_config, namespace),
@@ -278,7 +285,7 @@ class IstioResources(pulumi.ComponentResource):
                 for obj in objects:
                     self._create(obj)
                 namespace_refs[namespace] = [_ref(obj) for obj in objects]
-            for gateway in config.gateways:
+            for gateway in gateways:
                 refs = list(namespace_refs[gateway.namespace])
                 plugin = wasm_plugin(
                     gen_config,
@@ -288,18 +295,29 @@ class IstioResources(pulumi.ComponentResource):
                     sha256=generation.sender_sha256,
                     pull_secret=args.pull_secret_name,
                 )
-                self._create(plugin)
+                # The desired generation takes over release 0.1.0's objects (acpw/legacy.py).
+                takes_over = legacy.resource_names(gateway) if index == 0 else {}
+                self._create(plugin, takes_over=takes_over.get("WasmPlugin"))
                 refs.append(_ref(plugin))
                 if gen_config.features.receiver_delivery == "envoyFilterBootstrapPatch":
                     patch = envoy_filter(gen_config, gateway, generation.generation_id)
-                    self._create(patch)
+                    self._create(patch, takes_over=takes_over.get("EnvoyFilter"))
                     refs.append(_ref(patch))
                 if index == 0:
                     self.object_names[f"{gateway.namespace}/{gateway.name}"] = sorted(refs)
+        if config.features.receiver_delivery == "bootstrapOverride":
+            for namespace in args.legacy_namespaces:
+                legacy_configmap = bootstrap_override_configmap(config, namespace)
+                legacy_configmap["metadata"]["name"] = BOOTSTRAP_CONFIGMAP
+                del legacy_configmap["immutable"]
+                self._create(legacy_configmap)
         self.register_outputs({"objectNames": self.object_names})
 
-    def _create(self, obj: dict[str, Any]) -> None:
-        """Register an object once: generations share the objects whose content they share."""
+    def _create(self, obj: dict[str, Any], *, takes_over: str | None = None) -> None:
+        """Register an object once: generations share the objects whose content they share.
+
+        ``takes_over``: a 0.1.0 resource name this object replaces, delete-before-replace.
+        """
         meta = obj["metadata"]
         resource_name = f"{obj['kind'].lower()}-{meta['namespace']}-{meta['name']}"
         if resource_name in self._created:
@@ -308,8 +326,12 @@ class IstioResources(pulumi.ComponentResource):
         metadata = k8s.meta.v1.ObjectMetaArgs(
             name=meta["name"], namespace=meta["namespace"], labels=meta["labels"]
         )
-        # Today's names carry the component's name; stacks of release 0.1.0 keep their URNs.
-        opts = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=resource_name)])
+        # Names carry the component's name; an object under 0.1.0's name keeps its URN.
+        opts = pulumi.ResourceOptions(
+            parent=self,
+            aliases=[pulumi.Alias(name=takes_over or resource_name)],
+            delete_before_replace=True if takes_over else None,
+        )
         if obj["kind"] == "ConfigMap":
             k8s.core.v1.ConfigMap(
                 f"{self._name}-{resource_name}",

@@ -9,7 +9,6 @@ registers, so the program waits for it (as a synchronous invoke does) before reg
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -50,18 +49,21 @@ def read_live_gateways(
     }
     live: dict[str, LiveGateway] = {}
     for key, read in reads.items():
-        obj = _wait(
+        obj = wait_for(
             pulumi.Output.all(read.metadata, read.spec, read.status).apply(
                 lambda values: {"metadata": values[0], "spec": values[1], "status": values[2]}
             )
         )
-        live[key] = parse_live_deployment(key, obj)
+        live[key] = parse_live_deployment(key, obj or {})
     return live
 
 
-def _wait(output: pulumi.Output[Mapping[str, Any]]) -> Mapping[str, Any]:
-    # The same wait a synchronous invoke does (pulumi.runtime.invoke): pump the event loop until
-    # the read's outputs resolve. tests/test_live.py fails loudly if the SDK moves it.
+def wait_for(output: pulumi.Output[Any]) -> Any:
+    """The value of ``output`` now (None where unknown, as in a preview).
+
+    The same wait a synchronous invoke does (``pulumi.runtime.invoke``): pump the event loop
+    until the output resolves. tests/test_live.py fails loudly if the SDK moves it.
+    """
     from pulumi.runtime.sync_await import _sync_await
 
-    return _sync_await(output.future()) or {}
+    return _sync_await(output.future())

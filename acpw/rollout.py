@@ -218,6 +218,8 @@ def parse_sender_annotation(text: str) -> tuple[str, str | None]:
     return str(data["url"]), (str(data["sha256"]) if data.get("sha256") else None)
 
 
+OFF = "off"
+"""The ``acpw-rollout`` label of a gateway ACPW was taken off (``enabled: false``)."""
 LEGACY = "legacy"
 """The generation of a pod deployed by release 0.1.0 (fixed object names, hash annotation only)."""
 
@@ -256,7 +258,7 @@ def parse_live_deployment(gateway: str, obj: Mapping[str, Any]) -> LiveGateway:
     generation_id = labels.get(ROLLOUT_LABEL)
     legacy_hash = annotations.get(LEGACY_HASH_ANNOTATION)
     kept: KeptGeneration | None = None
-    if generation_id:
+    if generation_id and generation_id != OFF:
         try:
             kept = KeptGeneration(
                 RolloutSpec.from_json(annotations[ROLLOUT_SPEC_ANNOTATION]),
@@ -339,11 +341,13 @@ def plan_generations(
     *,
     awaited: set[str],
     revoke_previous_key: bool,
+    disabled: set[str] | None = None,
 ) -> GenerationPlan:
     """Decide what to keep for pods that may still run an older generation.
 
     ``live`` holds the gateways the program read; ``awaited`` names those whose rollout this
-    update performs and waits for (their old generations are deleted at its end, after the wait).
+    update performs and waits for (their old generations are deleted at its end, after the wait);
+    ``disabled`` those ACPW is taken off (``enabled: false``): their target is no generation.
     """
     plan = GenerationPlan()
     retained: dict[str, KeptGeneration] = {}
@@ -359,12 +363,15 @@ def plan_generations(
         if gateway.legacy_running:
             plan.legacy_gateways.append(key)
         for kept in may_run:
-            if kept.spec.id != desired.id:
+            if kept.spec.id != desired.id or key in (disabled or set()):
                 retained.setdefault(kept.spec.id, kept)
-        if gateway.template_generation != desired.id:
+        target = OFF if key in (disabled or set()) else desired.id
+        if gateway.template_generation != target and not (
+            target == OFF and gateway.template_generation is None
+        ):
             plan.warnings.append(
                 f"gateway {key}: its pods run generation {gateway.template_generation or 'none'}, "
-                f"not {desired.id}: run `istioctl install -f <your IstioOperator with the "
+                f"not {target}: run `istioctl install -f <your IstioOperator with the "
                 "istioOperatorYaml settings merged>`; the older generation's objects and key are "
                 "kept until a later `pulumi up` sees the rollout complete"
             )
@@ -384,8 +391,10 @@ def plan_generations(
                 f"still running with it stop sending metrics until they are replaced: {pods}"
             )
         # A revoked key is kept deactivated, not deleted, until no generation needs it.
+    # Keys the last update kept still exist until the end of this one: they count too.
+    existing = [k.spec.key for gateway in live.values() for k in gateway.recorded]
     per_user: dict[str, set[int]] = {}
-    for identity in plan.keys(desired):
+    for identity in [*plan.keys(desired), *existing]:
         per_user.setdefault(identity.user_name, set()).add(identity.generation)
     for user, generations in sorted(per_user.items()):
         if len(generations) > IAM_KEYS_PER_USER:

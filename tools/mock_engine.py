@@ -43,6 +43,7 @@ class Registration:
     provider: str
     aliases: list[str] = field(default_factory=list)
     """URNs this resource had under earlier names (``aliases`` with a name)."""
+    delete_before_replace: bool = False
 
     def plain_inputs(self) -> dict[str, Any]:
         """Inputs with secrets unwrapped (for assertions only; never print these)."""
@@ -126,12 +127,40 @@ INVOKE_RESULTS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]]
 """Per invoke token: what the cloud would answer."""
 
 
+def fresh_gateway(object_id: str) -> dict[str, Any]:
+    """A live gateway Deployment before ACPW: one ready replica, nothing of ours on it."""
+    namespace, name = object_id.split("/", 1)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "generation": 1},
+        "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": name}}}},
+        "status": {
+            "observedGeneration": 1,
+            "replicas": 1,
+            "updatedReplicas": 1,
+            "availableReplicas": 1,
+        },
+    }
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Echo inputs as outputs, add what the cloud would compute, and record nothing secret."""
+    """Echo inputs as outputs, add what the cloud would compute, and record nothing secret.
+
+    Reads (``get``) of gateway Deployments are answered from ``live`` (``namespace/name`` to the
+    object as the Kubernetes API returns it), else by a gateway without ACPW.
+    """
+
+    def __init__(self, live: dict[str, dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.live = live or {}
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
+        if args.resource_id and args.typ == "kubernetes:apps/v1:Deployment":
+            found = self.live.get(args.resource_id) or fresh_gateway(args.resource_id)
+            return args.resource_id, json.loads(json.dumps(found))
         outputs = dict(args.inputs)
         outputs.pop("__provider", None)
         computed = COMPUTED_OUTPUTS.get(args.typ)
@@ -179,6 +208,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         for alias in request.aliases
                         if alias.spec.name
                     ],
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return response
@@ -194,13 +224,19 @@ def config_values(project: str, values: dict[str, Any]) -> dict[str, str]:
 
 
 def install(
-    project: str, stack: str, config: dict[str, str], *, preview: bool = False
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    *,
+    preview: bool = False,
+    live: dict[str, dict[str, Any]] | None = None,
 ) -> RecordingMonitor:
     """Point the Pulumi runtime at a fresh recording mock engine with this stack config."""
-    monitor = RecordingMonitor(RecordingMocks())
+    mocks = RecordingMocks(live)
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(config)
     pulumi.runtime.set_mocks(
-        RecordingMocks(),
+        mocks,
         project=project,
         stack=stack,
         preview=preview,

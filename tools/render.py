@@ -157,15 +157,25 @@ class _WarningCollector(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def render_stack(stack: str, config: dict[str, Any] | None = None) -> Render:
+def render_stack(
+    stack: str,
+    config: dict[str, Any] | None = None,
+    *,
+    live: dict[str, dict[str, Any]] | None = None,
+) -> Render:
     """Run ``__main__.py`` for ``stack`` (or with ``config``, keys like ``acpw:istioVersion``).
+
+    ``live``: the gateway Deployments as the cluster has them (``namespace/name`` to object), for
+    the program's reads; by default every gateway is one without ACPW.
 
     Raises :class:`ConfigError` for invalid config; ``.registrations`` is then empty by design.
     """
     values = read_stack_config(stack) if config is None else dict(config)
     project = "acpw"
     pulumi_settings.ROOT.set(None)
-    monitor = mock_engine.install(project, stack, mock_engine.config_values(project, values))
+    monitor = mock_engine.install(
+        project, stack, mock_engine.config_values(project, values), live=live
+    )
     collector = _WarningCollector()
     logger = logging.getLogger("acpw.render")
     logger.addHandler(collector)

@@ -113,6 +113,8 @@ class GatewayConfig(_Model):
     """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector)."""
     installer: Literal["istioOperator", "deploymentPatch"] = "istioOperator"
     max_surge: int | str = "25%"
+    enabled: bool = Field(True, strict=True)
+    """False: take ACPW off this gateway (pods roll without it); remove the entry afterwards."""
     """Extra pods a rollout may start at once (``maxUnavailable`` stays 0): a count or a percentage."""
 
     @field_validator("name")
@@ -391,6 +393,16 @@ class AcpwConfig(_Model):
     def namespaces(self) -> list[str]:
         """Gateway namespaces, in first-seen order."""
         return list(dict.fromkeys(g.namespace for g in self.gateways))
+
+    @property
+    def enabled_gateways(self) -> list[GatewayConfig]:
+        """The gateways ACPW runs in (``enabled``)."""
+        return [g for g in self.gateways if g.enabled]
+
+    @property
+    def enabled_namespaces(self) -> list[str]:
+        """Namespaces of enabled gateways, in first-seen order: where the modules' objects live."""
+        return list(dict.fromkeys(g.namespace for g in self.enabled_gateways))
 
     def warnings(self) -> list[str]:
         """Settings that cannot be honoured on this Istio version, worded for the preview output."""

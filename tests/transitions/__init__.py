@@ -1,0 +1,1 @@
+"""Transition tests: what every pod holds at every step between two `pulumi up`s."""

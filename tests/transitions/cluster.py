@@ -1,0 +1,522 @@
+"""A model of the cluster and AWS that the steps of an update act on, with gateway rollouts.
+
+What it models (../shared/PULUMI-ENGINE.md, "Kubernetes"):
+- a Deployment rolls when its pod template changes; with ``maxUnavailable: 0`` old pods serve
+  until new ones are Ready, and ``maxSurge`` new pods start at a time;
+- a container reads env from ``secretKeyRef`` when it starts (restarts included); a pod mounts
+  its ConfigMap when it starts; a missing Secret or ConfigMap keeps the pod from starting;
+- Istio reads the bootstrap only when the proxy starts: the override file, or on <= 1.20 the
+  BOOTSTRAP EnvoyFilters selecting the pod; WasmPlugins reach running proxies at once (xDS);
+- a receiver that cannot start keeps Envoy from starting (../shared/MODULE.md);
+- IAM: deleting a user with ``force_destroy`` deletes its keys; an inactive key cannot sign.
+
+The invariant, checked after every step for every pod that serves: (a) its key exists and is
+active; (b) if it restarted now it would start, with the receiver configuration it has; (c)
+exactly one sender (WasmPlugin) selects it, pointing at its receiver's ``vm_id``; and each
+gateway keeps at least its replica count of ready pods.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.transitions.engine import Resource, Step
+
+ACCESS_KEY_ENV = "ACPW_AWS_ACCESS_KEY_ID"
+RECEIVER_INIT = "acpw-receiver-wasm"
+BOOTSTRAP_VOLUME = "acpw-bootstrap"
+APPEND = ".[1000]"
+
+
+class StepFailed(Exception):
+    """A step the engine would report as failed (``pulumi up`` stops there)."""
+
+
+@dataclass(frozen=True)
+class Template:
+    """What of a gateway's pod template matters to ACPW."""
+
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    secret: str | None = None
+    configmap: str | None = None
+    delivery: str | None = None
+    """``override`` (1.21+), ``envoyfilter`` (<= 1.20) or None (no ACPW)."""
+    init_image: str | None = None
+    fingerprint: str = ""
+    """Everything else of the template we set (pull policy, mounts...): any change rolls pods."""
+
+    @property
+    def acpw(self) -> bool:
+        return self.delivery is not None
+
+
+@dataclass(frozen=True)
+class Started:
+    """What a pod loaded when it started."""
+
+    key: str | None
+    """Physical IAM key id in its env (None: no ACPW)."""
+    receiver: str | None
+    """The receiver's configuration (vm config and receiver JSON), None without receiver."""
+    vm_id: str | None
+
+
+@dataclass
+class Pod:
+    name: str
+    template: Template
+    ready: bool
+    started: Started | None
+    failure: str = ""
+
+
+@dataclass
+class Gateway:
+    namespace: str
+    name: str
+    selector: dict[str, str]
+    replicas: int = 3
+    max_surge: int | str = 1
+    template: Template = field(default_factory=Template)
+    pods: list[Pod] = field(default_factory=list)
+    record: str | None = None
+    """The Deployment's generations annotation (metadata, not template)."""
+    generation: int = 1
+    rolling: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def surge(self) -> int:
+        if isinstance(self.max_surge, str):
+            return max(1, math.ceil(self.replicas * int(self.max_surge.rstrip("%")) / 100))
+        return max(1, int(self.max_surge))
+
+
+@dataclass
+class Key:
+    user: str
+    active: bool = True
+
+
+@dataclass
+class Cluster:
+    gateways: dict[str, Gateway]
+    objects: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
+    keys: dict[str, Key] = field(default_factory=dict)
+    key_of_resource: dict[str, str] = field(default_factory=dict)
+    secret_key: dict[tuple[str, str], str] = field(default_factory=dict)
+    replaced_keys: dict[str, str] = field(default_factory=dict)
+    """URN of an AccessKey replaced create-before-delete -> the original physical key."""
+    broken_images: set[str] = field(default_factory=set)
+    log: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    _counter: int = 0
+
+    # --- setup ---------------------------------------------------------------------------------
+
+    @classmethod
+    def with_gateways(cls, gateways: list[Mapping[str, Any]], replicas: int = 3) -> Cluster:
+        cluster = cls(gateways={})
+        for g in gateways:
+            gateway = Gateway(g["namespace"], g["name"], dict(g["selector"]), replicas)
+            cluster.gateways[gateway.key] = gateway
+            for _ in range(replicas):
+                gateway.pods.append(cluster._new_pod(gateway, gateway.template))
+        return cluster
+
+    def _next(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}{self._counter}"
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    def apply(self, step: Step) -> None:
+        resource = step.resource
+        if step.op == "delete-original" and resource.urn in self.replaced_keys:
+            self.keys.pop(self.replaced_keys.pop(resource.urn), None)
+        elif step.op in ("delete", "delete-original"):
+            self._delete(resource)
+        else:
+            self._upsert(resource, step)
+        self.log.append(step.describe())
+
+    def _delete(self, resource: Resource) -> None:
+        identity = resource.k8s_identity
+        if resource.type == "kubernetes:apps/v1:DeploymentPatch" and identity:
+            # Deleting a patch gives up its fields (server-side apply): the template loses them.
+            gateway = self.gateways[f"{identity[1]}/{identity[2]}"]
+            if resource.inputs.get("spec"):
+                self._set_template(gateway, Template())
+            else:
+                gateway.record = None
+            return
+        if resource.type == "aws:iam/accessKey:AccessKey":
+            self.keys.pop(self.key_of_resource.pop(resource.urn, ""), None)
+        elif resource.type == "aws:iam/user:User":
+            user = resource.inputs.get("name")
+            for key_id, key in list(self.keys.items()):
+                if key.user == user:  # force_destroy deletes the user's keys
+                    del self.keys[key_id]
+        elif identity and not resource.type.endswith("Patch"):
+            self.objects.pop(identity, None)
+            self.secret_key.pop(identity[1:], None) if identity[0] == "Secret" else None
+
+    def _upsert(self, resource: Resource, step: Step) -> None:
+        inputs = resource.inputs
+        if resource.type == "aws:iam/accessKey:AccessKey":
+            if step.op == "update" and resource.urn in self.key_of_resource:
+                key_id = self.key_of_resource[resource.urn]
+            elif step.op == "update" and step.old is not None:
+                key_id = self.key_of_resource.pop(step.old.urn)
+                self.key_of_resource[resource.urn] = key_id
+            else:
+                if step.op == "replace-create" and resource.urn in self.key_of_resource:
+                    self.replaced_keys[resource.urn] = self.key_of_resource[resource.urn]
+                key_id = self._next("AKIA")
+                self.key_of_resource[resource.urn] = key_id
+            self.keys.setdefault(key_id, Key(str(inputs.get("user"))))
+            self.keys[key_id].user = str(inputs.get("user"))
+            self.keys[key_id].active = inputs.get("status", "Active") == "Active"
+            return
+        if resource.type == "aws:iam/user:User" and step.old is not None:
+            old_name, new_name = step.old.inputs.get("name"), inputs.get("name")
+            for key in self.keys.values():  # UpdateUser keeps the user's keys
+                if key.user == old_name:
+                    key.user = str(new_name)
+            return
+        identity = resource.k8s_identity
+        if identity is None:
+            return
+        kind, namespace, name = identity
+        if resource.type == "kubernetes:apps/v1:DeploymentPatch":
+            gateway = self.gateways[f"{namespace}/{name}"]
+            annotations = (inputs.get("metadata") or {}).get("annotations") or {}
+            if "aws-cloudwatch-proxy-wasm/generations" in annotations:
+                gateway.record = annotations["aws-cloudwatch-proxy-wasm/generations"]
+            spec = inputs.get("spec")
+            if spec:
+                strategy = spec.get("strategy", {}).get("rollingUpdate", {})
+                gateway.max_surge = strategy.get("maxSurge", gateway.max_surge)
+                self._set_template(gateway, template_from_patch(spec["template"]))
+            return
+        self.objects[identity] = inputs
+        if kind == "Secret":
+            key_urn = next((d for d in resource.dependencies if d in self.key_of_resource), None)
+            if key_urn:
+                self.secret_key[(namespace, name)] = self.key_of_resource[key_urn]
+        if kind == "IstioOperator":
+            # The in-cluster operator applies the overlays to the gateways, asynchronously.
+            for entry in inputs["spec"]["components"]["ingressGateways"]:
+                self.apply_operator_entry(entry)
+        if kind == "Job" and (_job_gateway(inputs) is not None):
+            gateway = self.gateways[_job_gateway(inputs) or ""]
+            if not self.roll(gateway):
+                raise StepFailed(
+                    f"rollout of {gateway.key} did not complete: {self._stuck(gateway)}"
+                )
+
+    def apply_operator_entry(self, entry: Mapping[str, Any]) -> None:
+        gateway = self.gateways[f"{entry['namespace']}/{entry['name']}"]
+        strategy = entry.get("k8s", {}).get("strategy", {}).get("rollingUpdate", {})
+        gateway.max_surge = strategy.get("maxSurge", gateway.max_surge)
+        self._set_template(gateway, template_from_operator_entry(entry))
+
+    def istioctl_install(self, iop_yaml: str, *, complete: bool = True) -> None:
+        """The user runs ``istioctl install -f`` with the exported IstioOperator."""
+        import yaml
+
+        document = yaml.safe_load(iop_yaml)
+        for entry in document["spec"]["components"]["ingressGateways"]:
+            self.apply_operator_entry(entry)
+        if complete:
+            for gateway in self.gateways.values():
+                self.roll(gateway)
+        self.check("after istioctl install")
+
+    def _set_template(self, gateway: Gateway, template: Template) -> None:
+        if template != gateway.template:
+            gateway.template = template
+            gateway.generation += 1
+            gateway.rolling = True
+
+    # --- pods ----------------------------------------------------------------------------------
+
+    def _new_pod(self, gateway: Gateway, template: Template) -> Pod:
+        started, failure = self.start(gateway, template)
+        return Pod(self._next(f"{gateway.name}-"), template, started is not None, started, failure)
+
+    def pod_labels(self, gateway: Gateway, template: Template) -> dict[str, str]:
+        return {**gateway.selector, **dict(template.labels)}
+
+    def start(self, gateway: Gateway, template: Template) -> tuple[Started | None, str]:
+        """What a pod of ``template`` would load if it started now, or why it cannot start."""
+        if not template.acpw:
+            return Started(None, None, None), ""
+        if template.init_image in self.broken_images:
+            return None, f"receiver from {template.init_image} cannot start"
+        secret = (gateway.namespace, template.secret or "")
+        if ("Secret", *secret) not in self.objects:
+            return None, f"Secret {template.secret} missing"
+        key = self.secret_key.get(secret)
+        receiver = None
+        if template.delivery == "override":
+            configmap = self.objects.get(("ConfigMap", gateway.namespace, template.configmap or ""))
+            if configmap is None:
+                return None, f"ConfigMap {template.configmap} missing"
+            receiver = _receiver_of(json.loads(next(iter(configmap["data"].values()))))
+        else:
+            labels = self.pod_labels(gateway, template)
+            patches = [
+                obj
+                for (kind, ns, _), obj in sorted(self.objects.items())
+                if kind == "EnvoyFilter"
+                and ns == gateway.namespace
+                and _selects(obj["spec"].get("workloadSelector", {}).get("labels"), labels)
+            ]
+            if len(patches) > 1:
+                return None, "two BOOTSTRAP EnvoyFilters select the pod: two receivers"
+            if patches:
+                receiver = _receiver_of(patches[0]["spec"]["configPatches"][0]["patch"]["value"])
+        vm_id = json.loads(receiver)["vm_id"] if receiver else None
+        return Started(key, receiver, vm_id), ""
+
+    def roll(self, gateway: Gateway, max_ticks: int = 100) -> bool:
+        """Run the gateway's rollout until it completes (True) or stops progressing (False)."""
+        for _ in range(max_ticks):
+            if not gateway.rolling:
+                return True
+            if not self.tick(gateway):
+                return False
+        return not gateway.rolling
+
+    def tick(self, gateway: Gateway) -> bool:
+        """One step of a rolling update; False when it cannot progress."""
+        if not gateway.rolling:
+            return True
+        current = [p for p in gateway.pods if p.template == gateway.template]
+        old = [p for p in gateway.pods if p.template != gateway.template]
+        progressed = False
+        if not old and len(current) >= gateway.replicas and all(p.ready for p in current):
+            gateway.rolling = False
+            return True
+        limit = gateway.replicas + gateway.surge()
+        while len(gateway.pods) < limit and len(current) < gateway.replicas:
+            pod = self._new_pod(gateway, gateway.template)
+            gateway.pods.append(pod)
+            current.append(pod)
+            progressed = True
+        # Old pods go only while enough ready pods remain (maxUnavailable: 0).
+        for pod in sorted(old, key=lambda p: p.ready):
+            ready = sum(p.ready for p in gateway.pods)
+            if not pod.ready or ready - 1 >= gateway.replicas:
+                gateway.pods.remove(pod)
+                progressed = True
+        current = [p for p in gateway.pods if p.template == gateway.template]
+        if len(current) >= gateway.replicas and len(gateway.pods) == len(current):
+            gateway.rolling = not all(p.ready for p in current)
+            return not gateway.rolling or progressed
+        return progressed
+
+    def advance(self) -> None:
+        """Time passes between steps: every rollout in progress moves one tick."""
+        for gateway in self.gateways.values():
+            self.tick(gateway)
+
+    def _stuck(self, gateway: Gateway) -> str:
+        failures = sorted({p.failure for p in gateway.pods if p.failure})
+        return "; ".join(failures) or "no progress"
+
+    # --- the invariant -------------------------------------------------------------------------
+
+    def check(self, when: str) -> list[str]:
+        found = []
+        for gateway in self.gateways.values():
+            ready = [p for p in gateway.pods if p.ready]
+            if len(ready) < gateway.replicas:
+                found.append(
+                    f"{gateway.key}: {len(ready)} ready pods, fewer than {gateway.replicas}"
+                )
+            for pod in ready:
+                found += [
+                    f"{gateway.key} pod {pod.name}: {v}" for v in self._pod_problems(gateway, pod)
+                ]
+        found = [f"{when}: {v}" for v in found]
+        self.violations += found
+        return found
+
+    def _pod_problems(self, gateway: Gateway, pod: Pod) -> list[str]:
+        if not pod.template.acpw or pod.started is None:
+            return []
+        problems = []
+        key = self.keys.get(pod.started.key or "")
+        if key is None:
+            problems.append(f"signs with key {pod.started.key}, which was deleted")
+        elif not key.active:
+            problems.append(f"signs with key {pod.started.key}, which is inactive")
+        restarted, failure = self.start(gateway, pod.template)
+        if restarted is None:
+            problems.append(f"would not start again: {failure}")
+        elif restarted.receiver != pod.started.receiver:
+            problems.append("would start again with another receiver configuration")
+        if pod.started.receiver is None:
+            problems.append("runs without a receiver")
+        labels = self.pod_labels(gateway, pod.template)
+        senders = [
+            obj
+            for (kind, ns, _), obj in sorted(self.objects.items())
+            if kind == "WasmPlugin"
+            and ns == gateway.namespace
+            and _selects(obj["spec"]["selector"]["matchLabels"], labels)
+        ]
+        if len(senders) != 1:
+            problems.append(f"{len(senders)} senders select it")
+        elif senders[0]["spec"]["pluginConfig"]["receiver_vm_id"] != pod.started.vm_id:
+            problems.append(
+                f"its sender points at vm {senders[0]['spec']['pluginConfig']['receiver_vm_id']}, "
+                f"its receiver is {pod.started.vm_id}"
+            )
+        return problems
+
+    # --- what a read of the live Deployment returns --------------------------------------------
+
+    def live(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for gateway in self.gateways.values():
+            template = gateway.template
+            current = [p for p in gateway.pods if p.template == template]
+            pod_spec: dict[str, Any] = {}
+            if template.init_image:
+                pod_spec["initContainers"] = [{"name": RECEIVER_INIT, "image": template.init_image}]
+            out[gateway.key] = {
+                "metadata": {
+                    "name": gateway.name,
+                    "namespace": gateway.namespace,
+                    "generation": gateway.generation,
+                    "annotations": (
+                        {"aws-cloudwatch-proxy-wasm/generations": gateway.record}
+                        if gateway.record
+                        else {}
+                    ),
+                },
+                "spec": {
+                    "replicas": gateway.replicas,
+                    "template": {
+                        "metadata": {
+                            "labels": {**gateway.selector, **dict(template.labels)},
+                            "annotations": dict(template.annotations),
+                        },
+                        "spec": pod_spec,
+                    },
+                },
+                "status": {
+                    "observedGeneration": gateway.generation,
+                    "replicas": len(gateway.pods),
+                    "updatedReplicas": len(current),
+                    "availableReplicas": sum(p.ready for p in gateway.pods),
+                },
+            }
+        return out
+
+
+def _selects(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+def _receiver_of(bootstrap: Mapping[str, Any]) -> str:
+    [extension] = bootstrap["bootstrap_extensions"]
+    config = extension["typed_config"]["config"]
+    return json.dumps(
+        {
+            "vm_id": config["vm_config"]["vm_id"],
+            "file": config["vm_config"]["code"]["local"]["filename"],
+            "configuration": config["configuration"]["value"],
+        },
+        sort_keys=True,
+    )
+
+
+def _job_gateway(job: Mapping[str, Any]) -> str | None:
+    """The gateway a rollout-check Job waits for, from its kubectl command."""
+    for container in job.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+        command = container.get("command") or []
+        if command[:3] == ["kubectl", "rollout", "status"]:
+            name = command[3].removeprefix("deployment/")
+            namespace = next(a for a in command if a.startswith("--namespace=")).split("=", 1)[1]
+            return f"{namespace}/{name}"
+    return None
+
+
+def _template(
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    env: list[Mapping[str, Any]],
+    volumes: list[Mapping[str, Any]],
+    init: list[Mapping[str, Any]],
+) -> Template:
+    secret = next(
+        (
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for e in env
+            if e.get("name") == ACCESS_KEY_ENV and "valueFrom" in e
+        ),
+        None,
+    )
+    names = {e.get("name") for e in env}
+    delivery = (
+        "override"
+        if "ISTIO_BOOTSTRAP_OVERRIDE" in names
+        else ("envoyfilter" if "BOOTSTRAP_XDS_AGENT" in names else None)
+    )
+    configmap = next(
+        (v["configMap"]["name"] for v in volumes if v.get("name") == BOOTSTRAP_VOLUME), None
+    )
+    image = next((c["image"] for c in init if c.get("name") == RECEIVER_INIT), None)
+    fingerprint = json.dumps([env, volumes, init], sort_keys=True) if delivery else ""
+    return Template(
+        fingerprint=fingerprint,
+        labels=tuple(sorted(labels.items())),
+        annotations=tuple(sorted((k, str(v)) for k, v in annotations.items())),
+        secret=secret,
+        configmap=configmap,
+        delivery=delivery,
+        init_image=image,
+    )
+
+
+def template_from_patch(template: Mapping[str, Any]) -> Template:
+    meta = template.get("metadata") or {}
+    spec = template.get("spec") or {}
+    proxy: Mapping[str, Any] = next(
+        (c for c in spec.get("containers", []) if c["name"] == "istio-proxy"), {}
+    )
+    return _template(
+        meta.get("labels") or {},
+        meta.get("annotations") or {},
+        proxy.get("env") or [],
+        spec.get("volumes") or [],
+        spec.get("initContainers") or [],
+    )
+
+
+def template_from_operator_entry(entry: Mapping[str, Any]) -> Template:
+    overlays = entry.get("k8s", {}).get("overlays") or [{"patches": []}]
+    [overlay] = overlays
+    patches = overlay["patches"]
+    labels = {
+        p["path"].rsplit(".", 1)[1]: p["value"]
+        for p in patches
+        if p["path"].startswith("spec.template.metadata.labels.")
+    }
+    env = [p["value"] for p in patches if p["path"].endswith(f".env{APPEND}")]
+    volumes = [p["value"] for p in patches if p["path"] == f"spec.template.spec.volumes{APPEND}"]
+    init = [
+        p["value"] for p in patches if p["path"] == f"spec.template.spec.initContainers{APPEND}"
+    ]
+    return _template(labels, entry.get("k8s", {}).get("podAnnotations") or {}, env, volumes, init)

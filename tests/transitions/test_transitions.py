@@ -1,0 +1,327 @@
+"""Every change a user can make, played step by step against the cluster model.
+
+Each case: a cluster whose gateways run the stack as deployed (rolled out completely), then
+``pulumi up`` with the change, with time passing between steps (rollouts progress, any pod may
+restart), then, where ``istioctl install`` performs the rollout, the user running it and a later
+``pulumi up``. After every step the invariant (tests/transitions/cluster.py) is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from tests.transitions.previous_release import OPERATED, PATCHED, _config
+from tests.transitions.simulator import (
+    Outcome,
+    deploy_from_scratch,
+    istioctl,
+    previous_release,
+    render,
+    settle,
+    update,
+)
+
+# One gateway per installer, with the receiver delivery of its Istio version.
+INSTALLERS = {
+    "deploymentPatch-1.20": ("1.20", PATCHED),
+    "deploymentPatch-1.30": ("1.30", PATCHED),
+    "inClusterOperator-1.20": ("1.20", OPERATED),
+    "inClusterOperator-1.23": ("1.23", OPERATED),
+    "istioctl-1.24": ("1.24", OPERATED),
+    "istioctl-1.30": ("1.30", OPERATED),
+}
+AWAITED = [k for k in INSTALLERS if not k.startswith("istioctl")]
+PIN = "sha256:" + "22" * 32
+
+
+def _merge(config: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    out = dict(config)
+    for key, value in change.items():
+        full = f"acpw:{key}" if ":" not in key else key
+        if isinstance(value, dict) and isinstance(out.get(full), dict):
+            out[full] = {**out[full], **value}
+        else:
+            out[full] = value
+    return out
+
+
+def play(
+    base: dict[str, Any],
+    change: dict[str, Any],
+    other_gateways: list[Mapping[str, Any]] | None = None,
+) -> tuple[Outcome, list[Outcome]]:
+    """Deploy ``base``, then ``pulumi up`` with ``change``; where istioctl rolls the gateway,
+    the user runs it, and a further ``pulumi up`` retires what is no longer used.
+    ``other_gateways``: gateways in the cluster that ``base`` does not use (yet)."""
+    cluster, first = deploy_from_scratch(base, other_gateways=other_gateways)
+    config = _merge(base, change)
+    outcome = update(cluster, first, render(config, cluster))
+    outcome.violations += settle(cluster)
+    rest = []
+    if outcome.failed is None and "istioOperatorYaml" in outcome.deployed.outputs:
+        start = len(cluster.violations)
+        istioctl(cluster, outcome.deployed)
+        following = update(cluster, outcome.deployed, render(config, cluster))
+        following.violations = cluster.violations[start:] + settle(cluster)
+        rest.append(following)
+    return outcome, rest
+
+
+CHANGES: dict[str, dict[str, Any]] = {
+    "key generation bump": {"iam": {"keyGeneration": 2}},
+    "user name change": {"iam": {"userName": "acpw-renamed"}},
+    "sender digest change": {"images": {"senderDigest": PIN}},
+    "receiver volume digest change": {"images": {"receiverVolumeDigest": PIN}},
+    "receiver timeout change": {"cloudwatch": {"requestTimeoutMs": 2500}},
+    "metric namespace change": {"cloudwatch": {"namespace": "Other/Namespace"}},
+    "metric name change": {"cloudwatch": {"metricName": "Hits"}},
+    "receiverVmId change": {"receiverVmId": "other-receiver"},
+    "pull policy change": {"images": {"pullPolicy": "Always"}},
+    "matchHosts change": {"matchHosts": ["www.example.com"]},
+    "registry ghcr to ecr": {"images": {"registry": "ecr"}},
+}
+
+
+@pytest.mark.parametrize("installer", list(INSTALLERS))
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_no_serving_pod_loses_anything(installer: str, change: str) -> None:
+    version, gateway = INSTALLERS[installer]
+    outcome, rest = play(_config(version, gateway), CHANGES[change])
+    assert outcome.failed is None
+    assert outcome.violations == [], "\n".join(outcome.violations[:20])
+    assert outcome.unawaited == []
+    for later in rest:
+        assert later.failed is None
+        assert later.violations == [], "\n".join(later.violations[:20])
+
+
+@pytest.mark.parametrize("installer", AWAITED)
+def test_awaited_rotation_deletes_the_old_key_only_at_the_end(installer: str) -> None:
+    version, gateway = INSTALLERS[installer]
+    outcome, _ = play(_config(version, gateway), {"iam": {"keyGeneration": 2}})
+    ops = [(s.op, s.resource.type.rsplit(":", 1)[-1]) for s in outcome.steps]
+    deleted_key = ops.index(("delete", "AccessKey"))
+    created_job = max(i for i, op in enumerate(ops) if op == ("create", "Job"))
+    assert deleted_key > created_job
+    assert all(op[0] == "delete" for op in ops[deleted_key:])
+
+
+@pytest.mark.parametrize("installer", ["istioctl-1.24", "istioctl-1.30"])
+def test_istioctl_rotation_keeps_the_old_key_until_the_rollout_is_seen(installer: str) -> None:
+    version, gateway = INSTALLERS[installer]
+    outcome, [following] = play(_config(version, gateway), {"iam": {"keyGeneration": 2}})
+    assert outcome.ops("delete", "AccessKey") == []
+    assert outcome.ops("delete", "Secret") == []
+    assert any("its pods run generation" in w for w in outcome.deployed.warnings)
+    # After `istioctl install`, the next `pulumi up` retires the previous generation.
+    assert len(following.ops("delete", "AccessKey")) == 1
+    assert len(following.ops("delete", "Secret")) == 1
+    assert not any("its pods run generation" in w for w in following.deployed.warnings)
+
+
+@pytest.mark.parametrize("installer", ["istioctl-1.30"])
+def test_a_second_rotation_before_the_rollout_is_refused(installer: str) -> None:
+    from acpw.config import ConfigError
+
+    version, gateway = INSTALLERS[installer]
+    base = _config(version, gateway)
+    cluster, first = deploy_from_scratch(base)
+    second = _merge(base, {"iam": {"keyGeneration": 2}})
+    outcome = update(cluster, first, render(second, cluster))
+    assert outcome.violations == []
+    third = _merge(base, {"iam": {"keyGeneration": 3}})
+    with pytest.raises(ConfigError, match="IAM allows 2"):
+        render(third, cluster)
+
+
+@pytest.mark.parametrize("installer", ["deploymentPatch-1.30", "istioctl-1.30"])
+def test_emergency_revoke_deactivates_the_old_key_at_once(installer: str) -> None:
+    version, gateway = INSTALLERS[installer]
+    base = _config(version, gateway)
+    cluster, first = deploy_from_scratch(base)
+    change = _merge(base, {"iam": {"keyGeneration": 2, "revokePreviousKey": True}})
+    after = render(change, cluster)
+    key = f"{gateway['namespace']}/{gateway['name']}"
+    assert any("revokePreviousKey" in w and key in w for w in after.warnings), after.warnings
+    outcome = update(cluster, first, after)
+    # Deactivated before any rollout (the update depends on nothing): the pods still running
+    # with it were named in the warning, and fail to sign until replaced.
+    [deactivate] = [s for s in outcome.steps if s.op == "update" and "AccessKey" in s.resource.type]
+    assert deactivate.resource.inputs["status"] == "Inactive"
+    assert all("iam/user:User" in d for d in deactivate.resource.dependencies)
+    assert outcome.problems() == {"signs with a key which is inactive"}
+
+
+@pytest.mark.parametrize(
+    ("installer", "target"),
+    [
+        ("deploymentPatch-1.20", "1.21"),
+        ("inClusterOperator-1.20", "1.21"),
+        ("inClusterOperator-1.23", "1.24"),
+        ("deploymentPatch-1.30", "1.23"),
+    ],
+)
+def test_istio_upgrades_and_rollbacks(installer: str, target: str) -> None:
+    version, gateway = INSTALLERS[installer]
+    base = _config(version, gateway)
+    for there, back in ((target, version), (version, target)):
+        start = _merge(base, {"istioVersion": back})
+        outcome, rest = play(start, {"istioVersion": there})
+        assert outcome.failed is None
+        assert outcome.violations == [], "\n".join(outcome.violations[:20])
+        for later in rest:
+            assert later.violations == [], "\n".join(later.violations[:20])
+
+
+def test_a_rollout_that_never_completes_keeps_everything_and_the_fix_needs_no_cleanup() -> None:
+    version, gateway = INSTALLERS["deploymentPatch-1.30"]
+    base = _config(version, gateway)
+    cluster, first = deploy_from_scratch(base)
+    broken = _merge(base, {"images": {"receiverVolume": "ghcr.io/example/broken:1"}})
+    cluster.broken_images.add(f"ghcr.io/example/broken:1@{PIN}")
+    broken["acpw:images"]["receiverVolumeDigest"] = PIN
+    outcome = update(cluster, first, render(broken, cluster))
+    assert outcome.failed is not None and "did not complete" in outcome.failed
+    assert not [s for s in outcome.steps[len(outcome.steps) :] if s.op.startswith("delete")]
+    assert outcome.violations == []  # old pods kept serving with all they use
+    # The fix: a working image. The next `pulumi up` succeeds with no manual cleanup.
+    fixed = _merge(base, {"images": {"receiverVolumeDigest": "sha256:" + "33" * 32}})
+    following = update(cluster, outcome.deployed, render(fixed, cluster))
+    assert following.failed is None
+    assert following.violations == []
+    assert settle(cluster) == []
+
+
+SECOND = {**PATCHED, "name": "gw2", "namespace": "edge2", "selector": {"app": "gw2"}}
+SAME_NAMESPACE = {**PATCHED, "name": "gw3", "selector": {"app": "gw3"}}
+
+
+@pytest.mark.parametrize("installer", ["deploymentPatch-1.20", "deploymentPatch-1.30"])
+@pytest.mark.parametrize("added", [SECOND, SAME_NAMESPACE])
+def test_adding_a_gateway(installer: str, added: dict[str, Any]) -> None:
+    version, gateway = INSTALLERS[installer]
+    outcome, _ = play(_config(version, gateway), {"gateways": [gateway, added]}, [added])
+    assert outcome.failed is None
+    assert outcome.violations == [], "\n".join(outcome.violations[:20])
+
+
+def play_previous(name: str, change: dict[str, Any] | None = None) -> tuple[Outcome, list[Outcome]]:
+    """A stack deployed by release 0.1.0, updated by this release (same settings unless changed)."""
+    cluster, first = deploy_from_scratch({}, previous=name)
+    config, _ = previous_release(name)
+    config = _merge(config, change or {})
+    outcome = update(cluster, first, render(config, cluster))
+    outcome.violations += settle(cluster)
+    rest = []
+    if "istioOperatorYaml" in outcome.deployed.outputs:
+        start = len(cluster.violations)
+        istioctl(cluster, outcome.deployed)
+        following = update(cluster, outcome.deployed, render(config, cluster))
+        following.violations = cluster.violations[start:] + settle(cluster)
+        rest.append(following)
+    return outcome, rest
+
+
+# Release 0.1.0's WasmPlugin and EnvoyFilter select every pod of the gateway, so they would also
+# select the new pods (two senders, or two receivers: a proxy that cannot start). They are
+# replaced delete-before-replace (acpw/legacy.py): 0.1.0's pods keep serving, with all they use
+# to start again, but report no metrics until replaced. Nothing else may happen to any pod.
+UPGRADE_EFFECTS = {"0 senders select it", "would start again with another receiver configuration"}
+
+
+@pytest.mark.parametrize("name", ["patch-1.30", "operator-1.13", "operator-1.20", "istioctl-1.24"])
+def test_the_program_upgrade_keeps_every_pod_serving(name: str) -> None:
+    outcome, rest = play_previous(name)
+    assert outcome.failed is None
+    assert outcome.problems() <= UPGRADE_EFFECTS, sorted(outcome.problems())
+    for later in rest:
+        assert later.failed is None
+        assert later.violations == [], "\n".join(later.violations[:20])
+    # No Kubernetes object or key that pods use is deleted by a rename (aliases).
+    for op in ("delete", "delete-original"):
+        assert outcome.ops(op, "AccessKey") == []
+        assert outcome.ops(op, "User") == []
+        assert outcome.ops(op, "ServiceEntry") == []
+        assert outcome.ops(op, "DestinationRule") == []
+
+
+def test_the_program_upgrade_refuses_settings_other_than_the_deployed_ones() -> None:
+    from acpw.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"release 0\.1\.0"):
+        play_previous("istioctl-1.24", {"cloudwatch": {"requestTimeoutMs": 1234}})
+
+
+# --- the five defects of release 0.1.0, flagged by the simulator on its own behaviour ----------
+
+
+def play_old(before: str, after: str) -> Outcome:
+    cluster, first = deploy_from_scratch({}, previous=before)
+    _, second = previous_release(after)
+    outcome = update(cluster, first, second)
+    outcome.violations += settle(cluster)
+    return outcome
+
+
+def test_old_rotation_with_istio_operator_deletes_the_key_pods_use() -> None:
+    for before in ("operator-1.13", "istioctl-1.24"):
+        outcome = play_old(before, f"{before}-key2")
+        assert "signs with a key which was deleted" in outcome.problems(), before
+
+
+def test_old_user_name_change_deletes_the_key_without_rolling() -> None:
+    outcome = play_old("patch-1.30", "patch-1.30-user")
+    assert "signs with a key which was deleted" in outcome.problems()
+
+
+def test_old_pull_policy_change_rolls_without_waiting() -> None:
+    outcome = play_old("patch-1.30", "patch-1.30-always")
+    assert outcome.unawaited == ["edge/gw"]
+
+
+def test_old_fixed_names_delete_before_replace() -> None:
+    outcome = play_old("patch-1.30", "patch-1.30-key2")
+    assert "would not start again: Secret missing" in outcome.problems()
+
+
+def test_old_shared_objects_change_under_running_pods() -> None:
+    outcome = play_old("operator-1.20", "operator-1.20-vm")
+    assert any("its sender points at vm other-receiver" in p for p in outcome.problems())
+
+
+@pytest.mark.parametrize("installer", list(INSTALLERS))
+def test_removing_a_gateway_in_two_steps(installer: str) -> None:
+    """First `enabled: false` (pods roll without ACPW, awaited or confirmed), then the entry goes."""
+    version, gateway = INSTALLERS[installer]
+    other = {**SECOND, "installer": gateway["installer"]}
+    base = _merge(_config(version, gateway), {"gateways": [gateway, other]})
+    cluster, first = deploy_from_scratch(base)
+    off = _merge(base, {"gateways": [gateway, {**other, "enabled": False}]})
+    step1 = update(cluster, first, render(off, cluster))
+    step1.violations += settle(cluster)
+    assert step1.failed is None
+    assert step1.violations == [], "\n".join(step1.violations[:20])
+    deployed = step1.deployed
+    if "istioOperatorYaml" in deployed.outputs and not any(
+        "IstioOperator" in r.type for r in deployed.resources
+    ):
+        istioctl(cluster, deployed)
+        again = update(cluster, deployed, render(off, cluster))
+        assert again.violations == []
+        deployed = again.deployed
+    assert not cluster.gateways["edge2/gw2"].template.acpw
+    removed = _merge(base, {"gateways": [gateway]})
+    step2 = update(cluster, deployed, render(removed, cluster))
+    step2.violations += settle(cluster)
+    assert step2.failed is None
+    assert step2.violations == [], "\n".join(step2.violations[:20])
+
+
+def test_removing_a_gateway_at_once_is_what_the_two_steps_avoid() -> None:
+    base = _merge(_config("1.30", PATCHED), {"gateways": [PATCHED, SECOND]})
+    cluster, first = deploy_from_scratch(base)
+    outcome = update(cluster, first, render(_merge(base, {"gateways": [PATCHED]}), cluster))
+    assert "would not start again: Secret missing" in outcome.problems()
