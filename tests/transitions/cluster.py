@@ -324,10 +324,11 @@ class Cluster:
             return not gateway.rolling or progressed
         return progressed
 
-    def advance(self) -> None:
-        """Time passes between steps: every rollout in progress moves one tick."""
-        for gateway in self.gateways.values():
-            self.tick(gateway)
+    def advance(self, only: set[str] | None = None) -> None:
+        """Time passes: every rollout in progress (or those of ``only``) moves one tick."""
+        for key, gateway in self.gateways.items():
+            if only is None or key in only:
+                self.tick(gateway)
 
     def _stuck(self, gateway: Gateway) -> str:
         failures = sorted({p.failure for p in gateway.pods if p.failure})

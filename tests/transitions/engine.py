@@ -142,8 +142,33 @@ def replacement_reason(old: Resource, new: Resource, fresh: set[str] | None = No
     return None
 
 
+def topological(resources: list[Resource]) -> list[Resource]:
+    """Dependencies first; among independent resources, by URN (registration order varies)."""
+    import heapq
+
+    by_urn = {r.urn: r for r in resources}
+    waiting = {r.urn: {d for d in r.dependencies if d in by_urn} for r in resources}
+    users: dict[str, list[str]] = {}
+    for urn, deps in waiting.items():
+        for dep in deps:
+            users.setdefault(dep, []).append(urn)
+    ready = [urn for urn, deps in waiting.items() if not deps]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        urn = heapq.heappop(ready)
+        out.append(by_urn[urn])
+        for user in users.get(urn, []):
+            waiting[user].discard(urn)
+            if not waiting[user]:
+                heapq.heappush(ready, user)
+    assert len(out) == len(resources), "dependency cycle"
+    return out
+
+
 def plan_update(before: list[Resource], after: list[Resource]) -> list[Step]:
     """The engine's steps, in an order it may run them (dependencies first, deletes last)."""
+    before, after = topological(before), topological(after)
     by_urn = {r.urn: r for r in before}
     matched: set[str] = set()
     after_by_urn = {r.urn: r for r in after}
