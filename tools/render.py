@@ -20,12 +20,9 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from acpw.config import ConfigError
-from tools import mock_engine
+from tools import mock_engine, pulumi_sdk
 from tools.mock_engine import Registration, is_secret
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,23 +161,23 @@ def render_stack(stack: str, config: dict[str, Any] | None = None) -> Render:
     """
     values = read_stack_config(stack) if config is None else dict(config)
     project = "acpw"
-    pulumi_settings.ROOT.set(None)
     monitor = mock_engine.install(project, stack, mock_engine.config_values(project, values))
     collector = _WarningCollector()
     logger = logging.getLogger("acpw.render")
     logger.addHandler(collector)
     logger.propagate = False
     try:
-        _sync_await(run_pulumi_func(lambda: _run_program()))
+        pulumi_sdk.run_program(_run_program)
         outputs = _stack_outputs()
     finally:
         logger.removeHandler(collector)
+        mock_engine.shutdown()
     return Render(stack, list(monitor.registrations), outputs, collector.messages)
 
 
 def last_monitor_registrations() -> list[Registration]:
     """Registrations recorded by the current mock monitor (e.g. after a ConfigError)."""
-    monitor = pulumi_settings.SETTINGS.monitor
+    monitor = pulumi_sdk.current_monitor()
     return list(monitor.registrations) if isinstance(monitor, mock_engine.RecordingMonitor) else []
 
 
@@ -189,13 +186,13 @@ def _run_program() -> None:
 
 
 def _stack_outputs() -> dict[str, Any]:
-    root = pulumi_settings.get_root_resource()
+    root = pulumi.runtime.get_root_resource()
     raw: dict[str, Any] = getattr(root, "outputs", {}) or {}
     resolved = {}
     for name, value in raw.items():
         output = pulumi.Output.from_input(value)
-        secret = _sync_await(output.is_secret())
-        resolved[name] = SECRET_MARK if secret else _sync_await(output.future())
+        secret = pulumi_sdk.sync_await(output.is_secret())
+        resolved[name] = SECRET_MARK if secret else pulumi_sdk.sync_await(output.future())
     return resolved
 
 
