@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tools import mock_engine
+from tools import mock_engine, render
 from tools.render import ROOT, files_for, main, render_stack
 
 SENTINELS = ("SENTINEL-ACCESS-KEY-ID", "SENTINEL-SECRET-ACCESS-KEY", "SENTINEL-REGISTRY-TOKEN")
@@ -117,6 +119,64 @@ def test_render_command_line_check_mode() -> None:
 def test_unknown_stack_is_a_clear_error(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["no-such-stack"]) == 1
     assert "no stack file Pulumi.no-such-stack.yaml (stacks: dev, prod)" in capsys.readouterr().err
+
+
+@contextlib.contextmanager
+def _stack_file(name: str, text: str) -> Iterator[None]:
+    path = ROOT / f"Pulumi.{name}.yaml"
+    path.write_text(text)
+    try:
+        yield
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize(
+    ("stack_yaml", "message"),
+    [
+        (
+            "config:\n  aws:region: ap-northeast-1\n",
+            "error: Stack 'cli-test' is missing configuration value 'acpw:istioVersion'\n",
+        ),
+        (
+            'config:\n  acpw:istioVersion: "1.20"\n  acpw:matchHosts: www.example.com\n',
+            "error: Stack 'cli-test' with configuration key 'acpw:matchHosts' must be of type "
+            "'array<string>'\n",
+        ),
+    ],
+    ids=["missing-required-key", "wrong-declared-type"],
+)
+def test_render_refuses_what_the_cli_refuses_with_its_message(
+    stack_yaml: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with _stack_file("cli-test", stack_yaml):
+        assert main(["cli-test", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == message
+    assert not (tmp_path / "cli-test").exists()
+
+
+def test_render_accepts_a_stack_setting_only_what_is_required(tmp_path: Path) -> None:
+    stack_yaml = (
+        'config:\n  aws:region: ap-northeast-1\n  acpw:istioVersion: "1.30"\n  other:x: 1\n'
+    )
+    with _stack_file("cli-test", stack_yaml):
+        assert main(["cli-test", "--out", str(tmp_path)]) == 0
+    objects = list(yaml.safe_load_all((tmp_path / "cli-test" / "kubernetes.yaml").read_text()))
+    assert any(o["metadata"].get("namespace") == "istio-system" for o in objects if o)
+
+
+def test_render_without_the_declared_defaults_refuses_dev_like_the_cli_did(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = render.read_project()
+    for key in ("acpw:cloudwatch", "acpw:gateways", "acpw:iam", "acpw:images"):
+        del project["config"][key]["default"]
+    monkeypatch.setattr(render, "read_project", lambda: project)
+    assert main(["dev", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        "error: Stack 'dev' is missing configuration values "
+        "'acpw:cloudwatch', 'acpw:gateways', 'acpw:iam' and 'acpw:images'\n"
+    )
 
 
 def test_render_command_prints_only_its_result_and_warnings(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@
     python -m tools.render dev --check    # exits 1 when the committed files are stale
 
 Only the cloud and cluster APIs are mocked (tools/mock_engine.py). Stack config is read the way
-the Pulumi CLI reads it: project defaults from ``Pulumi.yaml``, values from ``Pulumi.<stack>.yaml``.
+the Pulumi CLI reads it: values from ``Pulumi.<stack>.yaml``, merged with the declarations of
+``Pulumi.yaml`` under the CLI's rules (tools/cli_config.py): a stack the CLI would refuse (a
+required key missing, a value of the wrong declared type) is refused with the CLI's message.
 Secret values appear only as ``[secret]``; values only the cloud knows as ``[unknown: ...]``.
 """
 
@@ -22,7 +24,7 @@ import pulumi
 import yaml
 
 from acpw.config import ConfigError
-from tools import mock_engine, pulumi_sdk
+from tools import cli_config, mock_engine, pulumi_sdk
 from tools.mock_engine import Registration, is_secret
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,20 +127,21 @@ def mask_secrets(value: Any, *, inside_secret: bool = False) -> Any:
     return value
 
 
-def read_stack_config(stack: str) -> dict[str, Any]:
-    """Config as the CLI would give it: declared project defaults, then the stack file's values."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {}
-    for key, declaration in (project.get("config") or {}).items():
-        if isinstance(declaration, dict) and "default" in declaration:
-            values[key] = declaration["default"]
-        elif isinstance(declaration, dict) and "value" in declaration:
-            values[key] = declaration["value"]
+def read_project() -> dict[str, Any]:
+    project: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    return project
+
+
+def read_stack_config(stack: str) -> dict[str, str]:
+    """The config the CLI hands the program for ``stack`` (``PULUMI_CONFIG``: every value a string).
+
+    Raises :class:`cli_config.StackConfigError` where ``pulumi preview`` would refuse the stack.
+    """
     stack_file = ROOT / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         raise FileNotFoundError(f"no stack file {stack_file.name} (stacks: {', '.join(_stacks())})")
-    values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
-    return values
+    values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    return cli_config.program_config(read_project(), stack, values)
 
 
 def _stacks() -> list[str]:
@@ -155,12 +158,14 @@ class _WarningCollector(logging.Handler):
 
 
 def render_stack(stack: str, config: dict[str, Any] | None = None) -> Render:
-    """Run ``__main__.py`` for ``stack`` (or with ``config``, keys like ``acpw:istioVersion``).
+    """Run ``__main__.py`` for ``stack``, or with ``config`` (keys like ``acpw:istioVersion``).
 
+    Without ``config`` the stack file goes through the CLI's project-config rules first
+    (:class:`cli_config.StackConfigError`); ``config`` is taken as the program would receive it.
     Raises :class:`ConfigError` for invalid config; ``.registrations`` is then empty by design.
     """
     values = read_stack_config(stack) if config is None else dict(config)
-    project = "acpw"
+    project = str(read_project()["name"])
     monitor = mock_engine.install(project, stack, mock_engine.config_values(project, values))
     collector = _WarningCollector()
     logger = logging.getLogger("acpw.render")
@@ -261,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     for stack in args.stacks:
         try:
             render = render_stack(stack)
+        except cli_config.StackConfigError as error:
+            print(f"error: {error}", file=sys.stderr)  # the CLI's message names the stack
+            return 1
         except (ConfigError, FileNotFoundError) as error:
             print(f"stack {stack}: {error}", file=sys.stderr)
             return 1
