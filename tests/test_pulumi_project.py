@@ -13,10 +13,15 @@ import yaml
 
 from acpw.config import CONFIG_KEYS, DEFAULT_GATEWAY, load_config, parse_raw_values
 from tools import cli_config
+from tools.fetch_istio_crds import verify_file
+from tools.reference_data import PULUMI_SCHEMA, PULUMI_SCHEMA_PIN
 from tools.render import ROOT
 
 SCHEMA = Path(
-    os.environ.get("ACPW_PULUMI_SCHEMA", ROOT.parent / "shared" / "pulumi-schemas" / "project.json")
+    os.environ.get(
+        PULUMI_SCHEMA.env_var,
+        PULUMI_SCHEMA.target((ROOT / PULUMI_SCHEMA.shared_dir).resolve()),
+    )
 )
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 
@@ -66,6 +71,12 @@ def cli_config_problems(project: dict[str, Any]) -> list[str]:
                 f"Configuration key '{key}' is namespaced and must provide an attribute 'value'"
             )
     return problems
+
+
+def test_the_schema_is_the_pinned_one() -> None:
+    assert verify_file(SCHEMA, PULUMI_SCHEMA_PIN), (
+        f"{SCHEMA} is not git blob {PULUMI_SCHEMA_PIN.blob}"
+    )
 
 
 def test_pulumi_yaml_matches_the_cli_schema() -> None:
