@@ -16,7 +16,7 @@ import yaml
 from acpw.config import DEFAULT_GATEWAY, ConfigError
 from tools import cli_config
 from tools.cli_config import StackConfigError, program_config
-from tools.render import ROOT, read_project, read_stack_config, render_stack
+from tools.render import ROOT, read_project, read_stack_config, render_stack, stack_program_config
 
 PROJECT = read_project()
 
@@ -29,7 +29,8 @@ def _stack_file(stack: str) -> dict[str, Any]:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_example_stacks_are_accepted(stack: str) -> None:
     config = program_config(PROJECT, stack, _stack_file(stack))
-    assert config == read_stack_config(stack)
+    assert config == stack_program_config(stack)
+    assert set(read_stack_config(stack)) == set(config)
     assert all(isinstance(v, str) for v in config.values())
     # every key the stack sets reaches the program; every declared key has a value
     assert set(_stack_file(stack)) <= set(config)
@@ -50,6 +51,10 @@ def test_dev_gets_the_declared_defaults_in_the_cli_form() -> None:
         '"selector":{"app":"istio-ingressgateway","istio":"ingressgateway"}}]'
     )
     assert json.loads(config["acpw:gateways"]) == [DEFAULT_GATEWAY]
+    decoded = read_stack_config("dev")  # what the conformance tests read: objects decoded
+    assert decoded["acpw:gateways"] == [DEFAULT_GATEWAY]
+    assert decoded["acpw:cloudwatch"] == {}
+    assert decoded["acpw:istioVersion"] == "1.13"
 
 
 def test_a_stack_setting_only_the_istio_version_is_accepted() -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from acpw.config import ConfigError, load_config
 from tools.langhost import USER_ACTIONABLE_EXIT
-from tools.render import ROOT, read_stack_config
+from tools.render import ROOT, stack_program_config
 
 
 def _run(program: Path, config: dict[str, str], tmp_path: Path) -> tuple[int, str, dict[str, Any]]:
@@ -41,7 +41,7 @@ def _run(program: Path, config: dict[str, str], tmp_path: Path) -> tuple[int, st
 
 
 def test_invalid_config_shows_only_the_message(tmp_path: Path) -> None:
-    config = {**read_stack_config("dev"), "acpw:istioVersion": "1.11"}
+    config = {**stack_program_config("dev"), "acpw:istioVersion": "1.11"}
     with pytest.raises(ConfigError) as expected:
         load_config(
             {"istioVersion": "1.11"}, project="acpw", stack="dev", aws_region="ap-northeast-1"
@@ -59,7 +59,7 @@ def test_invalid_config_shows_only_the_message(tmp_path: Path) -> None:
 
 
 def test_config_the_program_cannot_decode_shows_only_the_message(tmp_path: Path) -> None:
-    config = {**read_stack_config("dev"), "acpw:matchHosts": "www.example.com"}
+    config = {**stack_program_config("dev"), "acpw:matchHosts": "www.example.com"}
     code, stderr, outcome = _run(ROOT, config, tmp_path)
     assert (code, outcome["exception"]) == (1, "acpw.config.ConfigError")
     assert stderr == (
@@ -69,7 +69,7 @@ def test_config_the_program_cannot_decode_shows_only_the_message(tmp_path: Path)
 
 
 def test_the_dev_stack_runs_with_only_its_warnings(tmp_path: Path) -> None:
-    code, stderr, outcome = _run(ROOT, read_stack_config("dev"), tmp_path)
+    code, stderr, outcome = _run(ROOT, stack_program_config("dev"), tmp_path)
     assert (code, outcome["exception"]) == (0, None), stderr
     lines = stderr.splitlines()
     assert lines and all(line.startswith("warning: acpw:") for line in lines), stderr

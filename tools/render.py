@@ -132,16 +132,25 @@ def read_project() -> dict[str, Any]:
     return project
 
 
-def read_stack_config(stack: str) -> dict[str, str]:
-    """The config the CLI hands the program for ``stack`` (``PULUMI_CONFIG``: every value a string).
-
-    Raises :class:`cli_config.StackConfigError` where ``pulumi preview`` would refuse the stack.
-    """
+def _merged_stack_config(stack: str) -> dict[str, cli_config.ConfigValue]:
     stack_file = ROOT / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         raise FileNotFoundError(f"no stack file {stack_file.name} (stacks: {', '.join(_stacks())})")
     values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
-    return cli_config.program_config(read_project(), stack, values)
+    return cli_config.merge(read_project(), stack, values)
+
+
+def stack_program_config(stack: str) -> dict[str, str]:
+    """The config the CLI hands the program for ``stack`` (``PULUMI_CONFIG``: every value a string).
+
+    Raises :class:`cli_config.StackConfigError` where ``pulumi preview`` would refuse the stack.
+    """
+    return {key: value.text for key, value in _merged_stack_config(stack).items()}
+
+
+def read_stack_config(stack: str) -> dict[str, Any]:
+    """The same config with objects and lists decoded (what the program reads from it)."""
+    return {key: value.content() for key, value in _merged_stack_config(stack).items()}
 
 
 def _stacks() -> list[str]:
@@ -164,7 +173,7 @@ def render_stack(stack: str, config: dict[str, Any] | None = None) -> Render:
     (:class:`cli_config.StackConfigError`); ``config`` is taken as the program would receive it.
     Raises :class:`ConfigError` for invalid config; ``.registrations`` is then empty by design.
     """
-    values = read_stack_config(stack) if config is None else dict(config)
+    values = stack_program_config(stack) if config is None else dict(config)
     project = str(read_project()["name"])
     monitor = mock_engine.install(project, stack, mock_engine.config_values(project, values))
     collector = _WarningCollector()
