@@ -28,6 +28,10 @@ offline render, with the CLI's messages. Source: pulumi/pulumi at commit
 
 The program receives every value as a string (``PULUMI_CONFIG``); :func:`program_config` returns
 exactly those strings.
+
+Not modelled: values from a stack's ESC ``environment`` (merged into the stack config first by
+the CLI), and decryption: a ``secure:`` value is type-checked by the CLI after decrypting it,
+here it is passed through as its ciphertext.
 """
 
 from __future__ import annotations
