@@ -95,12 +95,9 @@ def _with_access_key_id(original):  # type: ignore[no-untyped-def]
 
 
 def test_invalid_config_makes_render_exit_non_zero(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    stack_file = ROOT / "Pulumi.broken-test.yaml"
-    stack_file.write_text('config:\n  aws:region: ap-northeast-1\n  acpw:istioVersion: "1.11"\n')
-    try:
+    stack_yaml = 'config:\n  aws:region: ap-northeast-1\n  acpw:istioVersion: "1.11"\n'
+    with _stack_file("broken-test", stack_yaml):
         assert main(["broken-test", "--out", str(tmp_path)]) == 1
-    finally:
-        stack_file.unlink()
     assert "acpw:istioVersion: Istio 1.11 is too old" in capsys.readouterr().err
     assert not (tmp_path / "broken-test").exists()
 

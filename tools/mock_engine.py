@@ -8,7 +8,6 @@ the cloud knows come back as clearly marked ``[unknown: ...]`` placeholders.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs
 
-from tools import pulumi_sdk
+from tools import cli_config, pulumi_sdk
 
 ACCOUNT = "unknown-aws-account-id"
 """Marked placeholder that still fits where a hostname or ARN needs one (ECR registry host)."""
@@ -177,11 +176,10 @@ class RecordingMonitor(pulumi_sdk.MockMonitor):  # type: ignore[misc]
 
 def config_values(project: str, values: dict[str, Any]) -> dict[str, str]:
     """Encode config the way the CLI hands it to a program: strings, JSON for structured values."""
-    encoded = {}
-    for key, value in values.items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        encoded[full_key] = value if isinstance(value, str) else json.dumps(value)
-    return encoded
+    return {
+        cli_config.full_key(project, key): cli_config.stack_value(value).text
+        for key, value in values.items()
+    }
 
 
 _loop: asyncio.AbstractEventLoop | None = None
