@@ -63,10 +63,14 @@ def test_event_loop_helpers() -> None:
             return 42
 
         assert pulumi_sdk.sync_await(answer()) == 42
-        assert loop.run_until_complete(loop.run_in_executor(None, lambda: 7)) == 7
+        # the mock monitor asks for a loop in the executor's worker threads
+        worker_loop = loop.run_until_complete(
+            loop.run_in_executor(None, pulumi_sdk.ensure_event_loop)
+        )
+        assert worker_loop is not loop and not worker_loop.is_closed()
     finally:
         pulumi_sdk.close_event_loop(loop)
-    assert loop.is_closed()
+    assert loop.is_closed() and worker_loop.is_closed()
     assert [t.name for t in threading.enumerate() if t.name.startswith("asyncio_")] == []
 
 

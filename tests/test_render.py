@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,6 +203,11 @@ def test_render_command_prints_only_its_result_and_warnings(tmp_path: Path) -> N
 def test_render_leaves_no_event_loop_or_executor_thread_behind() -> None:
     """The cause of that noise: the loop's executor threads (each with its own loop, made by the
     mock monitor's callbacks) lived until interpreter exit, when their loops were collected."""
-    render_stack("dev")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        render_stack("dev")
+        gc.collect()
     assert [t.name for t in threading.enumerate() if t.name.startswith("asyncio_")] == []
     assert mock_engine._loop is None
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -18,7 +18,9 @@ import asyncio
 import contextlib
 import importlib
 import importlib.metadata
+import threading
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -159,19 +161,42 @@ def serialize_provider(provider: Any) -> str:
     return _serialize_provider(provider)
 
 
+_worker_loops: dict[asyncio.AbstractEventLoop, list[asyncio.AbstractEventLoop]] = {}
+"""Per loop of :func:`new_event_loop`: the loops its executor threads were given."""
+
+
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A fresh event loop, set as the thread's current one."""
+    """A fresh event loop, set as the thread's current one, with an executor we can clean up.
+
+    The SDK runs monitor calls in the loop's default executor, and the mock monitor then asks for
+    an event loop in that worker thread (``_ensure_event_loop``), which would create one nobody
+    closes. Each worker gets its loop here instead, and :func:`close_event_loop` closes them.
+    """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    workers: list[asyncio.AbstractEventLoop] = []
+    lock = threading.Lock()
+
+    def give_the_worker_a_loop() -> None:
+        worker_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(worker_loop)
+        with lock:
+            workers.append(worker_loop)
+
+    loop.set_default_executor(
+        ThreadPoolExecutor(thread_name_prefix="asyncio", initializer=give_the_worker_a_loop)
+    )
+    _worker_loops[loop] = workers
     return loop
 
 
 def close_event_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Shut the thread's current ``loop`` down the way ``asyncio.run`` does, and unset it.
 
-    Without this the loop is closed by the garbage collector at interpreter exit, when its
-    self-pipe may already be gone: ``Exception ignored in: <function BaseEventLoop.__del__ ...>
-    ValueError: Invalid file descriptor: -1``.
+    Then close the loops of its (now finished) executor threads. Left to the garbage collector,
+    a loop may be collected after its self-pipe socket, typically at interpreter exit:
+    ``Exception ignored in: <function BaseEventLoop.__del__ ...> ValueError: Invalid file
+    descriptor: -1``.
     """
     if loop.is_closed():
         return
@@ -186,3 +211,5 @@ def close_event_loop(loop: asyncio.AbstractEventLoop) -> None:
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+        for worker_loop in _worker_loops.pop(loop, []):
+            worker_loop.close()
