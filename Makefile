@@ -10,7 +10,8 @@ STACKS := dev prod
 APT_PACKAGES := clang lld docker-registry openssl
 ISTIO_CRDS_DIR ?= build/istio-crds
 
-.PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds clean bench readme
+.PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds \
+	fetch-pulumi-schema clean bench readme
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +41,11 @@ system-deps:
 
 test: $(VENV)/.installed system-deps lint typecheck pytest
 
+# The tests check against pinned reference data: $ACPW_ISTIO_CRDS / $ACPW_PULUMI_SCHEMA when set,
+# else ../shared beside the repository (CI), else the pinned files fetched into build/ with their
+# git blob ids checked; when none of that works, one line says what to fetch or set.
 pytest: $(VENV)/.installed
-	$(PY) -m pytest
+	@$(PY) -m tools.reference_data --run $(PY) -m pytest
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -55,6 +59,11 @@ typecheck: $(VENV)/.installed
 fetch-istio-crds: $(VENV)/.installed
 	$(PY) tools/fetch_istio_crds.py --dest $(ISTIO_CRDS_DIR)
 	@echo "run the tests against them with: ACPW_ISTIO_CRDS=$(ISTIO_CRDS_DIR) make test"
+
+# Fetch the Pulumi project schema (pulumi/pulumi project.json at a pinned commit, blob-id checked;
+# see ../shared/pulumi-schemas/README.md) into build/pulumi-schemas.
+fetch-pulumi-schema: $(VENV)/.installed
+	$(PY) -m tools.reference_data --fetch pulumi-schema
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

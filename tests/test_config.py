@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from acpw.config import (
     load_config,
     parse_raw_values,
 )
+from tools import pulumi_sdk
 from tools.render import last_monitor_registrations, render_stack
 
 GOOD_DIGEST = "sha256:" + "0f" * 32
@@ -420,18 +420,14 @@ class TestWarnings:
 
 def test_stack_config_is_read_from_the_cli_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The language host may hand config over as PULUMI_CONFIG (JSON of strings)."""
-    from pulumi.runtime import config as runtime_config
-
     from acpw.config import read_stack_config
 
-    empty: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("test_config")
-    empty.set({})
-    monkeypatch.setattr(runtime_config, "CONFIG", empty)
     monkeypatch.setenv(
         "PULUMI_CONFIG",
         '{"acpw:istioVersion": "1.21", "acpw:matchHosts": "[\\"a.example.com\\"]", "aws:region": "ap-northeast-1"}',
     )
-    assert read_stack_config() == {"istioVersion": "1.21", "matchHosts": ["a.example.com"]}
+    with pulumi_sdk.empty_runtime_config():
+        assert read_stack_config() == {"istioVersion": "1.21", "matchHosts": ["a.example.com"]}
 
 
 class TestLocalWasmFiles:

@@ -63,12 +63,18 @@ def test_git_blob_id_matches_git_hash_object(tmp_path: Path) -> None:
     assert fetch.git_blob_id(b"hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"
 
 
-def test_pins_match_the_shared_readme_and_files() -> None:
+def test_the_bundles_the_tests_use_have_their_pinned_blobs() -> None:
+    for pin in fetch.PINS:
+        assert fetch.verify_file(SHARED / pin.name, pin), pin.name
+
+
+def test_pins_match_the_shared_readme() -> None:
+    if not (SHARED / "README.md").exists():
+        pytest.skip(f"no README.md in {SHARED}: it comes with ../shared, not with fetched bundles")
     readme = (SHARED / "README.md").read_text()
     for pin in fetch.PINS:
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{pin.name}`"))
         assert f"`{pin.path}`" in row and f"`{pin.blob}`" in row and f"`{pin.tag}`" in row, row
-        assert fetch.verify_file(SHARED / pin.name, pin), pin.name
     listed = set(re.findall(r"^\| `(crd-[^`]+)`", readme, re.M))
     assert listed == {p.name for p in fetch.PINS}
 

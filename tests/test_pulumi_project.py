@@ -11,47 +11,72 @@ import jsonschema
 import pytest
 import yaml
 
-from acpw.config import CONFIG_KEYS, AcpwConfig
+from acpw.config import CONFIG_KEYS, DEFAULT_GATEWAY, load_config, parse_raw_values
+from tools import cli_config
+from tools.fetch_istio_crds import verify_file
+from tools.reference_data import PULUMI_SCHEMA, PULUMI_SCHEMA_PIN
 from tools.render import ROOT
 
 SCHEMA = Path(
-    os.environ.get("ACPW_PULUMI_SCHEMA", ROOT.parent / "shared" / "pulumi-schemas" / "project.json")
+    os.environ.get(
+        PULUMI_SCHEMA.env_var,
+        PULUMI_SCHEMA.target((ROOT / PULUMI_SCHEMA.shared_dir).resolve()),
+    )
 )
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-TYPE_CHECKS = {
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "array": lambda v: isinstance(v, list),
-    "object": lambda v: isinstance(v, dict),
-}
 
 
 def cli_config_problems(project: dict[str, Any]) -> list[str]:
-    """The checks of the CLI's Project.Validate for config declarations (see pulumi-schemas/README)."""
+    """``Project.Validate`` of the CLI for config declarations, with its messages (pulumi/pulumi
+    ``sdk/go/common/workspace/project.go``; see pulumi-schemas/README)."""
     name = project["name"]
     problems = []
     for key, declaration in (project.get("config") or {}).items():
         if not isinstance(declaration, dict):
             continue
-        own = ":" not in key or key.startswith(f"{name}:")
-        if not own:
-            if "type" in declaration or "default" in declaration:
-                problems.append(
-                    f"Configuration key '{key}' is not namespaced by the project and should not define a type"
-                )
-            if "value" not in declaration:
-                problems.append(
-                    f"Configuration key '{key}' is not namespaced by the project and should set a value"
-                )
         if "default" in declaration and "value" in declaration:
-            problems.append(f"{key}: both default and value")
+            problems.append(
+                f"project config '{key}' cannot have both a 'default' and 'value' attribute"
+            )
         kind = declaration.get("type")
-        if kind == "array" and "items" not in declaration:
-            problems.append(f"{key}: array type needs items")
-        if "default" in declaration and kind and not TYPE_CHECKS[kind](declaration["default"]):
-            problems.append(f"{key}: default does not match type {kind}")
+        if ":" not in key or key.startswith(f"{name}:"):
+            if kind == "array" and "items" not in declaration:
+                problems.append(
+                    f"The configuration key '{key}' declares an array but does not specify the "
+                    "underlying type via the 'items' attribute"
+                )
+            elif (
+                kind
+                and "default" in declaration
+                and not cli_config.matches_type(
+                    kind, declaration.get("items"), declaration["default"]
+                )
+            ):
+                problems.append(
+                    f"The default value specified for configuration key '{key}' is not of the "
+                    f"expected type '{cli_config.type_name(declaration)}'"
+                )
+        elif kind:
+            problems.append(
+                f"Configuration key '{key}' is not namespaced by the project and should not "
+                "define a type"
+            )
+        elif "default" in declaration:
+            problems.append(
+                f"Configuration key '{key}' is not namespaced by the project and should not define "
+                "a default value. Did you mean to use the 'value' attribute instead of 'default'?"
+            )
+        elif "value" not in declaration:
+            problems.append(
+                f"Configuration key '{key}' is namespaced and must provide an attribute 'value'"
+            )
     return problems
+
+
+def test_the_schema_is_the_pinned_one() -> None:
+    assert verify_file(SCHEMA, PULUMI_SCHEMA_PIN), (
+        f"{SCHEMA} is not git blob {PULUMI_SCHEMA_PIN.blob}"
+    )
 
 
 def test_pulumi_yaml_matches_the_cli_schema() -> None:
@@ -71,11 +96,18 @@ def test_the_rule_checker_catches_a_foreign_typed_key() -> None:
     }
     assert any("not namespaced by the project" in p for p in cli_config_problems(foreign))
     assert cli_config_problems({"name": "x", "config": {"a": {"type": "array"}}}) == [
-        "a: array type needs items"
+        "The configuration key 'a' declares an array but does not specify the underlying type "
+        "via the 'items' attribute"
     ]
-    assert cli_config_problems(
-        {"name": "x", "config": {"a": {"type": "integer", "default": "1"}}}
-    ) == ["a: default does not match type integer"]
+    wrong_default = {"type": "array", "items": {"type": "string"}, "default": [1]}
+    assert cli_config_problems({"name": "x", "config": {"a": wrong_default}}) == [
+        "The default value specified for configuration key 'a' is not of the expected type "
+        "'array<string>'"
+    ]
+    assert cli_config_problems({"name": "x", "config": {"y:a": {"default": 1}}}) == [
+        "Configuration key 'y:a' is not namespaced by the project and should not define a "
+        "default value. Did you mean to use the 'value' attribute instead of 'default'?"
+    ]
 
 
 def test_every_config_key_is_declared_with_a_description() -> None:
@@ -84,14 +116,32 @@ def test_every_config_key_is_declared_with_a_description() -> None:
     assert all(d.get("description") for d in PROJECT["config"].values())
 
 
-def test_declared_defaults_equal_the_model_defaults() -> None:
-    fields = {f.alias or n: f for n, f in AcpwConfig.model_fields.items()}
+def _program_config(raw: dict[str, Any]) -> Any:
+    return load_config(raw, project="acpw", stack="dev", aws_region="ap-northeast-1")
+
+
+def test_declared_defaults_mean_what_the_program_does_without_the_key() -> None:
+    """Each default, as the CLI hands it to the program (JSON text), gives the program's own default."""
+    base = {"istioVersion": "1.20"}
+    without = _program_config(base)
     for key, declaration in PROJECT["config"].items():
         if "default" not in declaration:
             continue
-        field = fields[key.split(":", 1)[1]]
-        default = field.get_default(call_default_factory=True)
-        assert declaration["default"] == default, key
+        name = key.split(":", 1)[1]
+        text = cli_config.default_value(declaration["default"]).text
+        assert _program_config({**base, **parse_raw_values({name: text})}) == without, key
+
+
+def test_gateways_default_is_the_programs_default_gateway() -> None:
+    assert PROJECT["config"]["acpw:gateways"]["default"] == [DEFAULT_GATEWAY]
+
+
+def test_only_the_istio_version_is_required() -> None:
+    """The CLI requires every declared key of the project's namespace without default or value."""
+    required = sorted(
+        key for key, d in PROJECT["config"].items() if "default" not in d and "value" not in d
+    )
+    assert required == ["acpw:istioVersion"]
 
 
 def test_runtime_is_python_with_a_virtualenv() -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import subprocess
 import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
 
-from tools import mock_engine
+from tools import mock_engine, render
 from tools.render import ROOT, files_for, main, render_stack
 
 SENTINELS = ("SENTINEL-ACCESS-KEY-ID", "SENTINEL-SECRET-ACCESS-KEY", "SENTINEL-REGISTRY-TOKEN")
@@ -91,12 +97,9 @@ def _with_access_key_id(original):  # type: ignore[no-untyped-def]
 
 
 def test_invalid_config_makes_render_exit_non_zero(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    stack_file = ROOT / "Pulumi.broken-test.yaml"
-    stack_file.write_text('config:\n  aws:region: ap-northeast-1\n  acpw:istioVersion: "1.11"\n')
-    try:
+    stack_yaml = 'config:\n  aws:region: ap-northeast-1\n  acpw:istioVersion: "1.11"\n'
+    with _stack_file("broken-test", stack_yaml):
         assert main(["broken-test", "--out", str(tmp_path)]) == 1
-    finally:
-        stack_file.unlink()
     assert "acpw:istioVersion: Istio 1.11 is too old" in capsys.readouterr().err
     assert not (tmp_path / "broken-test").exists()
 
@@ -115,3 +118,96 @@ def test_render_command_line_check_mode() -> None:
 def test_unknown_stack_is_a_clear_error(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["no-such-stack"]) == 1
     assert "no stack file Pulumi.no-such-stack.yaml (stacks: dev, prod)" in capsys.readouterr().err
+
+
+@contextlib.contextmanager
+def _stack_file(name: str, text: str) -> Iterator[None]:
+    path = ROOT / f"Pulumi.{name}.yaml"
+    path.write_text(text)
+    try:
+        yield
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize(
+    ("stack_yaml", "message"),
+    [
+        (
+            "config:\n  aws:region: ap-northeast-1\n",
+            "error: Stack 'cli-test' is missing configuration value 'acpw:istioVersion'\n",
+        ),
+        (
+            'config:\n  acpw:istioVersion: "1.20"\n  acpw:matchHosts: www.example.com\n',
+            "error: Stack 'cli-test' with configuration key 'acpw:matchHosts' must be of type "
+            "'array<string>'\n",
+        ),
+    ],
+    ids=["missing-required-key", "wrong-declared-type"],
+)
+def test_render_refuses_what_the_cli_refuses_with_its_message(
+    stack_yaml: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with _stack_file("cli-test", stack_yaml):
+        assert main(["cli-test", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == message
+    assert not (tmp_path / "cli-test").exists()
+
+
+def test_render_accepts_a_stack_setting_only_what_is_required(tmp_path: Path) -> None:
+    stack_yaml = (
+        'config:\n  aws:region: ap-northeast-1\n  acpw:istioVersion: "1.30"\n  other:x: 1\n'
+    )
+    with _stack_file("cli-test", stack_yaml):
+        assert main(["cli-test", "--out", str(tmp_path)]) == 0
+    objects = list(yaml.safe_load_all((tmp_path / "cli-test" / "kubernetes.yaml").read_text()))
+    assert any(o["metadata"].get("namespace") == "istio-system" for o in objects if o)
+
+
+def test_render_without_the_declared_defaults_refuses_dev_like_the_cli_did(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = render.read_project()
+    for key in ("acpw:cloudwatch", "acpw:gateways", "acpw:iam", "acpw:images"):
+        del project["config"][key]["default"]
+    monkeypatch.setattr(render, "read_project", lambda: project)
+    assert main(["dev", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        "error: Stack 'dev' is missing configuration values "
+        "'acpw:cloudwatch', 'acpw:gateways', 'acpw:iam' and 'acpw:images'\n"
+    )
+
+
+def test_render_command_prints_only_its_result_and_warnings(tmp_path: Path) -> None:
+    """No ``Exception ignored in: <function BaseEventLoop.__del__ ...>`` at exit (it was
+    intermittent, so a few runs)."""
+    for _ in range(3):
+        result = subprocess.run(
+            [sys.executable, "-m", "tools.render", "dev", "--out", str(tmp_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Exception ignored" not in result.stderr
+        assert "Traceback" not in result.stderr
+        lines = result.stderr.splitlines()
+        assert lines and all(line.startswith("warning: stack dev: ") for line in lines), lines
+        assert result.stdout.splitlines() == [
+            f"wrote {tmp_path / 'dev' / name}"
+            for name in ("kubernetes.yaml", "aws.yaml", "images.yaml", "outputs.yaml")
+        ]
+
+
+def test_render_leaves_no_event_loop_or_executor_thread_behind() -> None:
+    """The cause of that noise: the loop's executor threads (each with its own loop, made by the
+    mock monitor's callbacks) lived until interpreter exit, when their loops were collected."""
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        render_stack("dev")
+        gc.collect()
+    assert [t.name for t in threading.enumerate() if t.name.startswith("asyncio_")] == []
+    assert mock_engine._loop is None
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -7,6 +7,7 @@ the cloud knows come back as clearly marked ``[unknown: ...]`` placeholders.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -14,14 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
+from pulumi.runtime import MockCallArgs, MockResourceArgs
+
+from tools import cli_config, pulumi_sdk
 
 ACCOUNT = "unknown-aws-account-id"
 """Marked placeholder that still fits where a hostname or ARN needs one (ECR registry host)."""
 
-SECRET_SIG = rpc._special_secret_sig
-SIG_KEY = rpc._special_sig_key
+SECRET_SIG = pulumi_sdk.SECRET_SIG
+SIG_KEY = pulumi_sdk.SIG_KEY
 DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
 
 
@@ -60,7 +62,7 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
-def _region_of(args: pulumi_mocks.MockResourceArgs) -> str:
+def _region_of(args: MockResourceArgs) -> str:
     return str(pulumi.Config("aws").get("region") or "[unknown: region]")
 
 
@@ -68,13 +70,13 @@ def _arn(service: str, resource: str, region: str = "") -> str:
     return f"arn:aws:{service}:{region}:{ACCOUNT}:{resource}"
 
 
-def _iam_user(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
+def _iam_user(args: MockResourceArgs) -> dict[str, Any]:
     name = args.inputs.get("name", args.name)
     path = args.inputs.get("path", "/")
     return {"arn": _arn("iam", f"user{path}{name}"), "uniqueId": "[unknown: user id]"}
 
 
-def _access_key(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
+def _access_key(args: MockResourceArgs) -> dict[str, Any]:
     return {
         "secret": "[unknown: secret access key]",
         "sesSmtpPasswordV4": "[unknown: smtp password]",
@@ -83,7 +85,7 @@ def _access_key(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
     }
 
 
-def _ecr_repository(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
+def _ecr_repository(args: MockResourceArgs) -> dict[str, Any]:
     name = args.inputs.get("name", args.name)
     region = _region_of(args)
     return {
@@ -93,7 +95,7 @@ def _ecr_repository(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
     }
 
 
-def _dynamic(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
+def _dynamic(args: MockResourceArgs) -> dict[str, Any]:
     # Dynamic providers in acpw/oci report the pushed manifest digest as `digest`.
     # When the component already knows it (a pinned source, a local file) it passes
     # `expected_digest`; otherwise only the registry knows it.
@@ -102,7 +104,7 @@ def _dynamic(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
     return {"digest": expected or f"[unknown: manifest digest of {source}]"}
 
 
-COMPUTED_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {
+COMPUTED_OUTPUTS: dict[str, Callable[[MockResourceArgs], dict[str, Any]]] = {
     "aws:iam/user:User": _iam_user,
     "aws:iam/accessKey:AccessKey": _access_key,
     "aws:ecr/repository:Repository": _ecr_repository,
@@ -110,7 +112,7 @@ COMPUTED_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, 
 }
 """Per resource type: the outputs a real provider would compute (beyond echoing inputs)."""
 
-INVOKE_RESULTS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = {
+INVOKE_RESULTS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {
     "aws:index/getCallerIdentity:getCallerIdentity": lambda _args: {
         "accountId": ACCOUNT,
         "arn": _arn("iam", "user/[unknown: caller]"),
@@ -155,9 +157,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         super().__init__()
         self.live = live or {}
 
-    def new_resource(
-        self, args: pulumi_mocks.MockResourceArgs
-    ) -> tuple[str | None, dict[str, Any]]:
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.resource_id and args.typ == "kubernetes:apps/v1:Deployment":
             found = self.live.get(args.resource_id) or fresh_gateway(args.resource_id)
             return args.resource_id, json.loads(json.dumps(found))
@@ -173,16 +173,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         )
         return resource_id, outputs
 
-    def call(
-        self, args: pulumi_mocks.MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         result = INVOKE_RESULTS.get(args.token)
         if result is None:
             raise NotImplementedError(f"no mock result for invoke {args.token}")
         return result(args), []
 
 
-class RecordingMonitor(pulumi_mocks.MockMonitor):
+class RecordingMonitor(pulumi_sdk.MockMonitor):  # type: ignore[misc]
     """A MockMonitor that also keeps each registration's parent and dependencies."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
@@ -192,13 +190,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            pulumi_mocks._ensure_event_loop()
+            pulumi_sdk.ensure_event_loop()
             self.registrations.append(
                 Registration(
                     type=request.type,
                     name=request.name,
                     urn=response.urn,
-                    inputs=rpc.deserialize_properties(request.object),
+                    inputs=pulumi_sdk.deserialize_properties(request.object),
                     parent=request.parent,
                     dependencies=sorted(request.dependencies),
                     custom=bool(request.custom),
@@ -216,31 +214,53 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 def config_values(project: str, values: dict[str, Any]) -> dict[str, str]:
     """Encode config the way the CLI hands it to a program: strings, JSON for structured values."""
-    encoded = {}
-    for key, value in values.items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        encoded[full_key] = value if isinstance(value, str) else json.dumps(value)
-    return encoded
+    return {
+        cli_config.full_key(project, key): cli_config.stack_value(value).text
+        for key, value in values.items()
+    }
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+"""The event loop of the engine installed last (closed by :func:`shutdown`)."""
 
 
 def install(
     project: str,
     stack: str,
-    config: dict[str, str],
+    config: dict[str, str] | None,
     *,
     preview: bool = False,
+    logger: logging.Logger | None = None,
     live: dict[str, dict[str, Any]] | None = None,
 ) -> RecordingMonitor:
-    """Point the Pulumi runtime at a fresh recording mock engine with this stack config."""
+    """Point the Pulumi runtime at a fresh recording mock engine with this stack config.
+
+    Each engine gets its own event loop and root stack; ``config=None`` keeps the runtime's config
+    (e.g. set from ``PULUMI_CONFIG`` by the language host). Call :func:`shutdown` when done.
+    ``live``: what reads of gateway Deployments return (see :class:`RecordingMocks`).
+    """
+    global _loop
+    shutdown()
+    _loop = pulumi_sdk.new_event_loop()
+    pulumi_sdk.reset_root_resource()
     mocks = RecordingMocks(live)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_all_config(config)
+    if config is not None:
+        pulumi.runtime.set_all_config(config)
     pulumi.runtime.set_mocks(
         mocks,
         project=project,
         stack=stack,
         preview=preview,
         monitor=monitor,
-        logger=logging.getLogger("acpw.render"),
+        logger=logger or logging.getLogger("acpw.render"),
     )
     return monitor
+
+
+def shutdown() -> None:
+    """Close the installed engine's event loop cleanly (no ``BaseEventLoop.__del__`` noise at exit)."""
+    global _loop
+    if _loop is not None:
+        pulumi_sdk.close_event_loop(_loop)
+        _loop = None

@@ -4,7 +4,9 @@
     python -m tools.render dev --check    # exits 1 when the committed files are stale
 
 Only the cloud and cluster APIs are mocked (tools/mock_engine.py). Stack config is read the way
-the Pulumi CLI reads it: project defaults from ``Pulumi.yaml``, values from ``Pulumi.<stack>.yaml``.
+the Pulumi CLI reads it: values from ``Pulumi.<stack>.yaml``, merged with the declarations of
+``Pulumi.yaml`` under the CLI's rules (tools/cli_config.py): a stack the CLI would refuse (a
+required key missing, a value of the wrong declared type) is refused with the CLI's message.
 Secret values appear only as ``[secret]``; values only the cloud knows as ``[unknown: ...]``.
 """
 
@@ -20,12 +22,9 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from acpw.config import ConfigError
-from tools import mock_engine
+from tools import cli_config, mock_engine, pulumi_sdk
 from tools.mock_engine import Registration, is_secret
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,20 +127,30 @@ def mask_secrets(value: Any, *, inside_secret: bool = False) -> Any:
     return value
 
 
-def read_stack_config(stack: str) -> dict[str, Any]:
-    """Config as the CLI would give it: declared project defaults, then the stack file's values."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {}
-    for key, declaration in (project.get("config") or {}).items():
-        if isinstance(declaration, dict) and "default" in declaration:
-            values[key] = declaration["default"]
-        elif isinstance(declaration, dict) and "value" in declaration:
-            values[key] = declaration["value"]
+def read_project() -> dict[str, Any]:
+    project: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    return project
+
+
+def _merged_stack_config(stack: str) -> dict[str, cli_config.ConfigValue]:
     stack_file = ROOT / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         raise FileNotFoundError(f"no stack file {stack_file.name} (stacks: {', '.join(_stacks())})")
-    values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
-    return values
+    values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    return cli_config.merge(read_project(), stack, values)
+
+
+def stack_program_config(stack: str) -> dict[str, str]:
+    """The config the CLI hands the program for ``stack`` (``PULUMI_CONFIG``: every value a string).
+
+    Raises :class:`cli_config.StackConfigError` where ``pulumi preview`` would refuse the stack.
+    """
+    return {key: value.text for key, value in _merged_stack_config(stack).items()}
+
+
+def read_stack_config(stack: str) -> dict[str, Any]:
+    """The same config with objects and lists decoded (what the program reads from it)."""
+    return {key: value.content() for key, value in _merged_stack_config(stack).items()}
 
 
 def _stacks() -> list[str]:
@@ -163,16 +172,16 @@ def render_stack(
     *,
     live: dict[str, dict[str, Any]] | None = None,
 ) -> Render:
-    """Run ``__main__.py`` for ``stack`` (or with ``config``, keys like ``acpw:istioVersion``).
+    """Run ``__main__.py`` for ``stack``, or with ``config`` (keys like ``acpw:istioVersion``).
 
+    Without ``config`` the stack file goes through the CLI's project-config rules first
+    (:class:`cli_config.StackConfigError`); ``config`` is taken as the program would receive it.
     ``live``: the gateway Deployments as the cluster has them (``namespace/name`` to object), for
     the program's reads; by default every gateway is one without ACPW.
-
     Raises :class:`ConfigError` for invalid config; ``.registrations`` is then empty by design.
     """
-    values = read_stack_config(stack) if config is None else dict(config)
-    project = "acpw"
-    pulumi_settings.ROOT.set(None)
+    values = stack_program_config(stack) if config is None else dict(config)
+    project = str(read_project()["name"])
     monitor = mock_engine.install(
         project, stack, mock_engine.config_values(project, values), live=live
     )
@@ -181,16 +190,17 @@ def render_stack(
     logger.addHandler(collector)
     logger.propagate = False
     try:
-        _sync_await(run_pulumi_func(lambda: _run_program()))
+        pulumi_sdk.run_program(_run_program)
         outputs = _stack_outputs()
     finally:
         logger.removeHandler(collector)
+        mock_engine.shutdown()
     return Render(stack, list(monitor.registrations), outputs, collector.messages)
 
 
 def last_monitor_registrations() -> list[Registration]:
     """Registrations recorded by the current mock monitor (e.g. after a ConfigError)."""
-    monitor = pulumi_settings.SETTINGS.monitor
+    monitor = pulumi_sdk.current_monitor()
     return list(monitor.registrations) if isinstance(monitor, mock_engine.RecordingMonitor) else []
 
 
@@ -199,13 +209,13 @@ def _run_program() -> None:
 
 
 def _stack_outputs() -> dict[str, Any]:
-    root = pulumi_settings.get_root_resource()
+    root = pulumi.runtime.get_root_resource()
     raw: dict[str, Any] = getattr(root, "outputs", {}) or {}
     resolved = {}
     for name, value in raw.items():
         output = pulumi.Output.from_input(value)
-        secret = _sync_await(output.is_secret())
-        resolved[name] = SECRET_MARK if secret else _sync_await(output.future())
+        secret = pulumi_sdk.sync_await(output.is_secret())
+        resolved[name] = SECRET_MARK if secret else pulumi_sdk.sync_await(output.future())
     return resolved
 
 
@@ -274,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     for stack in args.stacks:
         try:
             render = render_stack(stack)
+        except cli_config.StackConfigError as error:
+            print(f"error: {error}", file=sys.stderr)  # the CLI's message names the stack
+            return 1
         except (ConfigError, FileNotFoundError) as error:
             print(f"stack {stack}: {error}", file=sys.stderr)
             return 1

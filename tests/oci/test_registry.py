@@ -52,6 +52,7 @@ from acpw.oci.provider import (
 )
 from acpw.oci.transfer import ROLE_SENDER, ROLE_VOLUME
 from tests.oci.registry import RunningRegistry, free_port
+from tools import pulumi_sdk
 
 V113 = IstioFeatures(IstioVersion(13))
 V130 = IstioFeatures(IstioVersion(30))
@@ -465,8 +466,6 @@ def test_providers_survive_pulumi_serialization_into_a_fresh_process(
 ) -> None:
     """Pulumi pickles a dynamic provider with dill and runs it in another Python process started
     from the project directory; the unpickled provider must work there against a registry."""
-    from pulumi.dynamic.dynamic import serialize_provider
-
     digest = put_image(
         plain_registry,
         "src/serialized",
@@ -484,7 +483,7 @@ def test_providers_survive_pulumi_serialization_into_a_fresh_process(
             source=source,
             target=f"{plain_registry.host}/dst/serialized",
         )
-    encoded = serialize_provider(provider_class())
+    encoded = pulumi_sdk.serialize_provider(provider_class())
     result = subprocess.run(
         [sys.executable, "-c", _PROVIDER_HOST, encoded],
         input=json.dumps(props),

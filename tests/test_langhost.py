@@ -1,0 +1,87 @@
+"""The program run the way the Python language host runs it (tools/langhost.py), in a subprocess.
+
+Config arrives as the CLI passes it (``PULUMI_CONFIG``, the stack file after the CLI's rules), and
+what reaches stderr is what the CLI would show: for invalid config only the message, no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from acpw.config import ConfigError, load_config
+from tools.langhost import USER_ACTIONABLE_EXIT
+from tools.render import ROOT, stack_program_config
+
+
+def _run(program: Path, config: dict[str, str], tmp_path: Path) -> tuple[int, str, dict[str, Any]]:
+    report = tmp_path / "report.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
+    env["PULUMI_CONFIG"] = json.dumps(config)
+    command = [sys.executable, "-m", "tools.langhost", "--project", "acpw", "--stack", "dev"]
+    result = subprocess.run(
+        [*command, "--report", str(report), str(program)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    outcome = json.loads(report.read_text())
+    assert outcome["exit_code"] == result.returncode
+    return result.returncode, result.stderr, outcome
+
+
+def test_invalid_config_shows_only_the_message(tmp_path: Path) -> None:
+    config = {**stack_program_config("dev"), "acpw:istioVersion": "1.11"}
+    with pytest.raises(ConfigError) as expected:
+        load_config(
+            {"istioVersion": "1.11"}, project="acpw", stack="dev", aws_region="ap-northeast-1"
+        )
+    code, stderr, outcome = _run(ROOT, config, tmp_path)
+    assert code == 1
+    assert outcome["exception"] == "acpw.config.errors.ConfigError"
+    assert issubclass(ConfigError, pulumi.RunError)
+    assert stderr == f"error: {expected.value}\n"
+    assert stderr == (
+        "error: invalid stack configuration:\n"
+        "  - acpw:istioVersion: Istio 1.11 is too old: supported are 1.12 to 1.30 "
+        "(WasmPlugin exists from 1.12)\n"
+    )
+
+
+def test_config_the_program_cannot_decode_shows_only_the_message(tmp_path: Path) -> None:
+    config = {**stack_program_config("dev"), "acpw:matchHosts": "www.example.com"}
+    code, stderr, outcome = _run(ROOT, config, tmp_path)
+    assert (code, outcome["exception"]) == (1, "acpw.config.errors.ConfigError")
+    assert stderr == (
+        "error: invalid stack configuration:\n"
+        "  - acpw:matchHosts: must be a structured value (object or list), got 'www.example.com'\n"
+    )
+
+
+def test_the_dev_stack_runs_with_only_its_warnings(tmp_path: Path) -> None:
+    code, stderr, outcome = _run(ROOT, stack_program_config("dev"), tmp_path)
+    assert (code, outcome["exception"]) == (0, None), stderr
+    lines = stderr.splitlines()
+    assert lines and all(line.startswith("warning: acpw:") for line in lines), stderr
+
+
+def test_any_other_exception_shows_its_traceback(tmp_path: Path) -> None:
+    """What a non-RunError looks like, so that the tests above are meaningful."""
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "__main__.py").write_text("import pulumi\n\npulumi.export('x', 1 / 0)\n")
+    code, stderr, outcome = _run(program, {}, tmp_path)
+    assert code == USER_ACTIONABLE_EXIT
+    assert outcome["exception"] == "builtins.ZeroDivisionError"
+    assert stderr.startswith("error: Program failed with an unhandled exception:\nTraceback")
+    assert stderr.rstrip().endswith("ZeroDivisionError: division by zero")
