@@ -307,6 +307,51 @@ def test_cel_subset_semantics() -> None:
         cel.evaluate("self.optMap().x", {})
 
 
+@pytest.mark.parametrize(
+    ("rule", "value", "expected"),
+    [
+        # Kubernetes library functions the bundles call
+        ("url(self).getScheme() in ['http', 'https']", "https://example.com/x", True),
+        ("isURL(self)", "not a url", False),
+        ("self.substring(7, 8) == '/'", "unix:///run/x.sock", True),
+        # Go duration and integer syntax
+        ("duration(self) >= duration('1ms')", "1μs", False),
+        ("duration(self) == duration('0s')", "0", True),
+        ("self.all(k, int(k) > 0)", {"80": 1, "443": 2}, True),
+        # heterogeneous equality; && / || and all() let a deciding side win over an error
+        ("self.x == 'a'", {"x": {}}, False),
+        ("self in ['', 'HTTP']", {"a": 1}, False),
+        ("self == 1", True, False),
+        ("0 < self && self <= 65535", 1.5, True),  # int and double compare by value
+        ("self.all(k, int(k) < 10)", {"x": 1, "80": 1}, False),
+        ("self.a == 1 || self.b == 1", {"b": 1}, True),
+    ],
+)
+def test_cel_kubernetes_semantics(rule: str, value: Any, expected: bool) -> None:
+    assert cel.evaluate(rule, value) is expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "value"),
+    [
+        ("duration(self) > duration('0s')", "1d"),  # no day unit in Go
+        ("int(self) > 0", " 10"),
+        ("int(self) > 0", "1_0"),
+        ("self.all(k, k != '*')", "abc"),  # macros need a list or a map
+        ("has(self.a.b)", {}),
+        ("has(self.a)", "abc"),
+        ("size(self) == 0", None),
+        ("self < 2", True),
+        ("self.exists_one(k, k.x == 1)", [{"x": 1}, {}]),
+        ("self.substring(7, 8) == '/'", "unix://"),
+        ("self.a == 1 && self.b == 1", {}),
+    ],
+)
+def test_cel_runtime_errors(rule: str, value: Any) -> None:
+    with pytest.raises(cel.CelEvalError):
+        cel.evaluate(rule, value)
+
+
 def test_istio_operator_fields() -> None:
     iop = {
         "apiVersion": "install.istio.io/v1alpha1",
