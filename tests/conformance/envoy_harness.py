@@ -50,13 +50,16 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from acpw.istio_versions import IstioVersion
+from tests.conformance.objects import Obj, object_ref, parse_istio_version
 
 PROBES_DIR = Path(__file__).resolve().parent / "envoy" / "probes"
 ROOT_NAMESPACE = "istio-system"
@@ -83,26 +86,9 @@ _FORBIDDEN_MOUNT_DIRS = {
     "/tmp",
 }
 
-Obj = dict[str, Any]
-IstioVersion = tuple[int, int]
-
 
 class HarnessError(Exception):
     """The rendered objects cannot be turned into an Envoy configuration; names object and field."""
-
-
-def ref(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata", {})
-    return f"{obj.get('kind')}/{meta.get('namespace', '')}/{meta.get('name', '')}"
-
-
-def parse_istio_version(version: str | IstioVersion) -> IstioVersion:
-    if isinstance(version, tuple):
-        return version
-    match = re.fullmatch(r"(\d+)\.(\d+)(?:\.\d+)?", version.strip())
-    if not match:
-        raise HarnessError(f"istioVersion {version!r} is not MAJOR.MINOR[.PATCH]")
-    return int(match.group(1)), int(match.group(2))
 
 
 # --------------------------------------------------------------------------- probe modules
@@ -174,7 +160,7 @@ def gateway_workloads(objects: Sequence[Obj]) -> list[Workload]:
         labels = obj.get("spec", {}).get("selector", {}).get("matchLabels")
         if not labels:
             raise HarnessError(
-                f"{ref(obj)}: spec.selector.matchLabels is empty (no gateway to attach to)"
+                f"{object_ref(obj)}: spec.selector.matchLabels is empty (no gateway to attach to)"
             )
         ns = obj["metadata"].get("namespace", "default")
         key = (ns, tuple(sorted(labels.items())))
@@ -275,14 +261,14 @@ def _receiver_from_envoyfilters(
         for i, patch in enumerate(spec.get("configPatches", [])):
             if patch.get("applyTo") != "BOOTSTRAP":
                 continue
-            where = f"{ref(obj)} spec.configPatches[{i}]"
-            if version >= (1, 21):
+            where = f"{object_ref(obj)} spec.configPatches[{i}]"
+            if version.at_least(21):
                 continue  # removed in 1.21 (istio/istio #48693): validates, never applied
             op = patch.get("patch", {}).get("operation")
             if op != "MERGE":
                 continue  # istiod applies only MERGE to the bootstrap
             proxy_version = patch.get("match", {}).get("proxy", {}).get("proxyVersion")
-            if proxy_version and not re.match(proxy_version, f"{version[0]}.{version[1]}.0"):
+            if proxy_version and not re.match(proxy_version, f"1.{version.minor}.0"):
                 continue
             value = patch["patch"].get("value")
             if not isinstance(value, dict):
@@ -301,7 +287,7 @@ def _receiver_from_override(
         data = obj.get("data") or {}
         if BOOTSTRAP_OVERRIDE_KEY not in data:
             continue
-        where = f"{ref(obj)} data[{BOOTSTRAP_OVERRIDE_KEY!r}]"
+        where = f"{object_ref(obj)} data[{BOOTSTRAP_OVERRIDE_KEY!r}]"
         try:
             parsed = yaml.safe_load(data[BOOTSTRAP_OVERRIDE_KEY])
         except yaml.YAMLError as exc:
@@ -373,7 +359,7 @@ def _sender_filter(
     }
     if spec.get("pluginName"):
         config["root_id"] = spec["pluginName"]
-    if version >= (1, 25):
+    if version.at_least(25):
         policy = {"FAIL_OPEN": "FAIL_OPEN", "FAIL_RELOAD": "FAIL_RELOAD"}.get(
             spec.get("failStrategy", "")
         )
@@ -456,7 +442,7 @@ def _tls_settings(rule: Obj, port: int) -> Obj | None:
 def _upstream_tls(
     tls: Obj, rule: Obj | None, version: IstioVersion, ca_paths: set[str]
 ) -> Obj | None:
-    where = f"{ref(rule or {})} spec.trafficPolicy.tls"
+    where = f"{object_ref(rule or {})} spec.trafficPolicy.tls"
     mode = tls.get("mode", "DISABLE")
     if mode == "DISABLE":
         return None
@@ -466,8 +452,8 @@ def _upstream_tls(
     if tls.get("sni"):
         context["sni"] = tls["sni"]
     ca = tls.get("caCertificates")
-    verify = bool(ca) or (version >= (1, 21) and not tls.get("insecureSkipVerify"))
-    if version >= (1, 24) and not tls.get("insecureSkipVerify"):
+    verify = bool(ca) or (version.at_least(21) and not tls.get("insecureSkipVerify"))
+    if version.at_least(24) and not tls.get("insecureSkipVerify"):
         verify = True
     if verify:
         path = OS_CA_BUNDLE if (not ca or ca == "system") else str(ca)
@@ -505,12 +491,15 @@ def build_envoy_config(
     fails). ``receiver_module`` is the file the init container would copy to the rendered receiver
     path (None: the file is missing there). ``ca_file`` is what every CA path is mapped to.
     """
-    version = parse_istio_version(istio_version)
+    try:
+        version = parse_istio_version(istio_version)
+    except ValueError as exc:
+        raise HarnessError(f"istioVersion: {exc}") from exc
     work_dir.mkdir(parents=True, exist_ok=True)
     bootstrap = _minimal_bootstrap(workload)
     bootstrap, routes = _receiver_from_envoyfilters(objects, workload, version, bootstrap)
     config_yaml: str | None = None
-    if version >= (1, 21):
+    if version.at_least(21):
         config_yaml, routes = _receiver_from_override(objects, workload)
 
     services = _wasm_services(bootstrap)
@@ -554,10 +543,10 @@ def build_envoy_config(
         if o.get("kind") == "WasmPlugin"
         and _applies(o, workload, o.get("spec", {}).get("selector", {}).get("matchLabels"))
     ]
-    plugins.sort(key=lambda o: (-int(o.get("spec", {}).get("priority", 0) or 0), ref(o)))
+    plugins.sort(key=lambda o: (-int(o.get("spec", {}).get("priority", 0) or 0), object_ref(o)))
     for plugin in plugins:
         resource, how = _sender_filter(plugin, version, sender_module, fetched)
-        sender_filters[ref(plugin)] = how
+        sender_filters[object_ref(plugin)] = how
         ecds_resources.append(
             {"@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig", **resource}
         )
@@ -1058,7 +1047,3 @@ class Scenario:
                 item.close()
             else:
                 item.cleanup()
-
-
-def iter_objects(objects: Iterable[Obj], kind: str) -> Iterator[Obj]:
-    return (o for o in objects if o.get("kind") == kind)

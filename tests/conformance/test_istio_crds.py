@@ -17,6 +17,7 @@ import yaml
 
 from tests.conformance import cel, iop_schema, istio_schema
 from tests.conformance.istio_schema import IstioSchemaError, validate_objects
+from tests.conformance.objects import object_ref, parse_istio_version
 from tests.conformance.renders import case_names, render_case
 
 
@@ -407,8 +408,8 @@ def _is_bundle_gap(violation: istio_schema.Violation, bundle: str, target: str) 
     introduced = INTRODUCED_IN.get((kind, violation.path))
     if introduced is None or not violation.message.startswith("unknown field"):
         return False
-    bundle_minor = istio_schema.parse_version(bundle)[1]
-    target_minor = istio_schema.parse_version(target)[1]
+    bundle_minor = parse_istio_version(bundle).minor
+    target_minor = parse_istio_version(target).minor
     return bundle_minor < introduced <= target_minor
 
 
@@ -442,13 +443,13 @@ def test_render_istio_objects_match_the_crds(name: str) -> None:
 @pytest.mark.parametrize("name", RENDERS)
 def test_render_has_the_istio_objects_each_gateway_needs(name: str) -> None:
     case = render_case(name)
-    _, minor, _ = istio_schema.parse_version(case.istio_version)
+    minor = parse_istio_version(case.istio_version).minor
     in_cluster_operators = case.of_kind("IstioOperator")
     assert bool(in_cluster_operators) == (
         minor < istio_schema.OPERATOR_CRD_REMOVED_MINOR
         and any(g["installer"] == "istioOperator" for g in case.gateways())
     ), "IstioOperator must be a cluster object exactly while its CRD exists (<= 1.23)"
-    refs = {istio_schema.object_ref(o) for o in case.objects}
+    refs = {object_ref(o) for o in case.objects}
     for gw in case.gateways():
         ns = gw["namespace"]
         assert f"WasmPlugin/{ns}/acpw-sender-{gw['name']}" in refs, refs
@@ -474,4 +475,4 @@ def test_a_render_mutated_like_a_newer_release_is_caught() -> None:
     plugin["spec"]["failStrategy"] = "FAIL_OPEN"
     report = validate_objects(objs, case.istio_version)
     assert [v.path for v in report.violations] == ["spec.failStrategy"]
-    assert report.violations[0].obj == istio_schema.object_ref(plugin)
+    assert report.violations[0].obj == object_ref(plugin)
