@@ -1,25 +1,51 @@
-"""A small evaluator for the subset of CEL that Istio's CRD ``x-kubernetes-validations`` rules use.
+"""Istio CRD ``x-kubernetes-validations`` rules, evaluated with cel-python (``celpy``).
 
-Kubernetes evaluates these rules in the API server; we have no CEL library in the venv, so this
-module implements just enough of the language (literals, ``self`` field selection, ``has()``,
-``?:``, ``||``, ``&&``, ``!``, comparisons, ``in``, ``+ - * / %``, list and map literals, the
-``all``/``exists``/``exists_one``/``map``/``filter`` macros, and the functions the bundles call:
-``size``, ``startsWith``, ``endsWith``, ``contains``, ``matches``, ``substring``, ``int``,
-``string``, ``duration``, ``url``/``isURL``/``getScheme``).
+Kubernetes evaluates these rules in the API server with cel-go and its Kubernetes libraries. Here
+``celpy`` parses and evaluates the standard language; the Kubernetes library functions that the
+Istio bundles' rules call and that CEL itself lacks are added as custom functions:
 
-A rule that uses anything else raises :class:`CelUnsupportedError`; callers report such rules as
-"not evaluated" instead of guessing. A rule that fails at run time the way CEL would (a missing
-field, a bad duration) raises :class:`CelEvalError`, which the API server reports as a rejection.
+* ``url(string)``, ``isURL(string)`` and ``<URL>.getScheme()`` (Kubernetes URL library; parsing
+  follows Go's ``url.ParseRequestURI``);
+* ``<string>.substring(start[, end])`` (cel-go strings extension, enabled in Kubernetes).
+
+Where ``celpy`` 0.5 differs from cel-go on values the rules see, its behaviour is replaced (each
+difference was found by evaluating every bundle rule on generated values with both this module
+and the hand-written evaluator it replaced):
+
+* ``duration(string)`` follows Go's ``time.ParseDuration`` (celpy refuses ``µs`` and ``0`` and
+  accepts a ``d`` unit);
+* ``int(string)`` follows Go's ``strconv.ParseInt`` (celpy uses Python's ``int()``, which accepts
+  blanks and ``_`` separators);
+* ``==``, ``!=`` and ``in`` use heterogeneous equality (a string compared with a map is unequal;
+  celpy raises, and finds ``true == 1``); ``<``, ``<=``, ``>``, ``>=`` compare int and double by
+  value (celpy raises) and refuse a bool against a number (celpy compares it as an int);
+* ``&&``, ``||`` and the ``all``/``exists`` macros absorb an error when the other side decides
+  and pass it on otherwise (celpy raises on two errors); macros refuse strings (celpy iterates their
+  characters); ``exists_one`` passes an element's error on; ``has(x.f)`` is an error when ``x`` is
+  not a map, and ``size(null)`` is an error (celpy answers False and 0).
+
+A rule that names a function, method, macro or variable outside that set raises
+:class:`CelUnsupportedError` when it is compiled; callers report such rules as "not evaluated"
+instead of guessing. A rule that fails at run time the way CEL would (a missing field, a bad
+duration) raises :class:`CelEvalError`, which the API server reports as a rejection.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
+
+import celpy
+import lark
+from celpy import celtypes
+from celpy.evaluation import CELEvalError as _CelpyEvalError
+from celpy.evaluation import CELUnsupportedError as _CelpyUnsupportedError
+from celpy.evaluation import Evaluator, Result, base_functions
 
 
 class CelUnsupportedError(Exception):
@@ -30,256 +56,88 @@ class CelEvalError(Exception):
     """The rule failed at run time (e.g. ``no such key``), as it would in the API server."""
 
 
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?)
-  | (?P<int>\d+u?)
-  | (?P<str>[rR]?"(?:[^"\\\n]|\\.)*"|[rR]?'(?:[^'\\\n]|\\.)*')
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\|\||&&|==|!=|<=|>=|[-+*/%!<>?:()\[\]{},.])
-    """,
-    re.VERBOSE,
-)
+# --------------------------------------------------------------------------- custom functions
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "/": "/"}
-
-
-@dataclass(frozen=True)
-class _Tok:
-    kind: str
-    text: str
-
-
-def _tokenize(src: str) -> list[_Tok]:
-    out: list[_Tok] = []
-    pos = 0
-    while pos < len(src):
-        m = _TOKEN_RE.match(src, pos)
-        if not m:
-            raise CelUnsupportedError(f"cannot tokenize at {src[pos : pos + 10]!r}")
-        pos = m.end()
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            out.append(_Tok(kind, m.group()))
-    out.append(_Tok("eof", ""))
-    return out
-
-
-def _unquote(text: str) -> str:
-    raw = text[0] in "rR"
-    body = text[2:-1] if raw else text[1:-1]
-    if raw:
-        return body
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            if nxt not in _ESCAPES:
-                raise CelUnsupportedError(f"string escape \\{nxt}")
-            out.append(_ESCAPES[nxt])
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-# AST nodes are tuples: (op, *children)
-Node = tuple[Any, ...]
-
-
-class _Parser:
-    def __init__(self, src: str) -> None:
-        self.toks = _tokenize(src)
-        self.i = 0
-
-    def peek(self) -> _Tok:
-        return self.toks[self.i]
-
-    def take(self, text: str | None = None) -> _Tok:
-        tok = self.toks[self.i]
-        if text is not None and tok.text != text:
-            raise CelUnsupportedError(f"expected {text!r}, got {tok.text!r}")
-        self.i += 1
-        return tok
-
-    def accept(self, text: str) -> bool:
-        if self.peek().text == text and self.peek().kind in ("op", "ident"):
-            self.i += 1
-            return True
-        return False
-
-    def parse(self) -> Node:
-        node = self.expr()
-        if self.peek().kind != "eof":
-            raise CelUnsupportedError(f"unexpected {self.peek().text!r}")
-        return node
-
-    def expr(self) -> Node:
-        cond = self.or_()
-        if self.accept("?"):
-            a = self.or_()
-            self.take(":")
-            b = self.expr()
-            return ("?:", cond, a, b)
-        return cond
-
-    def or_(self) -> Node:
-        node = self.and_()
-        while self.accept("||"):
-            node = ("||", node, self.and_())
-        return node
-
-    def and_(self) -> Node:
-        node = self.rel()
-        while self.accept("&&"):
-            node = ("&&", node, self.rel())
-        return node
-
-    def rel(self) -> Node:
-        node = self.add()
-        while self.peek().text in ("==", "!=", "<", "<=", ">", ">=", "in"):
-            op = self.take().text
-            node = (op, node, self.add())
-        return node
-
-    def add(self) -> Node:
-        node = self.mul()
-        while self.peek().text in ("+", "-") and self.peek().kind == "op":
-            op = self.take().text
-            node = (op, node, self.mul())
-        return node
-
-    def mul(self) -> Node:
-        node = self.unary()
-        while self.peek().text in ("*", "/", "%"):
-            op = self.take().text
-            node = (op, node, self.unary())
-        return node
-
-    def unary(self) -> Node:
-        if self.accept("!"):
-            return ("!", self.unary())
-        if self.accept("-"):
-            return ("neg", self.unary())
-        return self.member()
-
-    def args(self) -> list[Node]:
-        args: list[Node] = []
-        self.take("(")
-        if not self.accept(")"):
-            args.append(self.expr())
-            while self.accept(","):
-                args.append(self.expr())
-            self.take(")")
-        return args
-
-    def member(self) -> Node:
-        node = self.primary()
-        while True:
-            if self.accept("."):
-                name = self.take().text
-                if self.peek().text == "(":
-                    node = ("call", name, node, self.args())
-                else:
-                    node = ("sel", node, name)
-            elif self.accept("["):
-                idx = self.expr()
-                self.take("]")
-                node = ("idx", node, idx)
-            else:
-                return node
-
-    def primary(self) -> Node:
-        tok = self.take()
-        if tok.kind == "int":
-            return ("lit", int(tok.text.rstrip("u")))
-        if tok.kind == "float":
-            return ("lit", float(tok.text))
-        if tok.kind == "str":
-            return ("lit", _unquote(tok.text))
-        if tok.kind == "ident":
-            if tok.text in ("true", "false"):
-                return ("lit", tok.text == "true")
-            if tok.text == "null":
-                return ("lit", None)
-            if self.peek().text == "(":
-                return ("call", tok.text, None, self.args())
-            return ("id", tok.text)
-        if tok.text == "(":
-            node = self.expr()
-            self.take(")")
-            return node
-        if tok.text == "[":
-            items: list[Node] = []
-            if not self.accept("]"):
-                items.append(self.expr())
-                while self.accept(","):
-                    items.append(self.expr())
-                self.take("]")
-            return ("list", items)
-        if tok.text == "{":
-            pairs: list[tuple[Node, Node]] = []
-            if not self.accept("}"):
-                while True:
-                    k = self.expr()
-                    self.take(":")
-                    pairs.append((k, self.expr()))
-                    if not self.accept(","):
-                        break
-                self.take("}")
-            return ("map", pairs)
-        raise CelUnsupportedError(f"unexpected token {tok.text!r}")
-
-
-_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {
-    "ns": Decimal("1e-9"),
-    "us": Decimal("1e-6"),
-    "µs": Decimal("1e-6"),
-    "ms": Decimal("0.001"),
-    "s": Decimal(1),
-    "m": Decimal(60),
-    "h": Decimal(3600),
+_INT64 = (-(2**63), 2**63 - 1)
+_GO_INT_RE = re.compile(r"[+-]?[0-9]+")
+_DURATION_PART_RE = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
+_NANOS_PER_UNIT = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,  # U+00B5 micro sign
+    "μs": 1_000,  # U+03BC Greek mu
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
 }
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-@dataclass(frozen=True, order=True)
-class Duration:
-    seconds: Decimal
-
-
-def parse_duration(text: str) -> Duration:
-    """Go ``time.ParseDuration`` syntax, which CEL's ``duration()`` uses."""
-    s = text
-    sign = Decimal(1)
-    if s[:1] in "+-":
-        sign = Decimal(-1) if s[0] == "-" else Decimal(1)
-        s = s[1:]
-    if s == "0":
-        return Duration(Decimal(0))
-    if not s:
-        raise CelEvalError(f"invalid duration {text!r}")
+def _go_duration_nanos(text: str) -> int | None:
+    """Go ``time.ParseDuration``: signed sequence of ``<decimal><unit>``; ``0`` alone is allowed."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body == "0":
+        return 0
+    if not body:
+        return None
     total = Decimal(0)
     pos = 0
-    while pos < len(s):
-        m = _DURATION_RE.match(s, pos)
+    while pos < len(body):
+        m = _DURATION_PART_RE.match(body, pos)
         if not m:
-            raise CelEvalError(f"invalid duration {text!r}")
-        total += Decimal(m.group(1)) * _DURATION_UNITS[m.group(2)]
+            return None
+        total += Decimal(m.group(1)) * _NANOS_PER_UNIT[m.group(2)]
         pos = m.end()
-    return Duration(sign * total)
+    nanos = int(-total if text.startswith("-") else total)
+    return nanos if _INT64[0] <= nanos <= _INT64[1] else None
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, celtypes.DurationType):
+        return value
+    if not isinstance(value, str):
+        return _CelpyEvalError("no such overload: duration()", TypeError, (value,))
+    try:
+        nanos = _go_duration_nanos(value)
+    except InvalidOperation:
+        nanos = None
+    if nanos is None:
+        return _CelpyEvalError(f"invalid duration {str(value)!r}", ValueError, (value,))
+    # celpy durations are timedeltas (microsecond resolution): sub-microsecond parts are
+    # truncated toward zero, which keeps every comparison against whole microseconds exact
+    # (the bundles compare with duration('1ms')).
+    seconds, rest = divmod(abs(nanos), 1_000_000_000)
+    sign = -1 if nanos < 0 else 1
+    return celtypes.DurationType(sign * seconds, nanos=sign * (rest // 1_000 * 1_000))
+
+
+def _int(value: Any) -> Any:
+    if isinstance(value, celtypes.BoolType):
+        return _CelpyEvalError("no such overload: int(bool)", TypeError, (value,))
+    if isinstance(value, str) and (
+        not _GO_INT_RE.fullmatch(value) or not _INT64[0] <= int(value) <= _INT64[1]
+    ):
+        return _CelpyEvalError(f"cannot convert {str(value)!r} to int", ValueError, (value,))
+    return celtypes.IntType(value)
+
+
+def _substring(text: Any, start: Any, end: Any = None) -> Any:
+    if not isinstance(text, str):
+        return _CelpyEvalError("no such overload: substring()", TypeError, (text,))
+    stop = len(text) if end is None else int(end)
+    if start < 0 or stop > len(text) or start > stop:
+        return _CelpyEvalError(
+            f"substring({start}, {stop}) out of range for length {len(text)}", IndexError, ()
+        )
+    return celtypes.StringType(text[int(start) : stop])
 
 
 @dataclass(frozen=True)
 class Url:
+    """The value of the Kubernetes ``url()`` function (only what the rules read)."""
+
     scheme: str
-
-
-_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def _parse_request_uri(text: str) -> Url | None:
@@ -291,284 +149,313 @@ def _parse_request_uri(text: str) -> Url | None:
     m = _SCHEME_RE.match(text)
     if not m:
         return Url("") if text.startswith("/") else None
-    scheme = m.group()[:-1].lower()
-    rest = text[m.end() :]
-    if rest.startswith("//"):
+    if text[m.end() :].startswith("//"):
         try:
-            parts = urlsplit(text)
-            _ = parts.port
+            _ = urlsplit(text).port
         except ValueError:
             return None
-    elif not rest.startswith("/"):
-        # opaque URL such as "mailto:x": accepted by ParseRequestURI only with a scheme
-        pass
-    return Url(scheme)
+    # an opaque URL such as "mailto:x" is accepted by ParseRequestURI when it has a scheme
+    return Url(m.group()[:-1].lower())
 
 
-class _Eval:
-    def __init__(self, variables: Mapping[str, Any]) -> None:
-        self.vars = dict(variables)
-
-    def ev(self, node: Node) -> Any:
-        op = str(node[0])
-        handler: Callable[[Node], Any] | None = getattr(self, "_" + _OP_NAMES.get(op, op), None)
-        if handler is None:
-            raise CelUnsupportedError(f"operator {op}")
-        return handler(node)
-
-    def _lit(self, node: Node) -> Any:
-        return node[1]
-
-    def _id(self, node: Node) -> Any:
-        if node[1] not in self.vars:
-            raise CelUnsupportedError(f"undeclared reference {node[1]!r}")
-        return self.vars[node[1]]
-
-    def _list(self, node: Node) -> Any:
-        return [self.ev(n) for n in node[1]]
-
-    def _map(self, node: Node) -> Any:
-        return {self.ev(k): self.ev(v) for k, v in node[1]}
-
-    def _sel(self, node: Node) -> Any:
-        target = self.ev(node[1])
-        if not isinstance(target, Mapping):
-            raise CelEvalError(f"cannot select field {node[2]!r} of {type(target).__name__}")
-        if node[2] not in target:
-            raise CelEvalError(f"no such key: {node[2]}")
-        return target[node[2]]
-
-    def _idx(self, node: Node) -> Any:
-        target = self.ev(node[1])
-        key = self.ev(node[2])
-        try:
-            return target[key]
-        except (KeyError, IndexError, TypeError) as exc:
-            raise CelEvalError(f"index {key!r}: {exc}") from exc
-
-    def _cond(self, node: Node) -> Any:
-        cond = self.ev(node[1])
-        if not isinstance(cond, bool):
-            raise CelEvalError("no matching overload for ?: condition")
-        return self.ev(node[2] if cond else node[3])
-
-    def _logic(self, node: Node) -> Any:
-        want_short = node[0] == "||"  # value that decides the result
-        err: Exception | None = None
-        for child in node[1:]:
-            try:
-                val = self.ev(child)
-            except CelEvalError as exc:
-                err = exc
-                continue
-            if not isinstance(val, bool):
-                raise CelEvalError(f"no matching overload for {node[0]}")
-            if val is want_short:
-                return want_short
-        if err is not None:
-            raise err
-        return not want_short
-
-    def _not(self, node: Node) -> Any:
-        val = self.ev(node[1])
-        if not isinstance(val, bool):
-            raise CelEvalError("no matching overload for !")
-        return not val
-
-    def _neg(self, node: Node) -> Any:
-        return -self.ev(node[1])
-
-    def _binary(self, node: Node) -> Any:
-        a = self.ev(node[1])
-        b = self.ev(node[2])
-        op = node[0]
-        try:
-            if op == "==":
-                return _cel_equal(a, b)
-            if op == "!=":
-                return not _cel_equal(a, b)
-            if op == "in":
-                if isinstance(b, Mapping):
-                    return a in b
-                if isinstance(b, list):
-                    return any(_cel_equal(a, x) for x in b)
-                raise CelEvalError("no matching overload for in")
-            if op in ("<", "<=", ">", ">="):
-                if type(a) is bool or type(b) is bool or isinstance(a, str) != isinstance(b, str):
-                    raise CelEvalError(f"no matching overload for {op}")
-                return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-            if op == "+":
-                if isinstance(a, str) != isinstance(b, str) or isinstance(a, list) != isinstance(
-                    b, list
-                ):
-                    raise CelEvalError("no matching overload for +")
-                return a + b
-            if op == "-":
-                return a - b
-            if op == "*":
-                return a * b
-            if op == "/":
-                if isinstance(a, int) and isinstance(b, int):
-                    if b == 0:
-                        raise CelEvalError("division by zero")
-                    return int(a / b)
-                return a / b
-            if op == "%":
-                if b == 0:
-                    raise CelEvalError("modulus by zero")
-                return int(a - b * int(a / b))
-        except TypeError as exc:
-            raise CelEvalError(f"no matching overload for {op}: {exc}") from exc
-        raise CelUnsupportedError(f"operator {op}")
-
-    def _call(self, node: Node) -> Any:
-        name, target_node, arg_nodes = node[1], node[2], node[3]
-        if target_node is None and name == "has":
-            if len(arg_nodes) != 1 or arg_nodes[0][0] != "sel":
-                raise CelUnsupportedError("has() needs a field selection")
-            obj = self.ev(arg_nodes[0][1])
-            if not isinstance(obj, Mapping):
-                raise CelEvalError("has() on a non-object")
-            return arg_nodes[0][2] in obj
-        if target_node is not None and name in (
-            "all",
-            "exists",
-            "exists_one",
-            "map",
-            "filter",
-        ):
-            return self._macro(name, self.ev(target_node), arg_nodes)
-        args = [self.ev(a) for a in arg_nodes]
-        if target_node is not None:
-            args.insert(0, self.ev(target_node))
-        fn = _FUNCTIONS.get(name)
-        if fn is None:
-            raise CelUnsupportedError(f"function {name}()")
-        try:
-            return fn(*args)
-        except (TypeError, AttributeError, ValueError) as exc:
-            raise CelEvalError(f"{name}(): {exc}") from exc
-
-    def _macro(self, name: str, target: Any, arg_nodes: list[Node]) -> Any:
-        if len(arg_nodes) != 2 or arg_nodes[0][0] != "id":
-            raise CelUnsupportedError(f"{name}() form")
-        var = arg_nodes[0][1]
-        items = list(target.keys()) if isinstance(target, Mapping) else target
-        if not isinstance(items, list):
-            raise CelEvalError(f"{name}() on {type(target).__name__}")
-        saved = self.vars.get(var, _MISSING)
-        results: list[Any] = []
-        try:
-            for item in items:
-                self.vars[var] = item
-                results.append(self.ev(arg_nodes[1]))
-        finally:
-            if saved is _MISSING:
-                self.vars.pop(var, None)
-            else:
-                self.vars[var] = saved
-        if name == "all":
-            return all(r is True for r in results)
-        if name == "exists":
-            return any(r is True for r in results)
-        if name == "exists_one":
-            return sum(1 for r in results if r is True) == 1
-        if name == "map":
-            return results
-        return [item for item, r in zip(items, results, strict=True) if r is True]
+def _url(text: Any) -> Any:
+    if not isinstance(text, str):
+        return _CelpyEvalError("no such overload: url()", TypeError, (text,))
+    parsed = _parse_request_uri(text)
+    if parsed is None:
+        return _CelpyEvalError(f"URL parse error: {str(text)!r}", ValueError, (text,))
+    return parsed
 
 
-_MISSING = object()
-
-_OP_NAMES = {
-    "?:": "cond",
-    "||": "logic",
-    "&&": "logic",
-    "!": "not",
-    "==": "binary",
-    "!=": "binary",
-    "<": "binary",
-    "<=": "binary",
-    ">": "binary",
-    ">=": "binary",
-    "in": "binary",
-    "+": "binary",
-    "-": "binary",
-    "*": "binary",
-    "/": "binary",
-    "%": "binary",
-}
+def _is_url(text: Any) -> Any:
+    if not isinstance(text, str):
+        return _CelpyEvalError("no such overload: isURL()", TypeError, (text,))
+    return celtypes.BoolType(_parse_request_uri(text) is not None)
 
 
-def _cel_equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) != isinstance(b, bool):
+def _get_scheme(url: Any) -> Any:
+    if not isinstance(url, Url):
+        return _CelpyEvalError("no such overload: getScheme()", TypeError, (url,))
+    return celtypes.StringType(url.scheme)
+
+
+_NUMBERS = (celtypes.IntType, celtypes.UintType, celtypes.DoubleType)
+
+
+def _number(value: Any) -> int | float:
+    return float(value) if isinstance(value, celtypes.DoubleType) else int(value)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """cel-go's heterogeneous equality: different types are unequal, numbers compare by value."""
+    if isinstance(a, celtypes.BoolType) or isinstance(b, celtypes.BoolType):
+        return type(a) is type(b) and bool(a) == bool(b)
+    if isinstance(a, _NUMBERS) and isinstance(b, _NUMBERS):
+        return _number(a) == _number(b)  # Python compares int and float exactly
+    if isinstance(a, celtypes.ListType) and isinstance(b, celtypes.ListType):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, celtypes.MapType) and isinstance(b, celtypes.MapType):
+        return len(a) == len(b) and all(
+            any(_equal(k, j) and _equal(v, b[j]) for j in b) for k, v in a.items()
+        )
+    if type(a) is not type(b):
         return False
     return bool(a == b)
 
 
-def _size(v: Any) -> int:
-    if isinstance(v, str | list | dict | bytes):
-        return len(v)
-    raise CelEvalError("no matching overload for size")
+def _eq(a: Any, b: Any) -> Any:
+    # celpy hands operators their operands' errors: pass them on, as its own operators do
+    for operand in (a, b):
+        if isinstance(operand, _CelpyEvalError):
+            return operand
+    return celtypes.BoolType(_equal(a, b))
 
 
-def _substring(s: str, start: int, end: int | None = None) -> str:
-    stop = len(s) if end is None else end
-    if start < 0 or stop > len(s) or start > stop:
-        raise CelEvalError(f"substring({start}, {stop}) out of range for length {len(s)}")
-    return s[start:stop]
+def _ne(a: Any, b: Any) -> Any:
+    equal = _eq(a, b)
+    return equal if isinstance(equal, _CelpyEvalError) else celtypes.BoolType(not equal)
 
 
-def _to_int(v: Any) -> int:
-    if isinstance(v, bool):
-        raise CelEvalError("no matching overload for int(bool)")
-    if isinstance(v, str):
-        if not re.fullmatch(r"[+-]?\d+", v):
-            raise CelEvalError(f"cannot convert {v!r} to int")
-        return int(v)
-    return int(v)
+def _in(item: Any, container: Any) -> Any:
+    for operand in (item, container):
+        if isinstance(operand, _CelpyEvalError):
+            return operand
+    if isinstance(container, celtypes.ListType | celtypes.MapType):
+        return celtypes.BoolType(any(_equal(item, x) for x in container))
+    return _CelpyEvalError("no such overload: in", TypeError, (item, container))
 
 
-def _url(s: str) -> Url:
-    parsed = _parse_request_uri(s)
-    if parsed is None:
-        raise CelEvalError(f"URL parse error: {s!r}")
-    return parsed
+def _ordering(name: str) -> Callable[[Any, Any], Any]:
+    """``<``, ``<=``, ``>``, ``>=``: int, uint and double compare by value, as in cel-go (celpy
+    refuses ``0 < 1.5``); a bool against anything else is an error (celpy compares it as an int);
+    the rest is celpy's."""
+    celpy_operator = base_functions[name]
+    compare: Callable[[Any, Any], bool] = {
+        "_<_": lambda x, y: x < y,
+        "_<=_": lambda x, y: x <= y,
+        "_>_": lambda x, y: x > y,
+        "_>=_": lambda x, y: x >= y,
+    }[name]
+
+    def operator(x: Any, y: Any) -> Any:
+        numbers = all(
+            isinstance(v, _NUMBERS) and not isinstance(v, celtypes.BoolType) for v in (x, y)
+        )
+        if numbers and type(x) is not type(y):
+            return celtypes.BoolType(compare(_number(x), _number(y)))
+        if isinstance(x, celtypes.BoolType) != isinstance(y, celtypes.BoolType):
+            return _CelpyEvalError(f"no such overload: {name}", TypeError, ())  # celpy: True < 2
+        return celpy_operator(x, y)
+
+    return operator
 
 
-def _matches(s: str, pattern: str) -> bool:
-    try:
-        return re.search(pattern, s) is not None
-    except re.error as exc:
-        raise CelUnsupportedError(f"regex {pattern!r}: {exc}") from exc
+def _logical(decisive: bool, name: str) -> Callable[[Any, Any], Any]:
+    """CEL's commutative ``&&`` (decisive False) / ``||`` (decisive True): an error on one side
+    is absorbed when the other side decides. (celpy raises on two errors, and its error repr can
+    crash while doing so.)"""
+
+    def operator(x: Any, y: Any) -> Any:
+        if any(isinstance(v, celtypes.BoolType) and bool(v) is decisive for v in (x, y)):
+            return celtypes.BoolType(decisive)
+        for v in (x, y):
+            if isinstance(v, _CelpyEvalError):
+                return v
+        if isinstance(x, celtypes.BoolType) and isinstance(y, celtypes.BoolType):
+            return celtypes.BoolType(not decisive)
+        return _CelpyEvalError(f"no such overload: {name}", TypeError, ())
+
+    return operator
 
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
+def _size(value: Any) -> Any:
+    if not isinstance(value, str | bytes | celtypes.ListType | celtypes.MapType):
+        return _CelpyEvalError("no such overload: size()", TypeError, (value,))
+    return celtypes.IntType(len(value))
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "_==_": _eq,
+    "_!=_": _ne,
+    "_in_": _in,
+    **{name: _ordering(name) for name in ("_<_", "_<=_", "_>_", "_>=_")},
+    "_&&_": _logical(False, "&&"),
+    "_||_": _logical(True, "||"),
     "size": _size,
-    "startsWith": lambda s, p: s.startswith(p),
-    "endsWith": lambda s, p: s.endswith(p),
-    "contains": lambda s, p: p in s,
-    "matches": _matches,
-    "substring": _substring,
-    "int": _to_int,
-    "string": lambda v: v if isinstance(v, str) else str(v),
-    "duration": lambda s: parse_duration(s),
     "url": _url,
-    "isURL": lambda s: _parse_request_uri(s) is not None,
-    "getScheme": lambda u: u.scheme,
+    "isURL": _is_url,
+    "getScheme": _get_scheme,
+    "substring": _substring,
+    "duration": _duration,
+    "int": _int,
 }
+"""Functions and operators given to ``celpy``, added to or replacing its standard ones."""
+
+_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+_KNOWN_FUNCTIONS = frozenset(
+    {name for name in base_functions if not name.startswith(("_", "!", "-"))}
+    | set(FUNCTIONS)
+    | {"has"}
+)
 
 
-_CACHE: dict[str, Node] = {}
+# --------------------------------------------------------------------------- compiling
 
 
-def compile_rule(rule: str) -> Node:
-    """Parse a rule (cached); raises :class:`CelUnsupportedError` for syntax we do not handle."""
-    if rule not in _CACHE:
-        _CACHE[rule] = _Parser(rule).parse()
-    return _CACHE[rule]
+def _field_selection(tree: lark.Tree[Any]) -> lark.Tree[Any] | None:
+    """The ``member_dot`` node that ``tree`` (has()'s argument) consists of, if it is one."""
+    node: Any = tree
+    while isinstance(node, lark.Tree) and node.data != "member_dot" and len(node.children) == 1:
+        node = node.children[0]
+    return node if isinstance(node, lark.Tree) and node.data == "member_dot" else None
+
+
+def _check(tree: lark.Tree[Any], bound: frozenset[str]) -> None:
+    """Refuses what would only fail at run time in ``celpy``: unknown names, non-CEL macros."""
+    kind = tree.data
+    children = tree.children
+    if kind in ("member_object", "dot_ident", "dot_ident_arg"):
+        raise CelUnsupportedError(f"{kind} syntax")
+    if kind == "ident":
+        name = str(children[0])
+        if name not in bound:
+            raise CelUnsupportedError(f"undeclared reference {name!r}")
+        return
+    if kind == "ident_arg" and str(children[0]) not in _KNOWN_FUNCTIONS:
+        raise CelUnsupportedError(f"function {children[0]}()")
+    if (
+        kind == "ident_arg"
+        and str(children[0]) == "has"
+        and (len(children) != 2 or _field_selection(children[1]) is None)
+    ):
+        raise CelUnsupportedError("has() needs a field selection")
+    if kind == "member_dot_arg":
+        member, name = children[0], str(children[1])
+        args = children[2].children if len(children) > 2 and children[2] is not None else []
+        if name in _MACROS:
+            variables = list(args[0].scan_values(lambda _: True)) if len(args) == 2 else []
+            if len(variables) != 1 or not isinstance(args[0], lark.Tree):
+                raise CelUnsupportedError(f"{name}() form")
+            assert isinstance(member, lark.Tree) and isinstance(args[1], lark.Tree)
+            _check(member, bound)
+            _check(args[1], bound | {str(variables[0])})
+            return
+        if name not in _KNOWN_FUNCTIONS:
+            raise CelUnsupportedError(f"function {name}()")
+    for child in children:
+        if isinstance(child, lark.Tree):
+            _check(child, bound)
+
+
+class _Evaluator(Evaluator):
+    """celpy's interpreter with cel-go's semantics where celpy differs on the rules' inputs.
+
+    * Macros apply to lists and maps only (celpy iterates a string's characters).
+    * ``all``/``exists`` use the commutative ``&&``/``||`` (an element that decides wins over
+      another's error); ``exists_one`` passes an element's error on (celpy counts it as a match).
+      celpy's own reduction can also crash formatting two errors, or log recursively growing
+      error reprs (gigabytes for ``self.all(...)`` on a 70-character string).
+    * ``map``/``filter`` return an element's error as a value (celpy raises it past ``||``).
+    """
+
+    def member_dot_arg(self, tree: lark.Tree[Any]) -> Result:
+        name = str(tree.children[1])
+        if name not in _MACROS:
+            return super().member_dot_arg(tree)
+        target = self.visit(tree.children[0])
+        if isinstance(target, _CelpyEvalError):
+            return target
+        if not isinstance(target, celtypes.ListType | celtypes.MapType):
+            return _CelpyEvalError(
+                f"no such overload: {name}() on {type(target).__name__}", TypeError, ()
+            )
+        if name not in ("all", "exists", "exists_one"):
+            try:  # map, filter: celpy raises an element's error; make it a value like others
+                return super().member_dot_arg(tree)
+            except _CelpyEvalError as exc:
+                return exc
+        predicate = self.build_ss_macro_eval(tree)  # an element's error comes back as a value
+        results = [predicate(item) for item in target]
+        if name == "exists_one":
+            errors = [r for r in results if isinstance(r, _CelpyEvalError)]
+            if errors:
+                return errors[0]
+            return celtypes.BoolType(sum(1 for r in results if r is not None and bool(r)) == 1)
+        combine = _logical(name == "exists", f"{name}()")
+        reduced: Result = celtypes.BoolType(name == "all")
+        for result in results:
+            reduced = combine(reduced, result)
+        return reduced
+
+    def macro_has_eval(self, exprlist: lark.Tree[Any]) -> Any:  # celpy: BoolType only
+        """``has(x.f)``: an error when ``x`` is one or is not a map (celpy answers False)."""
+        selection = _field_selection(exprlist)
+        assert selection is not None  # _check refuses any other has()
+        target = self.visit(selection.children[0])
+        if isinstance(target, _CelpyEvalError):
+            return target
+        if not isinstance(target, celtypes.MapType):
+            return _CelpyEvalError(
+                f"no such overload: has() on {type(target).__name__}", TypeError, ()
+            )
+        return celtypes.BoolType(celtypes.StringType(str(selection.children[1])) in target)
+
+    def sub_evaluator(self, ast: lark.Tree[Any]) -> Evaluator:
+        return _Evaluator(ast, activation=self.activation)
+
+
+class _Runner(celpy.InterpretedRunner):
+    def evaluate(self, context: celpy.Context) -> celtypes.Value:
+        return _Evaluator(ast=self.ast, activation=self.new_activation()).evaluate(context)
+
+
+_ENV = celpy.Environment(runner_class=_Runner)
+
+
+@functools.cache
+def compile_rule(rule: str) -> celpy.Runner:
+    """Parse a rule (cached); raises :class:`CelUnsupportedError` for CEL we do not evaluate."""
+    try:
+        ast = _ENV.compile(rule)
+    except celpy.CELParseError as exc:
+        raise CelUnsupportedError(f"cannot parse: {exc}") from exc
+    _check(ast, frozenset({"self"}))
+    return _ENV.program(ast, functions=FUNCTIONS)
+
+
+# --------------------------------------------------------------------------- evaluating
+
+
+def _to_python(value: Any) -> Any:
+    """celpy result -> plain Python (``True`` is ``True``: callers test ``is True``)."""
+    if isinstance(value, celtypes.BoolType):
+        return bool(value)
+    if isinstance(value, celtypes.IntType | celtypes.UintType):
+        return int(value)
+    if isinstance(value, celtypes.DoubleType):
+        return float(value)
+    if isinstance(value, celtypes.StringType):
+        return str(value)
+    if isinstance(value, celtypes.ListType):
+        return [_to_python(v) for v in value]
+    if isinstance(value, celtypes.MapType):
+        return {_to_python(k): _to_python(v) for k, v in value.items()}
+    return value
 
 
 def evaluate(rule: str, self_value: Any) -> Any:
-    """Evaluate ``rule`` with ``self`` bound to ``self_value``."""
-    return _Eval({"self": self_value}).ev(compile_rule(rule))
+    """Evaluate ``rule`` with ``self`` bound to ``self_value`` (a JSON-shaped value)."""
+    program = compile_rule(rule)
+    try:
+        activation = {"self": celpy.json_to_cel(self_value)}
+    except (ValueError, TypeError) as exc:  # e.g. an integer beyond int64
+        raise CelEvalError(f"self is not a CEL value: {exc}") from exc
+    try:
+        result = program.evaluate(activation)
+    except _CelpyEvalError as exc:
+        raise CelEvalError(exc.args[0] if exc.args else repr(exc)) from exc
+    except _CelpyUnsupportedError as exc:
+        raise CelUnsupportedError(str(exc)) from exc
+    if isinstance(result, _CelpyEvalError):
+        raise CelEvalError(result.args[0] if result.args else repr(result))
+    return _to_python(result)

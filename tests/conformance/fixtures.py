@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from tests.conformance.istio_schema import parse_version
+from tests.conformance.objects import parse_istio_version
 from tests.conformance.overlay import apply_overlay_patches, overlays_for, ssa_merge
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -43,7 +43,7 @@ def operator_gateway_deployment(
     labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The IstioOperator-installed gateway Deployment of ``istio_version`` (before overlays)."""
-    _, minor, _ = parse_version(istio_version)
+    minor = parse_istio_version(istio_version).minor
     fixture = (
         "operator-ingressgateway-1.13.yaml" if minor <= 13 else "operator-ingressgateway-1.14.yaml"
     )
@@ -91,8 +91,8 @@ def chart_gateway_deployment(
     labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The Helm ``gateway`` chart Deployment for a gateway release named ``name``."""
-    major, minor, patch = parse_version(istio_version)
-    version = f"{major}.{minor}.{patch if patch is not None else 0}"
+    parsed = parse_istio_version(istio_version)
+    version = f"1.{parsed.minor}.{parsed.patch if parsed.patch is not None else 0}"
     istio_label = (labels or {}).get("istio", _default_istio_label(name))
     dep = _load(
         "gateway-chart-deployment.yaml",

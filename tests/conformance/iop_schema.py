@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tests.conformance.istio_schema import Violation, object_ref
+from tests.conformance.istio_schema import Violation
+from tests.conformance.objects import object_ref
 
 _SPEC = {
     "profile",

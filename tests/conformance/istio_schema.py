@@ -39,7 +39,9 @@ from typing import Any
 
 import yaml
 
+from acpw.istio_versions import IstioVersion
 from tests.conformance import cel
+from tests.conformance.objects import object_ref, parse_istio_version
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +52,6 @@ OPERATOR_CRD_REMOVED_MINOR = 24
 """Istio 1.24 removed the in-cluster operator and the IstioOperator CRD (istio/istio #52090)."""
 
 _BUNDLE_FILE_RE = re.compile(r"^crd-[a-z]+-(\d+)\.(\d+)\.(\d+)\.ya?ml$")
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
 _PLACEHOLDER_RE = re.compile(r"\[(?:unknown: [^\]]*|secret)\]")
 _VALUE_CHECKS = ("enum", "pattern", "format", "x-kubernetes-validations", "maxLength", "minLength")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -91,16 +92,11 @@ def crds_dir() -> Path:
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
 
 
-def parse_version(text: str) -> tuple[int, int, int | None]:
-    """``"1.13"`` -> ``(1, 13, None)``; ``"1.13.9"`` -> ``(1, 13, 9)``."""
-    m = _VERSION_RE.match(str(text).strip())
-    if not m:
-        raise IstioSchemaError(f"{text!r} is not an Istio version like 1.13 or 1.13.9")
-    return (
-        int(m.group(1)),
-        int(m.group(2)),
-        int(m.group(3)) if m.group(3) is not None else None,
-    )
+def _version(text: str) -> IstioVersion:
+    try:
+        return parse_istio_version(text)
+    except ValueError as exc:
+        raise IstioSchemaError(str(exc)) from exc
 
 
 def _fmt(v: tuple[int, int, int]) -> str:
@@ -130,8 +126,8 @@ def select_bundle_version(
     istio_version: str, available: Iterable[tuple[int, int, int]]
 ) -> tuple[int, int, int]:
     """The newest bundle not newer than ``istio_version`` (a bare minor covers its whole line)."""
-    major, minor, patch = parse_version(istio_version)
-    limit = (major, minor, patch if patch is not None else 10**9)
+    version = _version(istio_version)
+    limit = (1, version.minor, version.patch if version.patch is not None else 10**9)
     candidates = sorted(v for v in available if v <= limit)
     if not candidates:
         oldest = min(available, default=None)
@@ -191,17 +187,6 @@ class Crd:
     kind: str
     scope: str
     versions: Mapping[str, CrdVersion]
-
-
-def object_ref(obj: Mapping[str, Any]) -> str:
-    """``Kind/namespace/name`` (``Kind/name`` for cluster-scoped objects)."""
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
-    assert isinstance(meta, Mapping)
-    parts = [str(obj.get("kind", "?"))]
-    if meta.get("namespace"):
-        parts.append(str(meta["namespace"]))
-    parts.append(str(meta.get("name", "?")))
-    return "/".join(parts)
 
 
 def is_istio_object(obj: Mapping[str, Any]) -> bool:
@@ -605,7 +590,7 @@ def validate_objects(
     """Validate every Istio object in ``objects`` (others are skipped) for ``istio_version``."""
     bundle = bundle_for(istio_version, directory)
     report = Report(bundle.name)
-    _, minor, _ = parse_version(istio_version)
+    minor = _version(istio_version).minor
     for obj in objects:
         if not is_istio_object(obj):
             continue

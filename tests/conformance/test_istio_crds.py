@@ -17,6 +17,7 @@ import yaml
 
 from tests.conformance import cel, iop_schema, istio_schema
 from tests.conformance.istio_schema import IstioSchemaError, validate_objects
+from tests.conformance.objects import object_ref, parse_istio_version
 from tests.conformance.renders import case_names, render_case
 
 
@@ -307,6 +308,51 @@ def test_cel_subset_semantics() -> None:
         cel.evaluate("self.optMap().x", {})
 
 
+@pytest.mark.parametrize(
+    ("rule", "value", "expected"),
+    [
+        # Kubernetes library functions the bundles call
+        ("url(self).getScheme() in ['http', 'https']", "https://example.com/x", True),
+        ("isURL(self)", "not a url", False),
+        ("self.substring(7, 8) == '/'", "unix:///run/x.sock", True),
+        # Go duration and integer syntax
+        ("duration(self) >= duration('1ms')", "1μs", False),
+        ("duration(self) == duration('0s')", "0", True),
+        ("self.all(k, int(k) > 0)", {"80": 1, "443": 2}, True),
+        # heterogeneous equality; && / || and all() let a deciding side win over an error
+        ("self.x == 'a'", {"x": {}}, False),
+        ("self in ['', 'HTTP']", {"a": 1}, False),
+        ("self == 1", True, False),
+        ("0 < self && self <= 65535", 1.5, True),  # int and double compare by value
+        ("self.all(k, int(k) < 10)", {"x": 1, "80": 1}, False),
+        ("self.a == 1 || self.b == 1", {"b": 1}, True),
+    ],
+)
+def test_cel_kubernetes_semantics(rule: str, value: Any, expected: bool) -> None:
+    assert cel.evaluate(rule, value) is expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "value"),
+    [
+        ("duration(self) > duration('0s')", "1d"),  # no day unit in Go
+        ("int(self) > 0", " 10"),
+        ("int(self) > 0", "1_0"),
+        ("self.all(k, k != '*')", "abc"),  # macros need a list or a map
+        ("has(self.a.b)", {}),
+        ("has(self.a)", "abc"),
+        ("size(self) == 0", None),
+        ("self < 2", True),
+        ("self.exists_one(k, k.x == 1)", [{"x": 1}, {}]),
+        ("self.substring(7, 8) == '/'", "unix://"),
+        ("self.a == 1 && self.b == 1", {}),
+    ],
+)
+def test_cel_runtime_errors(rule: str, value: Any) -> None:
+    with pytest.raises(cel.CelEvalError):
+        cel.evaluate(rule, value)
+
+
 def test_istio_operator_fields() -> None:
     iop = {
         "apiVersion": "install.istio.io/v1alpha1",
@@ -362,8 +408,8 @@ def _is_bundle_gap(violation: istio_schema.Violation, bundle: str, target: str) 
     introduced = INTRODUCED_IN.get((kind, violation.path))
     if introduced is None or not violation.message.startswith("unknown field"):
         return False
-    bundle_minor = istio_schema.parse_version(bundle)[1]
-    target_minor = istio_schema.parse_version(target)[1]
+    bundle_minor = parse_istio_version(bundle).minor
+    target_minor = parse_istio_version(target).minor
     return bundle_minor < introduced <= target_minor
 
 
@@ -397,13 +443,13 @@ def test_render_istio_objects_match_the_crds(name: str) -> None:
 @pytest.mark.parametrize("name", RENDERS)
 def test_render_has_the_istio_objects_each_gateway_needs(name: str) -> None:
     case = render_case(name)
-    _, minor, _ = istio_schema.parse_version(case.istio_version)
+    minor = parse_istio_version(case.istio_version).minor
     in_cluster_operators = case.of_kind("IstioOperator")
     assert bool(in_cluster_operators) == (
         minor < istio_schema.OPERATOR_CRD_REMOVED_MINOR
         and any(g["installer"] == "istioOperator" for g in case.gateways())
     ), "IstioOperator must be a cluster object exactly while its CRD exists (<= 1.23)"
-    refs = {istio_schema.object_ref(o) for o in case.objects}
+    refs = {object_ref(o) for o in case.objects}
     generation = case.outputs["generation"]
     for gw in case.gateways():
         ns = gw["namespace"]
@@ -430,4 +476,4 @@ def test_a_render_mutated_like_a_newer_release_is_caught() -> None:
     plugin["spec"]["failStrategy"] = "FAIL_OPEN"
     report = validate_objects(objs, case.istio_version)
     assert [v.path for v in report.violations] == ["spec.failStrategy"]
-    assert report.violations[0].obj == istio_schema.object_ref(plugin)
+    assert report.violations[0].obj == object_ref(plugin)

@@ -27,7 +27,7 @@ from tests.conformance.fixtures import (
     operator_gateway_deployment,
     patched_chart_gateway,
 )
-from tests.conformance.istio_schema import object_ref, parse_version
+from tests.conformance.objects import object_ref, parse_istio_version
 from tests.conformance.renders import Case, case_names, render_case
 
 WASM_DIR = "/aws-cloudwatch-proxy-wasm"
@@ -285,7 +285,7 @@ def assert_receiver_wiring(dep: Mapping[str, Any], case: Case) -> None:
     """The init container, emptyDir, read-only mount and env vars where istio-proxy sees them."""
     ref = object_ref(dep)
     ns = dep["metadata"]["namespace"]
-    minor = parse_version(case.istio_version)[1]
+    minor = parse_istio_version(case.istio_version).minor
     pod = dep["spec"]["template"]["spec"]
     proxies = [c for c in pod["containers"] if c.get("name") == "istio-proxy"]
     assert len(proxies) == 1, f"{ref}: expected one istio-proxy container"
@@ -380,7 +380,7 @@ def test_render_core_objects_match_the_kubernetes_schemas(name: str) -> None:
     assert not violations, f"{name} (Istio {case.istio_version}):\n{_fmt(violations)}"
     kinds = {o["kind"] for o in case.objects}
     assert "Secret" in kinds
-    assert ("ConfigMap" in kinds) == (parse_version(case.istio_version)[1] >= 21)
+    assert ("ConfigMap" in kinds) == parse_istio_version(case.istio_version).at_least(21)
 
 
 @pytest.mark.parametrize("name", RENDERS)
