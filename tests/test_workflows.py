@@ -251,3 +251,35 @@ def test_actionlint_accepts_the_workflows_and_reports_a_bad_one(tmp_path: Path) 
     assert result.returncode == 1
     assert "potentially untrusted" in result.stderr
     assert 'property "nothing" is not defined' in result.stderr
+
+
+def test_readme_trust_policy_pins_the_github_oidc_audience_and_subject() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### What a repository needs", 1)[1].split("\n### ", 1)[0]
+    (block,) = re.findall(r"```json\n(.*?)```", section, re.S)
+    policy = json.loads(re.sub(r"(?m)^ {3}", "", block))
+    (statement,) = policy["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"]["Federated"].endswith(
+        ":oidc-provider/token.actions.githubusercontent.com"
+    )
+    condition = statement["Condition"]["StringEquals"]
+    assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    assert condition["token.actions.githubusercontent.com:sub"] == "repo:OWNER/REPO:pull_request"
+    # every secret the workflows read is documented there
+    used = set()
+    for path in WORKFLOWS.glob("*.yml"):
+        used |= set(re.findall(r"secrets\.([A-Z_]+)", path.read_text()))
+    assert used == {
+        "AWS_DEPLOY_ROLE_ARN",
+        "AWS_PREVIEW_ROLE_ARN",
+        "KUBECONFIG_DEV",
+        "KUBECONFIG_PROD",
+        "PULUMI_ACCESS_TOKEN",
+        "PULUMI_CONFIG_PASSPHRASE",
+    }
+    for name in used - {"KUBECONFIG_DEV", "KUBECONFIG_PROD"}:
+        assert f"`{name}`" in section, name
+    assert "`KUBECONFIG_DEV`, `KUBECONFIG_PROD`" in section
+    assert "repo:OWNER/REPO:environment:dev" in section
+    assert "repo:OWNER/REPO:environment:prod" in section
