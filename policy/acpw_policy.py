@@ -65,8 +65,8 @@ _VERSION = re.compile(r"^\s*1\.(\d+)(?:\.(\d+))?\s*$")
 
 # Keys whose value is a credential wherever they appear, and env var names that carry one.
 _CREDENTIAL_KEY = re.compile(
-    r"(?i)^(?:[a-z]+_)?(?:credentials|password|passwd|secret_?access_?key|session_?token|"
-    r"authorization_?token)$|^\.docker(?:configjson|cfg)$"
+    r"(?i)^(?:[a-z0-9]+_)*(?:credentials|password|passwd|secret_?access_?key|access_?key_?id|"
+    r"session_?token|authorization_?token)$|^\.docker(?:configjson|cfg)$"
 )
 _CREDENTIAL_ENV = re.compile(r"(?i)(?:ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|PASSWORD)$")
 _ACCESS_KEY_SECRET_OUTPUTS = ("secret", "sesSmtpPasswordV4")

@@ -236,6 +236,25 @@ def test_credential_fields_outside_secrets_fail_on_any_resource() -> None:
     assert check(pack.validate_no_plain_credentials, "pulumi-python:dynamic:Resource", push) == []
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "ACPW_AWS_SECRET_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "secretAccessKey",
+        "password",
+        ".dockercfg",
+    ],
+)
+def test_credential_named_keys_in_a_config_map_fail(key: str) -> None:
+    props: dict[str, Any] = {"data": {key: "value", "region": "ap-northeast-1"}}
+    assert check(pack.validate_no_plain_credentials, CONFIG_MAP, props) == [
+        f"data.{key} holds a credential in a non-secret field"
+    ]
+    props["data"][key] = Secret("value")
+    assert check(pack.validate_no_plain_credentials, CONFIG_MAP, props) == []
+
+
 def test_credential_env_vars_need_secret_key_refs() -> None:
     def deployment(env: list[dict[str, Any]]) -> dict[str, Any]:
         return {
