@@ -131,6 +131,7 @@ def test_preview_runs_pulumi_preview_diff_per_stack_with_the_policy_pack() -> No
     assert job["strategy"]["matrix"] == {"stack": ["dev", "prod"]}
     assert "matrix.stack" in job["concurrency"]["group"]
     assert "environment" not in job
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     pulumi = _pulumi_step(job)["with"]
     assert pulumi["command"] == "preview"
     assert pulumi["stack-name"] == "${{ matrix.stack }}"
