@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 import pulumi_policy.policy as sdk_policy
 import pytest
+import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
@@ -900,3 +901,32 @@ def test_policy_main_serves_the_pack_with_the_stack_version(served_pack: Any) ->
     }
     found = analyze(DR_V1, dr)
     assert len(found) == 1 and "Istio 1.13 does not verify" in found[0][1]
+
+
+# --- the pack's own files ----------------------------------------------------------------------------
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_pack_environment_pins_the_same_versions_as_the_tests() -> None:
+    pack_pins = _pins(POLICY_DIR / "requirements.txt")
+    tested = _pins(ROOT / "requirements.txt") | _pins(ROOT / "requirements-dev.txt")
+    assert set(pack_pins) == {"pulumi", "pulumi-policy"}
+    assert all(tested[name] == version for name, version in pack_pins.items())
+
+
+def test_pulumi_policy_yaml_runs_the_pack_from_its_own_ignored_virtualenv() -> None:
+    manifest = yaml.safe_load((POLICY_DIR / "PulumiPolicy.yaml").read_text())
+    assert manifest["runtime"] == {"name": "python", "options": {"virtualenv": ".venv"}}
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "policy/.venv/bin/python"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0
