@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from acpw.istio_versions import OLDEST_SUPPORTED, IstioFeatures, IstioVersion
+from acpw.observability_config import CostField, ObservabilityField
 from acpw.oci.errors import ImageFormatError
 from acpw.oci.formats import check_wasm_module
 
@@ -345,6 +346,9 @@ class AcpwConfig(_Model):
     iam: IamConfig = Field(default_factory=lambda: IamConfig.model_validate({}))
     fail_strategy: Literal["open", "closed"] = Field("open", alias="failStrategy")
     receiver_vm_id: str = Field("aws-cloudwatch-proxy-wasm-receiver", alias="receiverVmId")
+    # Last, so that their checks see the fields above (acpw/observability_config.py).
+    observability: ObservabilityField = Field(default_factory=dict, validate_default=True)
+    cost: CostField = Field(default_factory=dict, validate_default=True)
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -611,6 +615,8 @@ CONFIG_KEYS = (
     "iam",
     "failStrategy",
     "receiverVmId",
+    "observability",
+    "cost",
 )
 _STRING_KEYS = {"istioVersion", "failStrategy", "receiverVmId"}
 
