@@ -17,5 +17,6 @@ pulumi.export("userArn", acpw.user_arn)
 pulumi.export("secretNames", acpw.secret_names)
 pulumi.export("gateways", acpw.gateways)
 pulumi.export("cloudwatchConsoleUrl", acpw.cloudwatch_console_url)
+pulumi.export("observability", acpw.observability)
 if acpw.istio_operator_yaml is not None:
     pulumi.export("istioOperatorYaml", acpw.istio_operator_yaml)

@@ -12,6 +12,7 @@ from acpw.credentials import CREDENTIALS_SECRET, Credentials, CredentialsArgs
 from acpw.gateway import GatewaySettings, GatewaySettingsArgs
 from acpw.images import WasmImages, WasmImagesArgs
 from acpw.istio_resources import IstioResources, IstioResourcesArgs
+from acpw.observability import Observability, ObservabilityArgs
 
 
 def cloudwatch_console_url(region: str, namespace: str) -> str:
@@ -46,6 +47,8 @@ class AcpwDeployment(pulumi.ComponentResource):
     cloudwatch_console_url: str
     istio_operator_yaml: pulumi.Output[str] | None
     """IstioOperator for ``istioctl install -f`` when a gateway uses ``installer: istioOperator``."""
+    observability: dict[str, object]
+    """Dashboard name and URL, alarm names and topic, monthly cost estimate (acpw/observability.py)."""
 
     def __init__(
         self, name: str, args: AcpwDeploymentArgs, opts: pulumi.ResourceOptions | None = None
@@ -82,6 +85,12 @@ class AcpwDeployment(pulumi.ComponentResource):
             child,
         )
 
+        observability = Observability(
+            f"{name}-observability",
+            ObservabilityArgs(config, name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}"),
+            child,
+        )
+
         self.user_arn = credentials.user_arn
         self.secret_names = {ns: CREDENTIALS_SECRET for ns in config.namespaces}
         self.gateways = {
@@ -96,6 +105,7 @@ class AcpwDeployment(pulumi.ComponentResource):
             config.region, config.cloudwatch.namespace
         )
         self.istio_operator_yaml = gateway_settings.istio_operator_yaml
+        self.observability = observability.outputs
         self.register_outputs(
             {
                 "userArn": self.user_arn,
@@ -103,5 +113,6 @@ class AcpwDeployment(pulumi.ComponentResource):
                 "gateways": self.gateways,
                 "cloudwatchConsoleUrl": self.cloudwatch_console_url,
                 "istioOperatorYaml": self.istio_operator_yaml,
+                "observability": self.observability,
             }
         )
