@@ -18,5 +18,6 @@ pulumi.export("secretNames", acpw.secret_names)
 pulumi.export("generation", acpw.generation)
 pulumi.export("gateways", acpw.gateways)
 pulumi.export("cloudwatchConsoleUrl", acpw.cloudwatch_console_url)
+pulumi.export("observability", acpw.observability)
 if acpw.istio_operator_yaml is not None:
     pulumi.export("istioOperatorYaml", acpw.istio_operator_yaml)

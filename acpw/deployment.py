@@ -19,6 +19,7 @@ from acpw.istio_resources import (
     bootstrap_file,
 )
 from acpw.live import read_live_gateways, wait_for
+from acpw.observability import Observability, ObservabilityArgs
 from acpw.rollout import (
     GenerationPlan,
     KeptGeneration,
@@ -67,6 +68,8 @@ class AcpwDeployment(pulumi.ComponentResource):
     cloudwatch_console_url: str
     istio_operator_yaml: pulumi.Output[str] | None
     """IstioOperator for ``istioctl install -f`` when a gateway uses ``installer: istioOperator``."""
+    observability: dict[str, object]
+    """Dashboard name and URL, alarm names and topic, monthly cost estimate (acpw/observability.py)."""
 
     def __init__(
         self, name: str, args: AcpwDeploymentArgs, opts: pulumi.ResourceOptions | None = None
@@ -153,6 +156,12 @@ class AcpwDeployment(pulumi.ComponentResource):
             child,
         )
 
+        observability = Observability(
+            f"{name}-observability",
+            ObservabilityArgs(config, name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}"),
+            child,
+        )
+
         self.user_arn = credentials.user_arn
         self.secret_names = credentials.secret_names
         self.generation = desired.id
@@ -168,6 +177,7 @@ class AcpwDeployment(pulumi.ComponentResource):
             config.region, config.cloudwatch.namespace
         )
         self.istio_operator_yaml = gateway_settings.istio_operator_yaml
+        self.observability = observability.outputs
         self.register_outputs(
             {
                 "userArn": self.user_arn,
@@ -176,6 +186,7 @@ class AcpwDeployment(pulumi.ComponentResource):
                 "generation": self.generation,
                 "cloudwatchConsoleUrl": self.cloudwatch_console_url,
                 "istioOperatorYaml": self.istio_operator_yaml,
+                "observability": self.observability,
             }
         )
 

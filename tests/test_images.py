@@ -201,7 +201,11 @@ def test_refresher_rbac_cronjob_and_secrets_per_namespace() -> None:
         assert binding["subjects"] == [
             {"kind": "ServiceAccount", "name": REFRESHER_NAME, "namespace": namespace}
         ]
-        [cron] = [c for c in of_kind(result, "CronJob") if c["metadata"]["namespace"] == namespace]
+        [cron] = [
+            c
+            for c in of_kind(result, "CronJob")
+            if c["metadata"]["namespace"] == namespace and c["metadata"]["name"] == REFRESHER_NAME
+        ]
         assert cron["spec"]["schedule"] == REFRESH_SCHEDULE
         hours = REFRESH_SCHEDULE.split()[1]
         assert hours.startswith("*/") and int(hours[2:]) <= 6  # well before the 12 h expiry
@@ -266,7 +270,7 @@ def test_ghcr_resolves_digests_at_deploy_time_and_needs_no_secret() -> None:
     assert sender.inputs["source"] == "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0"
     assert sender.inputs.get("expected_digest") is None
     assert not result.of_type("aws:ecr/repository:Repository")
-    assert not of_kind(result, "CronJob")
+    assert not [c for c in of_kind(result, "CronJob") if c["metadata"]["name"] == REFRESHER_NAME]
     for plugin in wasm_plugins(result):
         assert plugin["spec"]["sha256"] == (
             "[unknown: manifest digest of ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0]"

@@ -68,11 +68,13 @@ def test_config_the_program_cannot_decode_shows_only_the_message(tmp_path: Path)
     )
 
 
-def test_the_dev_stack_runs_with_only_its_warnings(tmp_path: Path) -> None:
+def test_the_dev_stack_runs_with_only_its_warnings_and_the_cost_estimate(tmp_path: Path) -> None:
     code, stderr, outcome = _run(ROOT, stack_program_config("dev"), tmp_path)
     assert (code, outcome["exception"]) == (0, None), stderr
     lines = stderr.splitlines()
-    assert lines and all(line.startswith("warning: acpw:") for line in lines), stderr
+    assert lines and all(
+        line.startswith(("warning: acpw:", "info: acpw:cost: estimated")) for line in lines
+    ), stderr
 
 
 def test_any_other_exception_shows_its_traceback(tmp_path: Path) -> None:

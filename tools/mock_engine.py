@@ -95,6 +95,11 @@ def _ecr_repository(args: MockResourceArgs) -> dict[str, Any]:
     }
 
 
+def _sns_topic(args: MockResourceArgs) -> dict[str, Any]:
+    name = args.inputs.get("name", args.name)
+    return {"arn": _arn("sns", name, _region_of(args))}
+
+
 def _dynamic(args: MockResourceArgs) -> dict[str, Any]:
     # Dynamic providers in acpw/oci report the pushed manifest digest as `digest`.
     # When the component already knows it (a pinned source, a local file) it passes
@@ -108,6 +113,7 @@ COMPUTED_OUTPUTS: dict[str, Callable[[MockResourceArgs], dict[str, Any]]] = {
     "aws:iam/user:User": _iam_user,
     "aws:iam/accessKey:AccessKey": _access_key,
     "aws:ecr/repository:Repository": _ecr_repository,
+    "aws:sns/topic:Topic": _sns_topic,
     DYNAMIC_TYPE: _dynamic,
 }
 """Per resource type: the outputs a real provider would compute (beyond echoing inputs)."""

@@ -32,6 +32,8 @@ class ConfigProblem(NamedTuple):
 
     key: str
     message: str
+    absolute: bool = False
+    """The key is from the top (``cloudwatch.metricName``), not from where the check ran."""
 
 
 def config_key(*path: str | int) -> str:

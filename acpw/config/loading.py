@@ -58,7 +58,9 @@ def _format_errors(error: ValidationError) -> list[str]:
             # Found across fields (acpw.config.checks): each problem names its own key.
             found: tuple[ConfigProblem, ...] = item["ctx"]["problems"]
             problems.extend(
-                f"{_qualified('.'.join(filter(None, (where, p.key))))}: {p.message}" for p in found
+                f"{_qualified(p.key if p.absolute else '.'.join(filter(None, (where, p.key))))}: "
+                f"{p.message}"
+                for p in found
             )
             continue
         message = item["msg"].removeprefix("Value error, ")

@@ -33,6 +33,7 @@ from acpw.config.formats import (
     label_problems,
 )
 from acpw.istio_versions import NEWEST_SUPPORTED, OLDEST_SUPPORTED, IstioFeatures, IstioVersion
+from acpw.observability_config import CostField, ObservabilityField
 from acpw.oci.errors import ImageFormatError
 from acpw.oci.formats import check_wasm_module
 
@@ -322,6 +323,9 @@ class AcpwConfig(_Model):
     iam: IamConfig = Field(default_factory=lambda: IamConfig.model_validate({}))
     fail_strategy: Literal["open", "closed"] = "open"
     receiver_vm_id: str = "aws-cloudwatch-proxy-wasm-receiver"
+    # Last, so that their checks see the fields above (acpw/observability_config.py).
+    observability: ObservabilityField = Field(default_factory=dict, validate_default=True)
+    cost: CostField = Field(default_factory=dict, validate_default=True)
 
     model_config = ConfigDict(arbitrary_types_allowed=True)  # merged with _Model's
 

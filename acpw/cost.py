@@ -1,0 +1,200 @@
+"""The monthly CloudWatch bill of this stack, estimated from ``acpw:cost``, and its price table.
+
+What the v0.1.0 modules cost (see MODULE.md): every request through a gateway is one
+``PutMetricData`` call, and every distinct (host, method, path, status) is a custom metric
+billed per metric-month. On top come the dashboard and the alarms of ``acpw:observability``;
+the alarms query Metrics Insights, which is billed per metric the query analyzes.
+
+    api calls     = requestsPerSecond × 2,628,000 s (730 h) + heartbeats (43,800 per gateway)
+    metrics       = hosts × methods × paths × statuses (0 without traffic) (+ 1 for the heartbeat)
+    alarm metrics = min(metrics, 10,000) per Metrics Insights query (no-data: 1, 5xx share: 2)
+    monthly       = api calls / 1,000 × API price + tiered metric price
+                    + dashboards × dashboard price + alarm metrics × alarm price
+
+The free tier (1 M API requests, 10 metrics, 3 dashboards, 10 alarm metrics per account) is
+not deducted: it is shared with everything else in the account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from acpw.config import AcpwConfig
+
+PRICE_SOURCE = "https://aws.amazon.com/cloudwatch/pricing/"
+PRICES_RECORDED = "2026-12-02"
+"""When the table below was written down. The price list cannot be fetched from the machine
+this was written on (no AWS Price List API access): the values are the published on-demand
+prices of the pricing page's Metrics, Dashboards and Alarms tabs as known on that date, for
+US East (N. Virginia). Asia Pacific (Tokyo), the only region the v0.1.0 modules can call, is
+listed with the same values: check the page for your region before relying on a cent."""
+
+HOURS_PER_MONTH = 730
+"""AWS bills metrics per hour and quotes monthly prices for 730 hours."""
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+HEARTBEATS_PER_MONTH_PER_GATEWAY = HOURS_PER_MONTH * 60
+METRICS_INSIGHTS_MAX_METRICS = 10_000
+"""A Metrics Insights query processes at most this many metrics (and is billed for as many)."""
+
+
+@dataclass(frozen=True)
+class CloudWatchPrices:
+    """On-demand CloudWatch prices of one region, in USD."""
+
+    api_per_1000_requests: Decimal
+    """``PutMetricData`` (and other metric API) requests, per 1,000."""
+    metric_tiers: tuple[tuple[int | None, Decimal], ...]
+    """Custom metrics: (metrics in this tier, or None for the rest; price per metric-month)."""
+    dashboard_month: Decimal
+    """Per custom dashboard per month."""
+    alarm_metric_month: Decimal
+    """Standard-resolution alarm, per alarm metric per month (Metrics Insights: per metric analyzed)."""
+
+
+_PUBLISHED = CloudWatchPrices(
+    api_per_1000_requests=Decimal("0.01"),
+    metric_tiers=(
+        (10_000, Decimal("0.30")),  # first 10,000 metrics
+        (240_000, Decimal("0.10")),  # next 240,000
+        (750_000, Decimal("0.05")),  # next 750,000
+        (None, Decimal("0.02")),  # over 1,000,000
+    ),
+    dashboard_month=Decimal("3.00"),
+    alarm_metric_month=Decimal("0.10"),
+)
+
+PRICES: dict[str, CloudWatchPrices] = {
+    "us-east-1": _PUBLISHED,
+    "ap-northeast-1": _PUBLISHED,
+}
+"""THE price table (source :data:`PRICE_SOURCE`, recorded :data:`PRICES_RECORDED`)."""
+FALLBACK_REGION = "us-east-1"
+
+CENT = Decimal("0.01")
+
+
+def usd(amount: Decimal) -> str:
+    """``1234.5`` -> ``$1,234.50`` (half-up to the cent)."""
+    return f"${amount.quantize(CENT, rounding=ROUND_HALF_UP):,}"
+
+
+def metric_months_cost(metrics: int, prices: CloudWatchPrices) -> Decimal:
+    """Tiered price of ``metrics`` custom metrics present all month."""
+    left, total = metrics, Decimal(0)
+    for size, price in prices.metric_tiers:
+        used = left if size is None else min(left, size)
+        total += used * price
+        left -= used
+        if left == 0:
+            break
+    return total
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """One month of this stack's CloudWatch usage and its price."""
+
+    region: str
+    prices_region: str
+    api_calls: Decimal
+    api_usd: Decimal
+    metrics: int
+    metrics_usd: Decimal
+    dashboards: int
+    dashboards_usd: Decimal
+    alarm_metrics: int
+    alarms_usd: Decimal
+    budget_usd: Decimal | None
+
+    @property
+    def total_usd(self) -> Decimal:
+        return self.api_usd + self.metrics_usd + self.dashboards_usd + self.alarms_usd
+
+    @property
+    def over_budget(self) -> bool:
+        """True when the estimate reaches the budget (at the threshold counts)."""
+        return self.budget_usd is not None and self.total_usd >= self.budget_usd
+
+    def summary(self) -> str:
+        """The preview line: deterministic, one line."""
+        prices = (
+            f"{self.prices_region} prices"
+            if self.prices_region == self.region
+            else f"no price table for {self.region}: {self.prices_region} prices"
+        )
+        return (
+            f"acpw:cost: estimated CloudWatch bill {usd(self.total_usd)}/month: "
+            f"{self.api_calls:,.0f} PutMetricData calls {usd(self.api_usd)}, "
+            f"{self.metrics:,} custom metrics {usd(self.metrics_usd)}, "
+            f"{self.dashboards} dashboard(s) {usd(self.dashboards_usd)}, "
+            f"{self.alarm_metrics:,} alarm metrics {usd(self.alarms_usd)} "
+            f"({prices} recorded {PRICES_RECORDED} from {PRICE_SOURCE}; free tier not deducted)"
+        )
+
+    def budget_warning(self) -> str | None:
+        """The over-budget warning naming the levers, or None below the budget."""
+        if not self.over_budget:
+            return None
+        assert self.budget_usd is not None
+        return (
+            f"acpw:cost.monthlyBudgetUsd: the estimated CloudWatch bill {usd(self.total_usd)}/month "
+            f"reaches the budget of {usd(self.budget_usd)}/month. Every request is one "
+            "PutMetricData call and every distinct host×method×path×status a custom metric. "
+            "Levers: acpw:matchHosts (count only the hosts you need), paths with query strings "
+            "(the path dimension is the raw :path: each distinct query string is a new metric, so "
+            "keep them off counted hosts), fewer counted requests (requestsPerSecond), or switch "
+            "off acpw:observability alarms (billed per metric their queries analyze)"
+        )
+
+    def as_output(self) -> dict[str, str]:
+        """Stack output: amounts as strings, so that the render stays exact."""
+        output = {
+            "monthlyUsd": usd(self.total_usd),
+            "putMetricDataCalls": f"{self.api_calls:,.0f}",
+            "putMetricDataUsd": usd(self.api_usd),
+            "customMetrics": f"{self.metrics:,}",
+            "customMetricsUsd": usd(self.metrics_usd),
+            "dashboardsUsd": usd(self.dashboards_usd),
+            "alarmMetrics": f"{self.alarm_metrics:,}",
+            "alarmsUsd": usd(self.alarms_usd),
+            "prices": f"{self.prices_region}, recorded {PRICES_RECORDED}, {PRICE_SOURCE}",
+        }
+        if self.budget_usd is not None:
+            output["budgetUsd"] = usd(self.budget_usd)
+        return output
+
+
+def estimate(config: AcpwConfig) -> CostEstimate:
+    """The monthly estimate of ``config`` (see the module docstring for the formula)."""
+    cost, observability = config.cost, config.observability
+    prices_region = config.region if config.region in PRICES else FALLBACK_REGION
+    prices = PRICES[prices_region]
+
+    hosts = cost.hosts or len(config.match_hosts) or 1
+    # Without traffic no combination is ever published (and billed).
+    metrics = hosts * cost.methods * cost.paths * cost.statuses if cost.requests_per_second else 0
+    api_calls = cost.requests_per_second * SECONDS_PER_MONTH
+    if observability.heartbeat.enabled:
+        # The heartbeats of all gateways share one (host, GET, path, status) combination.
+        metrics += 1
+        api_calls += HEARTBEATS_PER_MONTH_PER_GATEWAY * len(config.gateways)
+
+    queries = (1 if observability.no_data_alarm else 0) + (
+        2 if observability.server_error_alarm else 0
+    )
+    alarm_metrics = queries * min(metrics, METRICS_INSIGHTS_MAX_METRICS)
+    dashboards = 1 if observability.dashboard else 0
+    return CostEstimate(
+        region=config.region,
+        prices_region=prices_region,
+        api_calls=api_calls,
+        api_usd=api_calls / 1000 * prices.api_per_1000_requests,
+        metrics=metrics,
+        metrics_usd=metric_months_cost(metrics, prices),
+        dashboards=dashboards,
+        dashboards_usd=dashboards * prices.dashboard_month,
+        alarm_metrics=alarm_metrics,
+        alarms_usd=alarm_metrics * prices.alarm_metric_month,
+        budget_usd=cost.monthly_budget_usd,
+    )
