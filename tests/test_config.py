@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from acpw.config import (
     PUBLISHED_RECEIVER_VOLUME,
     PUBLISHED_SENDER,
     ConfigError,
     load_config,
+    load_yaml,
+    load_yaml_file,
     parse_raw_values,
+    shown,
 )
 from tools.render import last_monitor_registrations, render_stack
 
@@ -574,3 +578,70 @@ class TestScalarsWhereTextIsNeeded:
             "acpw:cloudwatch.namespace: Input should be a valid string (`pulumi config set --path` "
             "stores numbers and true/false as such: add `--type string`)"
         ]
+
+
+class TestShown:
+    def test_short_values_are_quoted_whole(self) -> None:
+        assert shown("tokyo") == "'tokyo'"
+        assert shown("x" * 60) == repr("x" * 60)
+        assert shown(70000) == "70000"
+        assert shown(None) == "None"
+
+    def test_long_values_are_cut_and_measured(self) -> None:
+        assert shown("y" * 61) == f"'{'y' * 60}…' (61 characters)"
+        assert shown("abc", limit=2) == "'ab…' (3 characters)"
+        assert shown([1] * 100).endswith("… (300 characters)")
+        assert shown(10**5000) == "an integer of about 5000 digits"
+
+    def test_control_characters_cannot_break_the_line(self) -> None:
+        assert shown("a\nb") == "'a\\nb'"
+
+
+class TestStackYaml:
+    """Stack files are read without silently dropping a duplicate key."""
+
+    def test_duplicates_are_refused_with_file_line_and_key(self) -> None:
+        text = (
+            "config:\n"  # 1
+            "  aws:region: ap-northeast-1\n"  # 2
+            "  acpw:iam:\n"  # 3
+            "    tags:\n"  # 4
+            "      team: a\n"  # 5
+            "      team: b\n"  # 6
+            '  acpw:istioVersion: "1.20"\n'  # 7
+            "  acpw:iam:\n"  # 8
+            "    keyGeneration: 2\n"  # 9
+        )
+        with pytest.raises(ConfigError) as error:
+            load_yaml(text, "Pulumi.dev.yaml")
+        assert error.value.problems == [
+            "Pulumi.dev.yaml:6: duplicate key 'team' (first at line 5): YAML would silently keep "
+            "only the last one; write the key once",
+            "Pulumi.dev.yaml:8: duplicate key 'acpw:iam' (first at line 3): YAML would silently "
+            "keep only the last one; write the key once",
+        ]
+
+    def test_a_file_is_named_by_its_name(self, tmp_path: Path) -> None:
+        stack = tmp_path / "Pulumi.prod.yaml"
+        stack.write_text("config:\n  aws:region: a\n  aws:region: b\n", encoding="utf-8")
+        with pytest.raises(
+            ConfigError,
+            match=r"Pulumi\.prod\.yaml:3: duplicate key 'aws:region' \(first at line 2\)",
+        ):
+            load_yaml_file(stack)
+
+    def test_same_result_as_safe_load_otherwise(self) -> None:
+        text = (
+            "base: &base {x: 1, y: 2}\n"
+            "merged:\n  <<: *base\n  x: 3\n"  # a merge key may be overridden
+            "distinct:\n  1: int\n  '1': text\n"
+            "list: [a, a]\n"
+        )
+        assert load_yaml(text, "t.yaml") == yaml.safe_load(text)
+        assert load_yaml(text, "t.yaml")["merged"] == {"x": 3, "y": 2}
+        assert load_yaml("", "empty.yaml") is None
+
+    @pytest.mark.parametrize("name", ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"])
+    def test_the_project_files_have_no_duplicates(self, name: str) -> None:
+        path = Path(__file__).resolve().parents[1] / name
+        assert load_yaml_file(path) == yaml.safe_load(path.read_text(encoding="utf-8"))
