@@ -858,7 +858,7 @@ class TestPartitions:
         assert problem.startswith(
             "aws:region: 'cn-north-1' is in the aws-cn partition: only regions of the aws "
             "partition are supported, because the receiver's CloudWatch host is built as "
-            "monitoring.<region>.amazonaws.com; aws-cn endpoints end in .amazonaws.com.cn"
+            "monitoring.<region>.amazonaws.com (aws-cn endpoints end in .amazonaws.com.cn)"
         )
         assert "arn:aws-cn:" in problem
 

@@ -62,7 +62,7 @@ class _Model(BaseModel):
     )
 
 
-_PARTITION_NOTES = {"aws-cn": "; aws-cn endpoints end in .amazonaws.com.cn"}
+_PARTITION_NOTES = {"aws-cn": " (aws-cn endpoints end in .amazonaws.com.cn)"}
 
 
 def partition_message(region: str, partition: str) -> str:
@@ -70,9 +70,10 @@ def partition_message(region: str, partition: str) -> str:
     return (
         f"{shown(region)} is in the {partition} partition: only regions of the aws partition are "
         "supported, because the receiver's CloudWatch host is built as "
-        f"monitoring.<region>.amazonaws.com{_PARTITION_NOTES.get(partition, '')}, the IAM "
-        f"policy's ARNs as arn:aws:... (in {partition} they are arn:{partition}:...) and the "
-        "CloudWatch console URL on console.aws.amazon.com: all aws-partition only"
+        f"monitoring.<region>.amazonaws.com{_PARTITION_NOTES.get(partition, '')}, the ARNs it "
+        f"takes (iam.permissionsBoundary, images.ecrKmsKeyArn) are arn:aws:... (in {partition}: "
+        f"arn:{partition}:...) and the CloudWatch console URL is on console.aws.amazon.com: all "
+        "aws-partition only"
     )
 
 
