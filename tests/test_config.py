@@ -1137,3 +1137,21 @@ class TestStackYaml:
     def test_the_project_files_have_no_duplicates(self, name: str) -> None:
         path = Path(__file__).resolve().parents[1] / name
         assert load_yaml_file(path) == yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="tools/render.py's read_stack_config still uses yaml.safe_load (owned elsewhere): "
+        "switch it to acpw.config.load_yaml_file, then drop this marker",
+    )
+    def test_the_renderer_refuses_a_stack_file_with_duplicates(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import tools.render
+
+        (tmp_path / "Pulumi.yaml").write_text("name: acpw\nruntime: python\n", encoding="utf-8")
+        (tmp_path / "Pulumi.dup.yaml").write_text(
+            'config:\n  acpw:istioVersion: "1.20"\n  acpw:istioVersion: "1.13"\n', encoding="utf-8"
+        )
+        monkeypatch.setattr(tools.render, "ROOT", tmp_path)
+        with pytest.raises(ConfigError, match=r"Pulumi\.dup\.yaml:3: duplicate key"):
+            tools.render.read_stack_config("dup")
