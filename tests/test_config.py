@@ -862,6 +862,13 @@ class TestPartitions:
         )
         assert "arn:aws-cn:" in problem
 
+    def test_other_problems_are_still_reported_with_the_default_region(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load({"istioVersion": "1.20", "failStrategy": "x"}, aws_region="cn-north-1")
+        [region, strategy] = error.value.problems
+        assert region.startswith("aws:region: 'cn-north-1' is in the aws-cn partition")
+        assert strategy.startswith("acpw:failStrategy: 'x' is not allowed")
+
     def test_aws_region_counts_even_when_cloudwatch_region_is_set(self) -> None:
         with pytest.raises(ConfigError) as error:
             load(

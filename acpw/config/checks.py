@@ -24,12 +24,6 @@ def cross_field_problems(config: AcpwConfig) -> list[ConfigProblem]:
     return [*_gateway_problems(config), *_region_problems(config), *_image_problems(config)]
 
 
-def _embedded_digest(reference: str) -> str | None:
-    """The ``sha256:...`` digest an image reference already carries after ``@``, if any."""
-    _, at, digest = reference.rpartition("@")
-    return digest if at else None
-
-
 def _gateway_problems(config: AcpwConfig) -> list[ConfigProblem]:
     problems = []
     seen_names: dict[tuple[str, str], int] = {}
@@ -107,6 +101,12 @@ def _region_problems(config: AcpwConfig) -> list[ConfigProblem]:
             "built to honour the region",
         )
     ]
+
+
+def _embedded_digest(reference: str) -> str | None:
+    """The ``sha256:...`` digest an image reference already carries after ``@``, if any."""
+    _, at, digest = reference.rpartition("@")
+    return digest if at else None
 
 
 def _image_problems(config: AcpwConfig) -> list[ConfigProblem]:

@@ -128,8 +128,6 @@ def load_config(
             cloudwatch["region"] = aws_region
             region_from_aws = True
         data["cloudwatch"] = cloudwatch
-    if early and region_from_aws:
-        raise ConfigError(early)  # the model would only report the same region again
     iam = data.get("iam")
     if iam is None or isinstance(iam, dict):
         iam = dict(iam or {})
@@ -138,7 +136,10 @@ def load_config(
     try:
         config = AcpwConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(early + _format_errors(error, region_from_aws=region_from_aws)) from None
+        problems = _format_errors(error, region_from_aws=region_from_aws)
+        if early:  # aws:region's partition is already reported: not again as the default
+            problems = [p for p in problems if not p.startswith(f"{REGION_FROM_AWS}:")]
+        raise ConfigError(early + problems) from None
     if early:
         raise ConfigError(early)
     return config
