@@ -70,8 +70,8 @@ def partition_message(region: str, partition: str) -> str:
     return (
         f"{shown(region)} is in the {partition} partition: only regions of the aws partition are "
         "supported, because the receiver's CloudWatch host is built as "
-        f"monitoring.<region>.amazonaws.com{_PARTITION_NOTES.get(partition, '')}, the ARNs it "
-        f"takes (iam.permissionsBoundary, images.ecrKmsKeyArn) are arn:aws:... (in {partition}: "
+        f"monitoring.<region>.amazonaws.com{_PARTITION_NOTES.get(partition, '')}, the ARNs the "
+        f"config takes (iam.permissionsBoundary, images.ecrKmsKeyArn) are arn:aws:... (in {partition}: "
         f"arn:{partition}:...) and the CloudWatch console URL is on console.aws.amazon.com: all "
         "aws-partition only"
     )
