@@ -23,20 +23,55 @@ from acpw.rollout import KeyIdentity, credentials_secret_name
 POLICY_NAME = "acpw-put-metric-data"
 
 
-def put_metric_data_policy(namespace: str) -> dict[str, Any]:
-    """Least privilege: PutMetricData, and only into the configured CloudWatch namespace."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "PutAcpwRequestMetrics",
-                "Effect": "Allow",
-                "Action": "cloudwatch:PutMetricData",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
-            }
-        ],
+def put_metric_data_policy(
+    namespace: str,
+    *,
+    source_vpces: list[str] | tuple[str, ...] = (),
+    source_ips: list[str] | tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Least privilege: PutMetricData, and only into the configured CloudWatch namespace.
+
+    With ``source_vpces`` / ``source_ips`` (``acpw:iam.allowedSourceVpces`` / ``allowedSourceIps``)
+    the key works only through those VPC endpoints (``aws:SourceVpce``) or from those public
+    networks (``aws:SourceIp``). Conditions in one statement must all hold, and a request through
+    a VPC endpoint carries no ``aws:SourceIp``, so each source gets its own statement: a request
+    is allowed when either matches.
+    """
+    namespace_condition = {"cloudwatch:namespace": namespace}
+    statement = {
+        "Sid": "PutAcpwRequestMetrics",
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
     }
+    if not source_vpces and not source_ips:
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{**statement, "Condition": {"StringEquals": namespace_condition}}],
+        }
+    statements = []
+    if source_vpces:
+        statements.append(
+            {
+                **statement,
+                "Sid": "PutAcpwRequestMetricsThroughVpcEndpoints",
+                "Condition": {
+                    "StringEquals": {**namespace_condition, "aws:SourceVpce": list(source_vpces)}
+                },
+            }
+        )
+    if source_ips:
+        statements.append(
+            {
+                **statement,
+                "Sid": "PutAcpwRequestMetricsFromNetworks",
+                "Condition": {
+                    "StringEquals": namespace_condition,
+                    "IpAddress": {"aws:SourceIp": list(source_ips)},
+                },
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def credentials_secret_metadata(namespace: str, key: KeyIdentity) -> dict[str, Any]:
@@ -149,7 +184,14 @@ class Credentials(pulumi.ComponentResource):
             f"{self._name}-policy-{user_name}",
             name=POLICY_NAME,
             user=user.name,
-            policy=json.dumps(put_metric_data_policy(config.cloudwatch.namespace), sort_keys=True),
+            policy=json.dumps(
+                put_metric_data_policy(
+                    config.cloudwatch.namespace,
+                    source_vpces=iam.allowed_source_vpces,
+                    source_ips=iam.allowed_source_ips,
+                ),
+                sort_keys=True,
+            ),
             opts=pulumi.ResourceOptions(parent=self, aliases=legacy),
         )
         return user

@@ -6,18 +6,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from acpw.config import (
     PUBLISHED_RECEIVER_VOLUME,
     PUBLISHED_SENDER,
     ConfigError,
     load_config,
+    load_yaml,
+    load_yaml_file,
     parse_raw_values,
+    shown,
 )
 from tools import pulumi_sdk
 from tools.render import last_monitor_registrations, render_stack
 
 GOOD_DIGEST = "sha256:" + "0f" * 32
+OTHER_DIGEST = "sha256:" + "e1" * 32
 
 
 def load(raw: dict[str, Any], aws_region: str | None = "ap-northeast-1"):
@@ -281,6 +286,273 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
         "acpw:cloudwatch.regoin: unknown key",
     ),
     ("missing version", {}, "acpw:istioVersion: required"),
+    # Regions of other partitions: refused even for modules that honour the region.
+    *(
+        (
+            f"{partition} region",
+            {
+                "istioVersion": "1.20",
+                "cloudwatch": {"region": region},
+                "images": {"modulesHonourRegion": True},
+            },
+            f"acpw:cloudwatch.region: '{region}' is in the {partition} partition: only regions of "
+            "the aws partition are supported",
+        )
+        for region, partition in (
+            ("cn-north-1", "aws-cn"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("eu-isoe-west-1", "aws-iso-e"),
+        )
+    ),
+    (
+        "boundary of another partition",
+        {
+            "istioVersion": "1.20",
+            "iam": {"permissionsBoundary": "arn:aws-cn:iam::123456789012:policy/boundary"},
+        },
+        "acpw:iam.permissionsBoundary: 'arn:aws-cn:iam::123456789012:policy/boundary' is an ARN "
+        "of the aws-cn partition",
+    ),
+    (
+        "kms key of another partition",
+        {
+            "istioVersion": "1.20",
+            "images": {
+                "registry": "ecr",
+                "ecrKmsKeyArn": "arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/acpw",
+            },
+        },
+        "acpw:images.ecrKmsKeyArn: 'arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/acpw' is "
+        "an ARN of the aws-us-gov partition",
+    ),
+    (
+        "later selector is a subset",
+        {
+            "istioVersion": "1.20",
+            "gateways": [
+                {"name": "gw1", "namespace": "ns", "selector": {"app": "edge", "tier": "a"}},
+                {"name": "gw2", "namespace": "ns", "selector": {"app": "edge"}},
+            ],
+        },
+        "acpw:gateways[1].selector: selector 'app=edge' of gateway gw2 is a subset of the "
+        "selector 'app=edge, tier=a' of gateway gw1 (gateways[0]) in namespace ns: every pod "
+        "gateway gw1 selects is also selected by gateway gw2, so the modules would load twice",
+    ),
+    (
+        "later selector is a superset",
+        {
+            "istioVersion": "1.20",
+            "gateways": [
+                {"name": "gw1", "namespace": "ns", "selector": {"app": "edge"}},
+                {"name": "other", "namespace": "x", "selector": {"app": "other"}},
+                {"name": "gw3", "namespace": "ns", "selector": {"app": "edge", "tier": "a"}},
+            ],
+        },
+        "acpw:gateways[2].selector: selector 'app=edge, tier=a' of gateway gw3 is a superset of "
+        "the selector 'app=edge' of gateway gw1 (gateways[0]) in namespace ns: every pod "
+        "gateway gw3 selects is also selected by gateway gw1",
+    ),
+    (
+        "port 0",
+        {"istioVersion": "1.20", "matchHosts": ["a.example.com:0"]},
+        "acpw:matchHosts: 'a.example.com:0' has port 0: a port is 1 to 65535",
+    ),
+    (
+        "port above 65535",
+        {"istioVersion": "1.20", "matchHosts": ["a.example.com", "b.example.com:70000"]},
+        "acpw:matchHosts: 'b.example.com:70000' has port 70000: a port is 1 to 65535",
+    ),
+    (
+        "port 65536",
+        {"istioVersion": "1.20", "matchHosts": ["a.example.com:65536"]},
+        "acpw:matchHosts: 'a.example.com:65536' has port 65536",
+    ),
+    (
+        "port with a leading zero",
+        {"istioVersion": "1.20", "matchHosts": ["a.example.com:0443"]},
+        "acpw:matchHosts: 'a.example.com:0443' has port 0443: a port is 1 to 65535, written "
+        "without leading zeros",
+    ),
+    (
+        "sender pinned twice, differently",
+        {
+            "istioVersion": "1.20",
+            "images": {
+                "sender": f"oci://ghcr.io/team/sender:v1@{OTHER_DIGEST}",
+                "senderDigest": GOOD_DIGEST,
+            },
+        },
+        f"acpw:images.senderDigest: {GOOD_DIGEST} differs from the digest {OTHER_DIGEST} already "
+        "in acpw:images.sender",
+    ),
+    (
+        "receiver volume pinned twice, differently",
+        {
+            "istioVersion": "1.20",
+            "images": {
+                "receiverVolume": f"ghcr.io/team/volume@{OTHER_DIGEST}",
+                "receiverVolumeDigest": GOOD_DIGEST,
+            },
+        },
+        f"acpw:images.receiverVolumeDigest: {GOOD_DIGEST} differs from the digest {OTHER_DIGEST} "
+        "already in acpw:images.receiverVolume",
+    ),
+    (
+        "iam path with an empty segment",
+        {"istioVersion": "1.20", "iam": {"path": "/platform//acpw/"}},
+        "acpw:iam.path: '/platform//acpw/' has an empty segment ('//')",
+    ),
+    (
+        "iam path of only slashes",
+        {"istioVersion": "1.20", "iam": {"path": "//"}},
+        "acpw:iam.path: '//' has an empty segment",
+    ),
+    (
+        "iam path with a space",
+        {"istioVersion": "1.20", "iam": {"path": "/my team/"}},
+        "acpw:iam.path: '/my team/' is not an IAM path: an IAM path is '/' or '/'-separated "
+        "segments of printable ASCII",
+    ),
+    (
+        "iam path not ending in /",
+        {"istioVersion": "1.20", "iam": {"path": "/acpw"}},
+        "acpw:iam.path: '/acpw' is not an IAM path",
+    ),
+    (
+        "iam path too long",
+        {"istioVersion": "1.20", "iam": {"path": "/" + "a/" * 256}},
+        "acpw:iam.path: '/a/a/",
+    ),
+    (
+        "tag key character",
+        {"istioVersion": "1.20", "iam": {"tags": {"team!": "platform"}}},
+        "acpw:iam.tags: tag key 'team!' must be 1 to 128 of letters, digits, spaces and "
+        "_ . : / = + - @ (IAM tag rules)",
+    ),
+    (
+        "tag key too long",
+        {"istioVersion": "1.20", "iam": {"tags": {"k" * 129: "v"}}},
+        "acpw:iam.tags: tag key 'kkkk",
+    ),
+    (
+        "empty tag key",
+        {"istioVersion": "1.20", "iam": {"tags": {"": "v"}}},
+        "acpw:iam.tags: tag key '' must be 1 to 128",
+    ),
+    (
+        "tag value character",
+        {"istioVersion": "1.20", "iam": {"tags": {"team": "a,b"}}},
+        "acpw:iam.tags: tag value 'a,b' of 'team' must be 0 to 256 of letters, digits",
+    ),
+    (
+        "tag value with a tab",
+        {"istioVersion": "1.20", "iam": {"tags": {"team": "a\tb"}}},
+        "acpw:iam.tags: tag value 'a\\tb' of 'team'",
+    ),
+    (
+        "tag value too long",
+        {"istioVersion": "1.20", "iam": {"tags": {"team": "v" * 257}}},
+        "acpw:iam.tags: tag value 'vvvv",
+    ),
+    (
+        "reserved tag key",
+        {"istioVersion": "1.20", "iam": {"tags": {"AWS:team": "a"}}},
+        "acpw:iam.tags: tag key 'AWS:team' must not start with 'aws:'",
+    ),
+    (
+        "the program's tag key",
+        {"istioVersion": "1.20", "iam": {"tags": {"acpw:purpose": "a"}}},
+        "acpw:iam.tags: tag key 'acpw:purpose' is set by the program",
+    ),
+    (
+        "too many tags",
+        {"istioVersion": "1.20", "iam": {"tags": {f"t{i}": "v" for i in range(50)}}},
+        "acpw:iam.tags: 50 tags: at most 49",
+    ),
+    (
+        "key generation too large",
+        {"istioVersion": "1.20", "iam": {"keyGeneration": 100000}},
+        "acpw:iam.keyGeneration: 100000 is not allowed: use an integer from 1 to 99999",
+    ),
+    (
+        "key generation negative",
+        {"istioVersion": "1.20", "iam": {"keyGeneration": -3}},
+        "acpw:iam.keyGeneration: -3 is not allowed",
+    ),
+    (
+        "not a vpc endpoint",
+        {"istioVersion": "1.20", "iam": {"allowedSourceVpces": ["vpc-0123456789abcdef0"]}},
+        "acpw:iam.allowedSourceVpces: [0] 'vpc-0123456789abcdef0' is not a VPC endpoint id",
+    ),
+    (
+        "vpc endpoint with capitals",
+        {"istioVersion": "1.20", "iam": {"allowedSourceVpces": ["vpce-0123456789ABCDEF0"]}},
+        "acpw:iam.allowedSourceVpces: [0] 'vpce-0123456789ABCDEF0' is not a VPC endpoint id",
+    ),
+    (
+        "duplicate vpc endpoint",
+        {
+            "istioVersion": "1.20",
+            "iam": {"allowedSourceVpces": ["vpce-0123456789abcdef0", "vpce-0123456789abcdef0"]},
+        },
+        "acpw:iam.allowedSourceVpces: duplicate VPC endpoints: vpce-0123456789abcdef0",
+    ),
+    (
+        "too many vpc endpoints",
+        {
+            "istioVersion": "1.20",
+            "iam": {"allowedSourceVpces": [f"vpce-{i:017x}" for i in range(11)]},
+        },
+        "acpw:iam.allowedSourceVpces: 11 VPC endpoints: at most 10",
+    ),
+    (
+        "not a cidr",
+        {"istioVersion": "1.20", "iam": {"allowedSourceIps": ["8.8.8.0/24", "office"]}},
+        "acpw:iam.allowedSourceIps: [1] 'office' is not an IPv4 or IPv6 network in CIDR notation",
+    ),
+    (
+        "cidr with host bits",
+        {"istioVersion": "1.20", "iam": {"allowedSourceIps": ["8.8.8.8/24"]}},
+        "acpw:iam.allowedSourceIps: [0] '8.8.8.8/24' is not an IPv4 or IPv6 network in CIDR "
+        "notation (address/prefix length): did you mean 8.8.8.0/24?",
+    ),
+    (
+        "prefix too long",
+        {"istioVersion": "1.20", "iam": {"allowedSourceIps": ["8.8.8.0/33"]}},
+        "acpw:iam.allowedSourceIps: [0] '8.8.8.0/33' is not an IPv4 or IPv6 network",
+    ),
+    (
+        "private network",
+        {"istioVersion": "1.20", "iam": {"allowedSourceIps": ["10.0.0.0/8"]}},
+        "acpw:iam.allowedSourceIps: [0] '10.0.0.0/8' is not a public network: aws:SourceIp only "
+        "ever holds public addresses",
+    ),
+    (
+        "private IPv6 network",
+        {"istioVersion": "1.20", "iam": {"allowedSourceIps": ["fd00::/8"]}},
+        "acpw:iam.allowedSourceIps: [0] 'fd00::/8' is not a public network",
+    ),
+    (
+        "every address",
+        {"istioVersion": "1.20", "iam": {"allowedSourceIps": ["0.0.0.0/0"]}},
+        "acpw:iam.allowedSourceIps: [0] '0.0.0.0/0' allows every address",
+    ),
+    (
+        "duplicate networks, once normalised",
+        {"istioVersion": "1.20", "iam": {"allowedSourceIps": ["8.8.8.8", "8.8.8.8/32"]}},
+        "acpw:iam.allowedSourceIps: duplicate networks: 8.8.8.8/32",
+    ),
+    (
+        "too many networks",
+        {
+            "istioVersion": "1.20",
+            "iam": {"allowedSourceIps": [f"8.8.{i}.0/24" for i in range(17)]},
+        },
+        "acpw:iam.allowedSourceIps: 17 CIDRs: at most 16",
+    ),
 ]
 
 
@@ -570,3 +842,314 @@ class TestScalarsWhereTextIsNeeded:
             "acpw:cloudwatch.namespace: Input should be a valid string (`pulumi config set --path` "
             "stores numbers and true/false as such: add `--type string`)"
         ]
+
+
+class TestPartitions:
+    """Only the aws partition: the module's host, the IAM ARNs and the console URL assume it."""
+
+    def test_aws_region_of_another_partition_is_named(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load({"istioVersion": "1.20"}, aws_region="cn-north-1")
+        [problem] = error.value.problems
+        assert problem.startswith(
+            "aws:region: 'cn-north-1' is in the aws-cn partition: only regions of the aws "
+            "partition are supported, because the receiver's CloudWatch host is built as "
+            "monitoring.<region>.amazonaws.com (aws-cn endpoints end in .amazonaws.com.cn)"
+        )
+        assert "arn:aws-cn:" in problem
+
+    def test_other_problems_are_still_reported_with_the_default_region(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load({"istioVersion": "1.20", "failStrategy": "x"}, aws_region="cn-north-1")
+        [region, strategy] = error.value.problems
+        assert region.startswith("aws:region: 'cn-north-1' is in the aws-cn partition")
+        assert strategy.startswith("acpw:failStrategy: 'x' is not allowed")
+
+    def test_aws_region_counts_even_when_cloudwatch_region_is_set(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {"istioVersion": "1.20", "cloudwatch": {"region": "ap-northeast-1"}},
+                aws_region="us-gov-west-1",
+            )
+        [problem] = error.value.problems
+        assert problem.startswith("aws:region: 'us-gov-west-1' is in the aws-us-gov partition")
+        assert problem.endswith("the IAM user and its key are created in aws:region's partition")
+
+    def test_other_problems_are_reported_too(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {
+                    "istioVersion": "1.20",
+                    "cloudwatch": {"region": "ap-northeast-1"},
+                    "failStrategy": "x",
+                },
+                aws_region="us-isob-east-1",
+            )
+        [region, strategy] = error.value.problems
+        assert region.startswith("aws:region: 'us-isob-east-1' is in the aws-iso-b partition")
+        assert strategy.startswith("acpw:failStrategy: 'x' is not allowed")
+
+    def test_problems_of_the_default_region_name_aws_region(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load({"istioVersion": "1.20"}, aws_region="us-east-1")
+        assert error.value.problems == [
+            "aws:region (the default of acpw:cloudwatch.region): 'us-east-1' cannot work with the "
+            "published v0.1.0 modules, which always call monitoring.ap-northeast-1.amazonaws.com: "
+            "use ap-northeast-1, or set acpw:images.modulesHonourRegion: true for modules built to "
+            "honour the region"
+        ]
+        with pytest.raises(ConfigError) as error:
+            load({"istioVersion": "1.20"}, aws_region="tokyo")
+        assert error.value.problems[0].startswith(
+            "aws:region (the default of acpw:cloudwatch.region): 'tokyo' is not an AWS region"
+        )
+
+    def test_aws_partition_regions_still_pass(self) -> None:
+        raw = {"istioVersion": "1.20", "images": {"modulesHonourRegion": True}}
+        for region in ("us-east-1", "eu-central-2", "ap-southeast-5", "il-central-1"):
+            assert load(raw, aws_region=region).region == region
+
+    def test_refused_before_any_resource(self) -> None:
+        with pytest.raises(ConfigError, match=r"aws:region: 'cn-northwest-1' is in the aws-cn"):
+            render_stack(
+                "bad", config={"aws:region": "cn-northwest-1", "acpw:istioVersion": "1.20"}
+            )
+        assert last_monitor_registrations() == []
+
+
+def test_new_rules_let_good_values_pass() -> None:
+    config = load(
+        {
+            "istioVersion": "1.30",
+            "gateways": [
+                {"name": "a", "namespace": "ns", "selector": {"app": "gw", "tier": "a"}},
+                {"name": "b", "namespace": "ns", "selector": {"app": "gw", "tier": "b"}},
+                {"name": "c", "namespace": "other", "selector": {"app": "gw"}},
+            ],
+            "matchHosts": ["a.example.com:1", "a.example.com:65535", "a.example.com"],
+            "images": {
+                "sender": f"oci://ghcr.io/team/sender:v1@{GOOD_DIGEST}",
+                "senderDigest": GOOD_DIGEST,
+                "receiverVolume": f"ghcr.io/team/volume@{GOOD_DIGEST}",
+                "receiverVolumeDigest": GOOD_DIGEST,
+                "registry": "ecr",
+            },
+            "iam": {
+                "path": "/" + "p/" * 255,
+                "tags": {
+                    "Cost Center": "41200",
+                    "チーム": "プラットフォーム",
+                    "a_b.c:d/e=f+g-h@i": "",
+                    "k" * 128: "v" * 256,
+                    **{f"t{i}": "v" for i in range(45)},
+                },
+                "keyGeneration": 99999,
+                "allowedSourceVpces": ["vpce-0123456789abcdef0", "vpce-1a2b3c4d"],
+                "allowedSourceIps": ["8.8.8.8", "2600:1F00:0::/24", "52.95.0.0/16"],
+            },
+        }
+    )
+    assert len(config.iam.path) == 511
+    assert config.iam.key_generation == 99999
+    assert config.iam.allowed_source_vpces == ["vpce-0123456789abcdef0", "vpce-1a2b3c4d"]
+    assert config.iam.allowed_source_ips == ["8.8.8.8/32", "2600:1f00::/24", "52.95.0.0/16"]
+    assert load({"istioVersion": "1.30", "iam": {"path": "/"}}).iam.path == "/"
+    defaults = load({"istioVersion": "1.30"}).iam
+    assert (defaults.allowed_source_vpces, defaults.allowed_source_ips) == ([], [])
+
+
+HUGE = "x" * 100_000
+"""A value nobody means: a message must quote only its start."""
+
+HUGE_VALUES: list[tuple[str, dict[str, Any], str | None]] = [
+    ("istioVersion", {"istioVersion": HUGE}, None),
+    ("region", {"cloudwatch": {"region": HUGE}}, None),
+    ("region of another partition", {"cloudwatch": {"region": "cn-" + HUGE}}, None),
+    ("aws:region", {}, HUGE),
+    ("aws:region of another partition", {}, "us-gov-" + HUGE),
+    ("huge number", {"cloudwatch": {"requestTimeoutMs": 10**5000}}, None),
+    (
+        "gateway name",
+        {"gateways": [{"name": HUGE, "namespace": "ns", "selector": {"a": "b"}}]},
+        None,
+    ),
+    (
+        "gateway namespace",
+        {"gateways": [{"name": "n", "namespace": HUGE, "selector": {"a": "b"}}]},
+        None,
+    ),
+    ("selector", {"gateways": [{"name": "n", "namespace": "ns", "selector": {HUGE: HUGE}}]}, None),
+    (
+        "selector value",
+        {"gateways": [{"name": "n", "namespace": "ns", "selector": {"a": [HUGE]}}]},
+        None,
+    ),
+    (
+        "max surge",
+        {"gateways": [{"name": "n", "namespace": "ns", "selector": {"a": "b"}, "maxSurge": HUGE}]},
+        None,
+    ),
+    (
+        "negative max surge",
+        {
+            "gateways": [
+                {"name": "n", "namespace": "ns", "selector": {"a": "b"}, "maxSurge": -(10**5000)}
+            ]
+        },
+        None,
+    ),
+    (
+        "installer",
+        {"gateways": [{"name": "n", "namespace": "ns", "selector": {"a": "b"}, "installer": HUGE}]},
+        None,
+    ),
+    ("host", {"matchHosts": [HUGE]}, None),
+    ("sender", {"images": {"sender": HUGE}}, None),
+    ("oci sender", {"images": {"sender": "oci://" + HUGE}}, None),
+    ("receiver volume", {"images": {"receiverVolume": HUGE}}, None),
+    ("digest", {"images": {"senderDigest": HUGE}}, None),
+    ("volume digest", {"images": {"receiverVolumeDigest": HUGE}}, None),
+    ("kms key", {"images": {"registry": "ecr", "ecrKmsKeyArn": HUGE}}, None),
+    (
+        "kms key of a partition",
+        {"images": {"registry": "ecr", "ecrKmsKeyArn": "arn:aws-cn:" + HUGE}},
+        None,
+    ),
+    ("registry", {"images": {"registry": HUGE}}, None),
+    ("pull policy", {"images": {"pullPolicy": HUGE}}, None),
+    ("user name", {"iam": {"userName": HUGE}}, None),
+    ("path", {"iam": {"path": HUGE}}, None),
+    ("long path", {"iam": {"path": "/" + HUGE + "/"}}, None),
+    ("boundary", {"iam": {"permissionsBoundary": HUGE}}, None),
+    ("tags", {"iam": {"tags": {HUGE: HUGE}}}, None),
+    ("tag value", {"iam": {"tags": {"team": HUGE}}}, None),
+    ("key generation", {"iam": {"keyGeneration": 10**5000}}, None),
+    ("vpc endpoint", {"iam": {"allowedSourceVpces": [HUGE]}}, None),
+    ("network", {"iam": {"allowedSourceIps": [HUGE]}}, None),
+    ("fail strategy", {"failStrategy": HUGE}, None),
+    ("vm id", {"receiverVmId": HUGE}, None),
+    ("unknown key", {HUGE: 1}, None),
+    ("unknown nested key", {"iam": {HUGE: 1}}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "aws_region"), [c[1:] for c in HUGE_VALUES], ids=[c[0] for c in HUGE_VALUES]
+)
+def test_messages_quote_only_the_start_of_a_huge_value(
+    raw: dict[str, Any], aws_region: str | None
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load({"istioVersion": "1.20", **raw}, aws_region=aws_region or "ap-northeast-1")
+    assert error.value.problems
+    for problem in error.value.problems:
+        assert "x" * 61 not in problem, problem[:200]
+        assert len(problem) < 800, problem[:200]
+
+
+def test_file_paths_are_quoted_up_to_256_characters(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load({"istioVersion": "1.20", "images": {"senderFile": HUGE}})
+    assert error.value.problems == [
+        f"acpw:images.senderFile: '{'x' * 256}…' (100000 characters) is not a file (relative "
+        "paths start at the Pulumi project directory)"
+    ]
+    nested = tmp_path / ("d" * 100) / "receiver.wasm"
+    nested.parent.mkdir()
+    nested.write_bytes(b"#!/bin/sh\n")
+    with pytest.raises(ConfigError) as error:
+        load({"istioVersion": "1.20", "images": {"registry": "ecr", "receiverFile": str(nested)}})
+    [problem] = error.value.problems
+    assert 100 < len(str(nested)) <= 256
+    assert problem.startswith(f"acpw:images.receiverFile: {str(nested)!r} is not a WebAssembly")
+
+
+def test_huge_cli_values_are_quoted_short() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_raw_values({"gateways": HUGE, "iam": '{"keyGeneration": ' + "9" * 5000 + "}"})
+    assert error.value.problems == [
+        f"acpw:gateways: must be a structured value (object or list), got '{'x' * 60}…' "
+        "(100000 characters)",
+        "acpw:iam: must be a structured value (object or list), got "
+        f"'{{\"keyGeneration\": {'9' * 42}…' (5019 characters)",
+    ]
+
+
+class TestShown:
+    def test_short_values_are_quoted_whole(self) -> None:
+        assert shown("tokyo") == "'tokyo'"
+        assert shown("x" * 60) == repr("x" * 60)
+        assert shown(70000) == "70000"
+        assert shown(None) == "None"
+
+    def test_long_values_are_cut_and_measured(self) -> None:
+        assert shown("y" * 61) == f"'{'y' * 60}…' (61 characters)"
+        assert shown("abc", limit=2) == "'ab…' (3 characters)"
+        assert shown([1] * 100).endswith("… (300 characters)")
+        assert shown(10**5000) == "an integer of about 5000 digits"
+
+    def test_control_characters_cannot_break_the_line(self) -> None:
+        assert shown("a\nb") == "'a\\nb'"
+
+
+class TestStackYaml:
+    """Stack files are read without silently dropping a duplicate key."""
+
+    def test_duplicates_are_refused_with_file_line_and_key(self) -> None:
+        text = (
+            "config:\n"  # 1
+            "  aws:region: ap-northeast-1\n"  # 2
+            "  acpw:iam:\n"  # 3
+            "    tags:\n"  # 4
+            "      team: a\n"  # 5
+            "      team: b\n"  # 6
+            '  acpw:istioVersion: "1.20"\n'  # 7
+            "  acpw:iam:\n"  # 8
+            "    keyGeneration: 2\n"  # 9
+        )
+        with pytest.raises(ConfigError) as error:
+            load_yaml(text, "Pulumi.dev.yaml")
+        assert error.value.problems == [
+            "Pulumi.dev.yaml:6: duplicate key 'team' (first at line 5): YAML would silently keep "
+            "only the last one; write the key once",
+            "Pulumi.dev.yaml:8: duplicate key 'acpw:iam' (first at line 3): YAML would silently "
+            "keep only the last one; write the key once",
+        ]
+
+    def test_a_file_is_named_by_its_name(self, tmp_path: Path) -> None:
+        stack = tmp_path / "Pulumi.prod.yaml"
+        stack.write_text("config:\n  aws:region: a\n  aws:region: b\n", encoding="utf-8")
+        with pytest.raises(
+            ConfigError,
+            match=r"Pulumi\.prod\.yaml:3: duplicate key 'aws:region' \(first at line 2\)",
+        ):
+            load_yaml_file(stack)
+
+    def test_same_result_as_safe_load_otherwise(self) -> None:
+        text = (
+            "base: &base {x: 1, y: 2}\n"
+            "merged:\n  <<: *base\n  x: 3\n"  # a merge key may be overridden
+            "distinct:\n  1: int\n  '1': text\n"
+            "list: [a, a]\n"
+        )
+        assert load_yaml(text, "t.yaml") == yaml.safe_load(text)
+        assert load_yaml(text, "t.yaml")["merged"] == {"x": 3, "y": 2}
+        assert load_yaml("", "empty.yaml") is None
+
+    @pytest.mark.parametrize("name", ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"])
+    def test_the_project_files_have_no_duplicates(self, name: str) -> None:
+        path = Path(__file__).resolve().parents[1] / name
+        assert load_yaml_file(path) == yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def test_the_renderer_refuses_a_stack_file_with_duplicates(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import tools.render
+
+        (tmp_path / "Pulumi.yaml").write_text("name: acpw\nruntime: python\n", encoding="utf-8")
+        (tmp_path / "Pulumi.dup.yaml").write_text(
+            'config:\n  acpw:istioVersion: "1.20"\n  acpw:istioVersion: "1.13"\n', encoding="utf-8"
+        )
+        monkeypatch.setattr(tools.render, "ROOT", tmp_path)
+        with pytest.raises(ConfigError, match=r"Pulumi\.dup\.yaml:3: duplicate key"):
+            tools.render.read_stack_config("dup")

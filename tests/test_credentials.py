@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from acpw.config import load_config
 from acpw.contract import CREDENTIALS_SECRET
 from acpw.credentials import put_metric_data_policy
 from acpw.rollout import KeyIdentity, credentials_secret_name
@@ -140,3 +141,114 @@ def test_key_generation_names_a_new_key_and_secret_beside_the_old_ones() -> None
         if u.name.startswith("acpw-credentials-")
     ]
     assert user.inputs["forceDestroy"] is True
+
+
+VPCE = "vpce-0123456789abcdef0"
+
+
+def _statements(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    assert policy["Version"] == "2012-10-17"
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+def test_policy_through_vpc_endpoints_only() -> None:
+    statements = _statements(put_metric_data_policy("Team/App", source_vpces=[VPCE]))
+    assert statements == {
+        "PutAcpwRequestMetricsThroughVpcEndpoints": {
+            "Sid": "PutAcpwRequestMetricsThroughVpcEndpoints",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"cloudwatch:namespace": "Team/App", "aws:SourceVpce": [VPCE]}
+            },
+        }
+    }
+
+
+def test_policy_from_networks_only() -> None:
+    statements = _statements(put_metric_data_policy("Team/App", source_ips=("8.8.8.0/24",)))
+    assert statements == {
+        "PutAcpwRequestMetricsFromNetworks": {
+            "Sid": "PutAcpwRequestMetricsFromNetworks",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"cloudwatch:namespace": "Team/App"},
+                "IpAddress": {"aws:SourceIp": ["8.8.8.0/24"]},
+            },
+        }
+    }
+
+
+def test_policy_with_both_sources_allows_either() -> None:
+    """Conditions of one statement must all hold, and a request through a VPC endpoint has no
+    aws:SourceIp: one statement per source, so that a request from either is allowed."""
+    policy = put_metric_data_policy(
+        "Team/App", source_vpces=[VPCE], source_ips=["8.8.8.0/24", "2600:1f00::/24"]
+    )
+    statements = _statements(policy)
+    assert list(statements) == [
+        "PutAcpwRequestMetricsThroughVpcEndpoints",
+        "PutAcpwRequestMetricsFromNetworks",
+    ]
+    through_vpce, from_networks = policy["Statement"]
+    assert through_vpce["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "Team/App", "aws:SourceVpce": [VPCE]}
+    }
+    assert from_networks["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "Team/App"},
+        "IpAddress": {"aws:SourceIp": ["8.8.8.0/24", "2600:1f00::/24"]},
+    }
+    for statement in policy["Statement"]:
+        assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
+            "Allow",
+            "cloudwatch:PutMetricData",
+            "*",
+        )
+    # Nothing given: the unconditional-source policy, unchanged.
+    assert put_metric_data_policy("Team/App", source_vpces=[], source_ips=[]) == (
+        put_metric_data_policy("Team/App")
+    )
+
+
+def test_the_largest_allowed_policy_fits_iam_inline_policy_size() -> None:
+    """IAM counts at most 2048 characters (whitespace excluded) of a user's inline policies."""
+    from acpw.config.models import ALLOWED_SOURCE_IPS_MAX, ALLOWED_SOURCE_VPCES_MAX
+
+    config = load_config(
+        {
+            "istioVersion": "1.30",
+            "cloudwatch": {"namespace": "N" * 255},
+            "iam": {
+                "allowedSourceVpces": [f"vpce-{i:017x}" for i in range(ALLOWED_SOURCE_VPCES_MAX)],
+                "allowedSourceIps": [
+                    f"2600:1f00:ffff:ffff:ffff:ffff:ffff:{0xF000 + i:04x}/128"
+                    for i in range(ALLOWED_SOURCE_IPS_MAX)
+                ],
+            },
+        },
+        project="acpw",
+        stack="dev",
+        aws_region="ap-northeast-1",
+    )
+    policy = put_metric_data_policy(
+        config.cloudwatch.namespace,
+        source_vpces=config.iam.allowed_source_vpces,
+        source_ips=config.iam.allowed_source_ips,
+    )
+    text = json.dumps(policy, sort_keys=True, separators=(",", ":"))
+    assert 1500 < len(text) <= 2048, len(text)
+
+
+def test_the_program_attaches_the_source_conditions() -> None:
+    result = render(iam={"allowedSourceVpces": [VPCE], "allowedSourceIps": ["8.8.8.0/24"]})
+    [policy] = [
+        p
+        for p in result.of_type("aws:iam/userPolicy:UserPolicy")
+        if p.name.startswith("acpw-credentials-policy-")
+    ]
+    assert json.loads(policy.inputs["policy"]) == put_metric_data_policy(
+        "AWSCloudWatchProxyWasm", source_vpces=[VPCE], source_ips=["8.8.8.0/24"]
+    )

@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from acpw.config import ConfigError
+from acpw.config import ConfigError, load_yaml_file
 from tools import cli_config, mock_engine, pulumi_sdk
 from tools.mock_engine import Registration, is_secret
 
@@ -128,7 +128,8 @@ def mask_secrets(value: Any, *, inside_secret: bool = False) -> Any:
 
 
 def read_project() -> dict[str, Any]:
-    project: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    # Refuses duplicate keys, which YAML would let the last one win silently.
+    project: dict[str, Any] = load_yaml_file(ROOT / "Pulumi.yaml")
     return project
 
 
@@ -136,7 +137,7 @@ def _merged_stack_config(stack: str) -> dict[str, cli_config.ConfigValue]:
     stack_file = ROOT / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         raise FileNotFoundError(f"no stack file {stack_file.name} (stacks: {', '.join(_stacks())})")
-    values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    values = (load_yaml_file(stack_file) or {}).get("config") or {}
     return cli_config.merge(read_project(), stack, values)
 
 

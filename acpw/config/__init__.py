@@ -8,11 +8,14 @@ program with one clear message per problem, naming the config key and what is al
 - :mod:`acpw.config.loading`: :func:`load_config`, :func:`read_stack_config` and
   :func:`parse_raw_values`, which turn stack config into an :class:`AcpwConfig` or a
   :class:`ConfigError`;
-- :mod:`acpw.config.errors`: :class:`ConfigError` and the typed cross-field error.
+- :mod:`acpw.config.errors`: :class:`ConfigError`, the typed cross-field error, and
+  :func:`~acpw.config.errors.shown`, how messages quote a user's value;
+- :mod:`acpw.config.yaml_loader`: :func:`load_yaml_file`, reading stack files without silently
+  dropping duplicate keys.
 """
 
 from acpw.config.checks import PUBLISHED_MODULE_REGION
-from acpw.config.errors import PROJECT, ConfigError, ConfigProblem
+from acpw.config.errors import PROJECT, ConfigError, ConfigProblem, shown
 from acpw.config.loading import (
     CONFIG_KEYS,
     STRING_KEYS,
@@ -31,6 +34,7 @@ from acpw.config.models import (
     IamConfig,
     ImagesConfig,
 )
+from acpw.config.yaml_loader import load_yaml, load_yaml_file
 
 __all__ = [
     "CONFIG_KEYS",
@@ -49,6 +53,9 @@ __all__ = [
     "IamConfig",
     "ImagesConfig",
     "load_config",
+    "load_yaml",
+    "load_yaml_file",
     "parse_raw_values",
     "read_stack_config",
+    "shown",
 ]

@@ -8,10 +8,9 @@ about, instead of raising: the validator raises them together as one typed pydan
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
-from acpw.config.errors import PROJECT, ConfigProblem, config_key
+from acpw.config.errors import PROJECT, ConfigProblem, config_key, shown
 
 if TYPE_CHECKING:
     from acpw.config.models import AcpwConfig
@@ -28,7 +27,6 @@ def cross_field_problems(config: AcpwConfig) -> list[ConfigProblem]:
 def _gateway_problems(config: AcpwConfig) -> list[ConfigProblem]:
     problems = []
     seen_names: dict[tuple[str, str], int] = {}
-    seen_selectors: dict[tuple[str, str], int] = {}
     for index, gateway in enumerate(config.gateways):
         key = (gateway.namespace, gateway.name)
         if key in seen_names:
@@ -40,17 +38,54 @@ def _gateway_problems(config: AcpwConfig) -> list[ConfigProblem]:
                 )
             )
         seen_names.setdefault(key, index)
-        selector_key = (gateway.namespace, json.dumps(gateway.selector, sort_keys=True))
-        if selector_key in seen_selectors:
-            problems.append(
-                ConfigProblem(
-                    config_key("gateways", index, "selector"),
-                    f"same selector as gateways[{seen_selectors[selector_key]}] in namespace "
-                    f"{gateway.namespace}: the modules would load twice into the same pods",
-                )
-            )
-        seen_selectors.setdefault(selector_key, index)
+        overlap = _overlapping_selector(config, index)
+        if overlap is not None:
+            problems.append(overlap)
     return problems
+
+
+def _overlapping_selector(config: AcpwConfig, index: int) -> ConfigProblem | None:
+    """The first earlier gateway in the same namespace whose selector matches the same pods.
+
+    A selector matches the pods carrying all its labels, so when one selector's labels are a
+    subset of another's, every pod of the larger one matches both: each gateway's WasmPlugin
+    and bootstrap objects would load the modules into those pods a second time.
+    """
+    gateway = config.gateways[index]
+    labels = set(gateway.selector.items())
+    for earlier_index, earlier in enumerate(config.gateways[:index]):
+        if earlier.namespace != gateway.namespace:
+            continue
+        earlier_labels = set(earlier.selector.items())
+        if labels == earlier_labels:
+            found = (
+                f"same selector as gateways[{earlier_index}] in namespace {gateway.namespace} "
+                f"(gateways {earlier.name} and {gateway.name} both select "
+                f"{_labels(gateway.selector)})"
+            )
+            pods = "the same pods"
+        elif labels < earlier_labels or labels > earlier_labels:
+            smaller, larger = (gateway, earlier) if labels < earlier_labels else (earlier, gateway)
+            found = (
+                f"selector {_labels(gateway.selector)} of gateway {gateway.name} is a "
+                f"{'subset' if smaller is gateway else 'superset'} of the selector "
+                f"{_labels(earlier.selector)} of gateway {earlier.name} (gateways[{earlier_index}]) "
+                f"in namespace {gateway.namespace}: every pod gateway {larger.name} selects is "
+                f"also selected by gateway {smaller.name}"
+            )
+            pods = "those pods"
+        else:
+            continue
+        return ConfigProblem(
+            config_key("gateways", index, "selector"),
+            f"{found}, so the modules would load twice into {pods}; give each gateway a label "
+            "the other does not select",
+        )
+    return None
+
+
+def _labels(selector: dict[str, str]) -> str:
+    return shown(", ".join(f"{key}={value}" for key, value in selector.items()))
 
 
 def _region_problems(config: AcpwConfig) -> list[ConfigProblem]:
@@ -60,12 +95,18 @@ def _region_problems(config: AcpwConfig) -> list[ConfigProblem]:
     return [
         ConfigProblem(
             config_key("cloudwatch", "region"),
-            f"'{region}' cannot work with the published v0.1.0 modules, which "
+            f"{shown(region)} cannot work with the published v0.1.0 modules, which "
             f"always call monitoring.{PUBLISHED_MODULE_REGION}.amazonaws.com: use "
             f"{PUBLISHED_MODULE_REGION}, or set {PROJECT}:images.modulesHonourRegion: true for modules "
             "built to honour the region",
         )
     ]
+
+
+def _embedded_digest(reference: str) -> str | None:
+    """The ``sha256:...`` digest an image reference already carries after ``@``, if any."""
+    _, at, digest = reference.rpartition("@")
+    return digest if at else None
 
 
 def _image_problems(config: AcpwConfig) -> list[ConfigProblem]:
@@ -86,6 +127,21 @@ def _image_problems(config: AcpwConfig) -> list[ConfigProblem]:
                 f"only applies to registry 'ecr': set {PROJECT}:images.registry: ecr",
             )
         )
+    for image_field, digest_field in (
+        ("sender", "sender_digest"),
+        ("receiver_volume", "receiver_volume_digest"),
+    ):
+        embedded = _embedded_digest(getattr(images, image_field))
+        configured = getattr(images, digest_field)
+        if embedded and configured and embedded != configured:
+            problems.append(
+                ConfigProblem(
+                    config_key("images", digest_field),
+                    f"{configured} differs from the digest {embedded} already in "
+                    f"{PROJECT}:images.{config_key(image_field)}: the two pins disagree, and "
+                    f"only one could be used; keep one of them (or make them equal)",
+                )
+            )
     local_files = [
         name
         for name, value in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -14,6 +15,31 @@ PROJECT = "acpw"
 
 CROSS_FIELD_ERROR = "acpw_cross_field"
 """pydantic error type of the problems found across fields (``ctx["problems"]``: ConfigProblems)."""
+
+
+SHOWN_LIMIT = 60
+"""How many characters of a user's value an error message quotes before cutting it short."""
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+    """A user's value as an error message quotes it: at most ``limit`` characters, then ``…``.
+
+    Text is quoted like ``repr`` (so a newline or control character cannot break the one line
+    per problem), anything else is its ``repr``; a value cut short says how long it was:
+    ``'xxxx…' (70000 characters)``. Every message that repeats a user's value goes through here,
+    so that a pasted file or a huge number cannot flood the output.
+    """
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit] + '…'!r} ({len(value)} characters)"
+    if isinstance(value, int) and value.bit_length() > 4 * limit:
+        # repr() of an int with more than 4300 digits raises: say how big it is instead.
+        return f"an integer of about {round(value.bit_length() * math.log10(2))} digits"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
 
 
 class ConfigError(pulumi.RunError, ValueError):

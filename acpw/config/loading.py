@@ -10,8 +10,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from acpw.config.errors import CROSS_FIELD_ERROR, PROJECT, ConfigError, ConfigProblem
-from acpw.config.models import AcpwConfig
+from acpw.config.errors import (
+    CROSS_FIELD_ERROR,
+    PROJECT,
+    SHOWN_LIMIT,
+    ConfigError,
+    ConfigProblem,
+    shown,
+)
+from acpw.config.formats import AWS_PARTITION, region_partition
+from acpw.config.models import AcpwConfig, partition_message
+
+REGION_KEY = "cloudwatch.region"
+REGION_FROM_AWS = f"aws:region (the default of {PROJECT}:{REGION_KEY})"
+"""Where a problem of the region is reported when the region came from ``aws:region``."""
 
 
 def _is_structured(annotation: Any) -> bool:
@@ -42,15 +54,20 @@ def _location(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             key += f"[{part}]"
         else:
-            key += ("." if key else "") + part
+            # A user's key (an unknown key, a tag or label name): cut short like a value.
+            key += ("." if key else "") + (
+                part if len(part) <= SHOWN_LIMIT else part[:SHOWN_LIMIT] + "…"
+            )
     return key
 
 
-def _qualified(key: str) -> str:
+def _qualified(key: str, *, region_from_aws: bool = False) -> str:
+    if region_from_aws and key == REGION_KEY:
+        return REGION_FROM_AWS
     return f"{PROJECT}:{key}" if key else PROJECT
 
 
-def _format_errors(error: ValidationError) -> list[str]:
+def _format_errors(error: ValidationError, *, region_from_aws: bool = False) -> list[str]:
     problems: list[str] = []
     for item in error.errors():
         where = _location(item["loc"])
@@ -58,8 +75,8 @@ def _format_errors(error: ValidationError) -> list[str]:
             # Found across fields (acpw.config.checks): each problem names its own key.
             found: tuple[ConfigProblem, ...] = item["ctx"]["problems"]
             problems.extend(
-                f"{_qualified(p.key if p.absolute else '.'.join(filter(None, (where, p.key))))}: "
-                f"{p.message}"
+                f"{_qualified(p.key if p.absolute else '.'.join(filter(None, (where, p.key))), region_from_aws=region_from_aws)}"
+                f": {p.message}"
                 for p in found
             )
             continue
@@ -75,9 +92,10 @@ def _format_errors(error: ValidationError) -> list[str]:
             )
         elif item["type"] == "literal_error":
             message = (
-                f"{item['input']!r} is not allowed: {item['msg'].removeprefix('Input should be ')}"
+                f"{shown(item['input'])} is not allowed: "
+                f"{item['msg'].removeprefix('Input should be ')}"
             )
-        problems.append(f"{_qualified(where)}: {message}")
+        problems.append(f"{_qualified(where, region_from_aws=region_from_aws)}: {message}")
     return problems
 
 
@@ -86,10 +104,19 @@ def load_config(
 ) -> AcpwConfig:
     """Validate raw ``acpw:*`` values (keys without the ``acpw:`` prefix) into an :class:`AcpwConfig`.
 
-    ``aws_region`` is the stack's ``aws:region``, the default of ``acpw:cloudwatch.region``.
-    Raises :class:`ConfigError` listing every problem.
+    ``aws_region`` is the stack's ``aws:region``, the default of ``acpw:cloudwatch.region``; a
+    problem of the region is then reported at ``aws:region``. The AWS provider creates the IAM
+    user in ``aws:region``'s partition, so that must be the aws partition even when
+    ``acpw:cloudwatch.region`` is set. Raises :class:`ConfigError` listing every problem.
     """
     data = dict(raw)
+    early: list[str] = []
+    region_from_aws = False
+    if aws_region is not None and region_partition(aws_region) != AWS_PARTITION:
+        early.append(
+            f"aws:region: {partition_message(aws_region, region_partition(aws_region))}; the IAM "
+            f"user and its key are created in aws:region's partition"
+        )
     cloudwatch = data.get("cloudwatch")
     if cloudwatch is None or isinstance(cloudwatch, dict):
         cloudwatch = dict(cloudwatch or {})
@@ -99,6 +126,7 @@ def load_config(
                     [f"{PROJECT}:cloudwatch.region: required when aws:region is not set"]
                 )
             cloudwatch["region"] = aws_region
+            region_from_aws = True
         data["cloudwatch"] = cloudwatch
     iam = data.get("iam")
     if iam is None or isinstance(iam, dict):
@@ -106,9 +134,15 @@ def load_config(
         iam.setdefault("userName", f"{project}-{stack}"[:64])
         data["iam"] = iam
     try:
-        return AcpwConfig.model_validate(data)
+        config = AcpwConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_errors(error)) from None
+        problems = _format_errors(error, region_from_aws=region_from_aws)
+        if early:  # aws:region's partition is already reported: not again as the default
+            problems = [p for p in problems if not p.startswith(f"{REGION_FROM_AWS}:")]
+        raise ConfigError(early + problems) from None
+    if early:
+        raise ConfigError(early)
+    return config
 
 
 def parse_raw_values(values: Mapping[str, str]) -> dict[str, Any]:
@@ -121,9 +155,9 @@ def parse_raw_values(values: Mapping[str, str]) -> dict[str, Any]:
             continue
         try:
             raw[key] = json.loads(text)
-        except (TypeError, json.JSONDecodeError):
+        except (TypeError, ValueError):  # JSONDecodeError, or an integer too long to convert
             problems.append(
-                f"{PROJECT}:{key}: must be a structured value (object or list), got {text!r}"
+                f"{PROJECT}:{key}: must be a structured value (object or list), got {shown(text)}"
             )
     if problems:
         raise ConfigError(problems)

@@ -7,6 +7,7 @@ and turning it into an error live in :mod:`acpw.config.loading`.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,13 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from acpw.config.checks import cross_field_problems, version_warnings
-from acpw.config.errors import cross_field_error
+from acpw.config.errors import cross_field_error, shown
 from acpw.config.formats import (
+    AWS_PARTITION,
     BOUNDARY_ARN_RE,
     CW_NAMESPACE_RE,
     DIGEST_RE,
     DNS_LABEL_RE,
     HOST_RE,
+    IAM_PATH_MAX,
     IAM_PATH_RE,
     IAM_USER_RE,
     IMAGE_REF_RE,
@@ -29,8 +32,11 @@ from acpw.config.formats import (
     PRINTABLE_ASCII_RE,
     REGION_RE,
     VM_ID_RE,
+    VPCE_RE,
     TextValue,
+    is_iam_tag_text,
     label_problems,
+    region_partition,
 )
 from acpw.istio_versions import NEWEST_SUPPORTED, OLDEST_SUPPORTED, IstioFeatures, IstioVersion
 from acpw.observability_config import CostField, ObservabilityField
@@ -57,6 +63,21 @@ class _Model(BaseModel):
     )
 
 
+_PARTITION_NOTES = {"aws-cn": " (aws-cn endpoints end in .amazonaws.com.cn)"}
+
+
+def partition_message(region: str, partition: str) -> str:
+    """Why a region outside the ``aws`` partition is refused (``cn-*``, ``us-gov-*``, ``*-iso*-*``)."""
+    return (
+        f"{shown(region)} is in the {partition} partition: only regions of the aws partition are "
+        "supported, because the receiver's CloudWatch host is built as "
+        f"monitoring.<region>.amazonaws.com{_PARTITION_NOTES.get(partition, '')}, the ARNs the "
+        f"config takes (iam.permissionsBoundary, images.ecrKmsKeyArn) are arn:aws:... (in {partition}: "
+        f"arn:{partition}:...) and the CloudWatch console URL is on console.aws.amazon.com: all "
+        "aws-partition only"
+    )
+
+
 class CloudWatchConfig(_Model):
     """``acpw:cloudwatch``: the receiver's configuration."""
 
@@ -70,9 +91,14 @@ class CloudWatchConfig(_Model):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
-        if value is not None and not REGION_RE.match(value):
+        if value is None:
+            return value
+        partition = region_partition(value)
+        if partition != AWS_PARTITION:
+            raise ValueError(partition_message(value, partition))
+        if not REGION_RE.match(value):
             raise ValueError(
-                f"'{value}' is not an AWS region name like ap-northeast-1 or us-east-1"
+                f"{shown(value)} is not an AWS region name like ap-northeast-1 or us-east-1"
             )
         return value
 
@@ -100,7 +126,7 @@ class CloudWatchConfig(_Model):
     @classmethod
     def _timeout(cls, value: int) -> int:
         if not 100 <= value <= 60000:
-            raise ValueError(f"{value} is out of range: allowed 100 to 60000 (milliseconds)")
+            raise ValueError(f"{shown(value)} is out of range: allowed 100 to 60000 (milliseconds)")
         return value
 
 
@@ -123,7 +149,7 @@ class GatewayConfig(_Model):
     def _name(cls, value: str) -> str:
         if len(value) > 63 or not DNS_LABEL_RE.match(value):
             raise ValueError(
-                f"'{value}' is not a Kubernetes name (up to 63 lowercase letters, digits and '-')"
+                f"{shown(value)} is not a Kubernetes name (up to 63 lowercase letters, digits and '-')"
             )
         return value
 
@@ -132,7 +158,7 @@ class GatewayConfig(_Model):
     def _namespace(cls, value: str) -> str:
         if len(value) > 63 or not DNS_LABEL_RE.match(value):
             raise ValueError(
-                f"'{value}' is not a Kubernetes namespace (up to 63 lowercase letters, digits and '-')"
+                f"{shown(value)} is not a Kubernetes namespace (up to 63 lowercase letters, digits and '-')"
             )
         return value
 
@@ -141,17 +167,17 @@ class GatewayConfig(_Model):
     def _max_surge(cls, value: Any) -> int | str:
         hint = "use a count like 2 or a percentage from '1%' to '100%'"
         if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError(f"{str(value)[:40]!r} is not allowed: {hint}")
+            raise ValueError(f"{shown(value)} is not allowed: {hint}")
         if isinstance(value, int):
             if value < 1:
                 raise ValueError(
-                    f"{value} is not allowed: at least 1 (maxUnavailable is 0, so a rollout "
+                    f"{shown(value)} is not allowed: at least 1 (maxUnavailable is 0, so a rollout "
                     "needs surge)"
                 )
             return value
         match = PERCENT_RE.match(value)
         if not match or not 1 <= int(match.group(1)) <= 100:
-            raise ValueError(f"'{value[:40]}' is not allowed: {hint}")
+            raise ValueError(f"{shown(value)} is not allowed: {hint}")
         return value
 
     @field_validator("selector")
@@ -165,6 +191,10 @@ class GatewayConfig(_Model):
         if problems:
             raise ValueError("; ".join(problems))
         return dict(sorted(value.items()))
+
+
+PATH_LIMIT = 256
+"""File paths are quoted in full up to this length: their ends matter, and they are rarely huge."""
 
 
 class ImagesConfig(_Model):
@@ -197,10 +227,10 @@ class ImagesConfig(_Model):
     def _sender(cls, value: str) -> str:
         if not value.startswith("oci://"):
             raise ValueError(
-                f"'{value}' must be an oci:// image URL (other schemes are not supported)"
+                f"{shown(value)} must be an oci:// image URL (other schemes are not supported)"
             )
         if not IMAGE_REF_RE.match(value.removeprefix("oci://")):
-            raise ValueError(f"'{value}' is not a valid image reference after oci://")
+            raise ValueError(f"{shown(value)} is not a valid image reference after oci://")
         return value
 
     @field_validator("receiver_volume")
@@ -208,16 +238,25 @@ class ImagesConfig(_Model):
     def _receiver_volume(cls, value: str) -> str:
         if not IMAGE_REF_RE.match(value):
             raise ValueError(
-                f"'{value}' is not an image reference like registry/repository:tag (no scheme)"
+                f"{shown(value)} is not an image reference like registry/repository:tag (no scheme)"
             )
         return value
 
     @field_validator("ecr_kms_key_arn")
     @classmethod
     def _kms_key(cls, value: str | None) -> str | None:
-        if value is not None and not KMS_KEY_ARN_RE.match(value):
+        if value is None:
+            return value
+        partition = _other_partition_arn(value)
+        if partition:
             raise ValueError(
-                f"'{value}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id> or alias/<name>)"
+                f"{shown(value)} is an ARN of the {partition} partition: only the aws partition "
+                "is supported (arn:aws:kms:<region>:<account>:key/<id> or alias/<name>)"
+            )
+        if not KMS_KEY_ARN_RE.match(value):
+            raise ValueError(
+                f"{shown(value)} is not a KMS key ARN of the aws partition "
+                "(arn:aws:kms:<region>:<account>:key/<id> or alias/<name>)"
             )
         return value
 
@@ -227,14 +266,18 @@ class ImagesConfig(_Model):
         if value is None:
             return value
         path = Path(value)
-        if not path.is_file():
+        try:
+            is_file = path.is_file()
+        except (OSError, ValueError):  # name too long, NUL byte
+            is_file = False
+        if not is_file:
             raise ValueError(
-                f"'{value}' is not a file (relative paths start at the Pulumi project directory)"
+                f"{shown(value, PATH_LIMIT)} is not a file (relative paths start at the Pulumi project directory)"
             )
         with path.open("rb") as handle:
             head = handle.read(8)
         try:
-            check_wasm_module(head, f"'{value}'")
+            check_wasm_module(head, shown(value, PATH_LIMIT))
         except ImageFormatError as error:
             raise ValueError(str(error)) from None
         return value
@@ -244,9 +287,29 @@ class ImagesConfig(_Model):
     def _digest(cls, value: str | None) -> str | None:
         if value is not None and not DIGEST_RE.match(value):
             raise ValueError(
-                f"'{value}' is not a digest: allowed is 'sha256:' and 64 lowercase hex"
+                f"{shown(value)} is not a digest: allowed is 'sha256:' and 64 lowercase hex"
             )
         return value
+
+
+KEY_GENERATION_MAX = 99999
+"""The key generation is part of Secret and Pulumi resource names (``acpw-aws-credentials-g<N>-...``):
+five digits keep every derived name within its limits."""
+IAM_TAGS_MAX = 49
+"""AWS allows 50 tags on an IAM user; the program adds ``acpw:purpose``."""
+PURPOSE_TAG = "acpw:purpose"
+ALLOWED_SOURCE_VPCES_MAX = 10
+ALLOWED_SOURCE_IPS_MAX = 16
+"""With these, the longest PutMetricData policy stays under IAM's 2048-character limit for a
+user's inline policies (tests/test_credentials.py checks the worst case)."""
+
+
+def _other_partition_arn(value: str) -> str | None:
+    """The partition of an ARN outside the aws partition (``arn:aws-cn:...`` -> ``aws-cn``)."""
+    partition = value.split(":", 2)[1] if value.count(":") >= 2 else ""
+    if value.startswith("arn:") and partition.startswith("aws-"):
+        return partition
+    return None
 
 
 class IamConfig(_Model):
@@ -260,52 +323,142 @@ class IamConfig(_Model):
     """Bump to rotate the access key without downtime."""
     revoke_previous_key: bool = Field(False, strict=True)
     """Emergency: deactivate every older key at once, even while pods still use it."""
+    allowed_source_vpces: list[str] = Field(default_factory=list)
+    """VPC endpoint ids (``vpce-...``) the key may call PutMetricData through (``aws:SourceVpce``)."""
+    allowed_source_ips: list[str] = Field(default_factory=list)
+    """Public CIDRs the key may call PutMetricData from (``aws:SourceIp``); normalised."""
 
     @field_validator("user_name")
     @classmethod
     def _user_name(cls, value: str | None) -> str | None:
         if value is not None and not IAM_USER_RE.match(value):
             raise ValueError(
-                f"'{value}' is not an IAM user name (1 to 64 of letters, digits and +=,.@_-)"
+                f"{shown(value)} is not an IAM user name (1 to 64 of letters, digits and +=,.@_-)"
             )
         return value
 
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
+        rule = (
+            "an IAM path is '/' or '/'-separated segments of printable ASCII (no spaces), "
+            f"starting and ending with '/', at most {IAM_PATH_MAX} characters, e.g. /platform/acpw/"
+        )
+        if len(value) > IAM_PATH_MAX:
+            raise ValueError(f"{shown(value)} is too long: {rule}")
+        if "//" in value:
+            raise ValueError(f"{shown(value)} has an empty segment ('//'): {rule}")
         if not IAM_PATH_RE.match(value):
-            raise ValueError(f"'{value}' is not an IAM path: it must start and end with '/'")
+            raise ValueError(f"{shown(value)} is not an IAM path: {rule}")
         return value
 
     @field_validator("permissions_boundary")
     @classmethod
     def _boundary(cls, value: str | None) -> str | None:
-        if value is not None and not BOUNDARY_ARN_RE.match(value):
+        if value is None:
+            return value
+        partition = _other_partition_arn(value)
+        if partition:
             raise ValueError(
-                f"'{value}' is not an IAM policy ARN (arn:aws:iam::<account>:policy/...)"
+                f"{shown(value)} is an ARN of the {partition} partition: only the aws partition "
+                "is supported (arn:aws:iam::<account>:policy/...)"
+            )
+        if not BOUNDARY_ARN_RE.match(value):
+            raise ValueError(
+                f"{shown(value)} is not an IAM policy ARN (arn:aws:iam::<account>:policy/...)"
             )
         return value
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        rule = "letters, digits, spaces and _ . : / = + - @ (IAM tag rules)"
+        problems = []
+        if len(value) > IAM_TAGS_MAX:
+            problems.append(
+                f"{len(value)} tags: at most {IAM_TAGS_MAX} (AWS allows 50 per IAM user, and the "
+                f"program adds {PURPOSE_TAG})"
+            )
         for key, tag in value.items():
-            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-                raise ValueError(
-                    f"tag key '{key}' must be 1 to 128 characters, not starting 'aws:'"
+            if not 1 <= len(key) <= 128 or not is_iam_tag_text(key):
+                problems.append(f"tag key {shown(key)} must be 1 to 128 of {rule}")
+            elif key.lower().startswith("aws:"):
+                problems.append(f"tag key {shown(key)} must not start with 'aws:' (reserved)")
+            elif key == PURPOSE_TAG:
+                problems.append(f"tag key {shown(key)} is set by the program")
+            if len(tag) > 256 or not is_iam_tag_text(tag):
+                problems.append(
+                    f"tag value {shown(tag)} of {shown(key)} must be 0 to 256 of {rule}"
                 )
-            if len(tag) > 256:
-                raise ValueError(f"tag '{key}' value must be at most 256 characters")
+        if problems:
+            raise ValueError("; ".join(problems))
         return dict(sorted(value.items()))
 
     @field_validator("key_generation")
     @classmethod
     def _generation(cls, value: int) -> int:
-        if value < 1:
+        if not 1 <= value <= KEY_GENERATION_MAX:
             raise ValueError(
-                f"{value} is not allowed: use an integer >= 1 (bump it to rotate the key)"
+                f"{shown(value)} is not allowed: use an integer from 1 to {KEY_GENERATION_MAX} "
+                "(bump it by one to rotate the key; it is part of Secret and resource names)"
             )
         return value
+
+    @field_validator("allowed_source_vpces")
+    @classmethod
+    def _source_vpces(cls, value: list[str]) -> list[str]:
+        if len(value) > ALLOWED_SOURCE_VPCES_MAX:
+            raise ValueError(
+                f"{len(value)} VPC endpoints: at most {ALLOWED_SOURCE_VPCES_MAX} (IAM limits the "
+                "size of a user's inline policy)"
+            )
+        for index, vpce in enumerate(value):
+            if not VPCE_RE.match(vpce):
+                raise ValueError(
+                    f"[{index}] {shown(vpce)} is not a VPC endpoint id: 'vpce-' and 8 or 17 "
+                    "lowercase hex, e.g. vpce-0123456789abcdef0"
+                )
+        duplicates = sorted({v for v in value if value.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate VPC endpoints: {', '.join(duplicates)}")
+        return value
+
+    @field_validator("allowed_source_ips")
+    @classmethod
+    def _source_ips(cls, value: list[str]) -> list[str]:
+        if len(value) > ALLOWED_SOURCE_IPS_MAX:
+            raise ValueError(
+                f"{len(value)} CIDRs: at most {ALLOWED_SOURCE_IPS_MAX} (IAM limits the size of a "
+                "user's inline policy)"
+            )
+        networks = []
+        for index, text in enumerate(value):
+            try:
+                network = ipaddress.ip_network(text, strict=True)
+            except ValueError as error:
+                hint = ""
+                if "has host bits set" in str(error):
+                    hint = f": did you mean {ipaddress.ip_network(text, strict=False)}?"
+                raise ValueError(
+                    f"[{index}] {shown(text)} is not an IPv4 or IPv6 network in CIDR notation "
+                    f"(address/prefix length){hint}"
+                ) from None
+            if network.prefixlen == 0:
+                raise ValueError(
+                    f"[{index}] {shown(text)} allows every address: leave allowedSourceIps out "
+                    "instead"
+                )
+            if not network.is_global:
+                raise ValueError(
+                    f"[{index}] {shown(text)} is not a public network: aws:SourceIp only ever "
+                    "holds public addresses (a request through a VPC endpoint has none): for "
+                    "traffic through a VPC endpoint use allowedSourceVpces"
+                )
+            networks.append(str(network))
+        duplicates = sorted({n for n in networks if networks.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate networks: {', '.join(duplicates)}")
+        return networks
 
 
 class AcpwConfig(_Model):
@@ -334,9 +487,14 @@ class AcpwConfig(_Model):
     def _istio_version(cls, value: Any) -> IstioVersion:
         if not isinstance(value, str):
             raise ValueError(
-                f'{value!r} must be a string like "1.22" or "1.22.3" (quote it in YAML: 1.20 would read as 1.2)'
+                f'{shown(value)} must be a string like "1.22" or "1.22.3" (quote it in YAML: 1.20 would read as 1.2)'
             )
-        version = IstioVersion.parse(value)
+        try:
+            version = IstioVersion.parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{shown(value)} is not an Istio version like 1.22 or 1.22.3"
+            ) from None
         oldest = IstioVersion(OLDEST_SUPPORTED[1])
         if version < oldest:
             hint = ""
@@ -359,12 +517,18 @@ class AcpwConfig(_Model):
         for host in value:
             if not isinstance(host, str) or not HOST_RE.match(host):
                 raise ValueError(
-                    f"'{host}' is not an exact :authority value (lowercase hostname, optional :port; "
-                    "no wildcards, schemes or paths)"
+                    f"{shown(host)} is not an exact :authority value (lowercase hostname, optional "
+                    ":port; no wildcards, schemes or paths)"
+                )
+            _, colon, port = host.rpartition(":")
+            if colon and (not 1 <= int(port) <= 65535 or port.startswith("0")):
+                raise ValueError(
+                    f"{shown(host)} has port {port}: a port is 1 to 65535, written without "
+                    "leading zeros (as clients send it in :authority)"
                 )
         duplicates = sorted({h for h in value if value.count(h) > 1})
         if duplicates:
-            raise ValueError(f"duplicate hosts: {', '.join(duplicates)}")
+            raise ValueError(f"duplicate hosts: {', '.join(duplicates)}")  # valid hostnames
         return value
 
     @field_validator("receiver_vm_id")
@@ -372,7 +536,7 @@ class AcpwConfig(_Model):
     def _vm_id(cls, value: str) -> str:
         if not VM_ID_RE.match(value):
             raise ValueError(
-                f"'{value}' is not a VM id: 1 to 128 of letters, digits and _ . - (starting alphanumeric)"
+                f"{shown(value)} is not a VM id: 1 to 128 of letters, digits and _ . - (starting alphanumeric)"
             )
         return value
 
