@@ -5,6 +5,9 @@ because its dependencies conflict with requirements-dev.txt) scans a temporary c
 ``rendered/<stack>/kubernetes.yaml`` once per test session. Every finding must be explained by
 an entry of security/checkov-skips.yaml (check id, object kind and name glob, reason); a finding
 that is not fails the test, and so does an entry that no longer explains any finding.
+Containers that a partial object (a DeploymentPatch, an IstioOperator overlay) adds in full to a
+gateway pod are appended to the scanned copy as a Pod each (kind ``AddedContainers`` for the
+skip list), so every container check applies to them.
 
 Offline: ``--skip-download``, ``BC_SKIP_MAPPING=TRUE``, no API key, no update check; where the
 machine allows it (root, or unprivileged user namespaces) checkov runs in a network namespace of
@@ -61,14 +64,22 @@ class Document:
     name: str
     first_line: int
     last_line: int
+    origin: str = ""
+    """For ``AddedContainers``: the partial object that adds them (its lines are the above)."""
 
     def describe(self) -> str:
         where = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind} {where}{self.name}"
+        origin = f" (added by {self.origin})" if self.origin else ""
+        return f"{self.kind} {where}{self.name}{origin}"
 
 
 def split_documents(text: str) -> list[Document]:
     """The objects of a multi-document YAML file as the render writes it."""
+    return [document for document, _ in parse_documents(text)]
+
+
+def parse_documents(text: str) -> list[tuple[Document, dict[str, Any]]]:
+    """Each object of a multi-document YAML file with its parsed body."""
     documents = []
     lines = text.splitlines()
     start = 0
@@ -84,17 +95,96 @@ def split_documents(text: str) -> list[Document]:
                 if match and match["kind"].endswith("Patch"):
                     kind = match["kind"]
             metadata = body.get("metadata") or {}
-            documents.append(
-                Document(
-                    kind=kind,
-                    namespace=str(metadata.get("namespace") or ""),
-                    name=str(metadata.get("name") or ""),
-                    first_line=start + 1,
-                    last_line=index,
-                )
+            document = Document(
+                kind=kind,
+                namespace=str(metadata.get("namespace") or ""),
+                name=str(metadata.get("name") or ""),
+                first_line=start + 1,
+                last_line=index,
             )
+            documents.append((document, body))
         start = index + 1
     return documents
+
+
+# Containers that a partial object adds to a gateway pod in full. checkov cannot see them: an
+# IstioOperator overlay is opaque to it, and in a DeploymentPatch its pod-level findings are
+# partial-object skips. Each partial object's added containers are scanned as a Pod of their own
+# (kind AddedContainers for the skip list), so that they meet every container check.
+OVERLAY_CONTAINER_PATH = re.compile(
+    r"^spec\.template\.spec\.(?P<list>initContainers|containers)\.\[\d+\]$"
+)
+CONTAINER_LISTS = ("initContainers", "containers")
+
+
+def added_containers(
+    document: Document, body: dict[str, Any]
+) -> list[tuple[Document, dict[str, Any]]]:
+    """(the AddedContainers object, its pod spec) for each gateway that ``body`` adds to."""
+    found: list[tuple[str, str, dict[str, list[dict[str, Any]]]]] = []
+    if document.kind == "DeploymentPatch":
+        spec = ((body.get("spec") or {}).get("template") or {}).get("spec") or {}
+        # An entry without an image merges into an existing container (istio-proxy): partial.
+        lists = {
+            key: [c for c in spec.get(key) or [] if isinstance(c, dict) and c.get("image")]
+            for key in CONTAINER_LISTS
+        }
+        found.append((document.namespace, document.name, lists))
+    elif document.kind == "IstioOperator":
+        for components in ((body.get("spec") or {}).get("components") or {}).values():
+            for component in components if isinstance(components, list) else []:
+                lists = {key: list[dict[str, Any]]() for key in CONTAINER_LISTS}
+                for overlay in (component.get("k8s") or {}).get("overlays") or []:
+                    for patch in overlay.get("patches") or []:
+                        match = OVERLAY_CONTAINER_PATH.match(str(patch.get("path", "")))
+                        if match and isinstance(patch.get("value"), dict):
+                            lists[match["list"]].append(patch["value"])
+                namespace = str(component.get("namespace") or document.namespace)
+                found.append((namespace, str(component.get("name", "")), lists))
+    return [
+        (
+            Document(
+                "AddedContainers",
+                namespace,
+                name,
+                document.first_line,
+                document.last_line,
+                origin=f"{document.kind} {document.namespace}/{document.name}",
+            ),
+            {"initContainers": lists["initContainers"], "containers": lists["containers"]},
+        )
+        for namespace, name, lists in found
+        if any(lists.values())
+    ]
+
+
+def scan_text(text: str) -> tuple[str, list[tuple[int, int, Document]]]:
+    """The file checkov scans: the render, then a Pod per partial object's added containers;
+    with the lines of the scanned file each object spans."""
+    spans = []
+    extra = []
+    parsed = parse_documents(text)
+    for document, _ in parsed:
+        spans.append((document.first_line, document.last_line, document))
+    text = text.rstrip("\n") + "\n"
+    line = text.count("\n") + 1
+    for document, body in parsed:
+        for index, (added, pod_spec) in enumerate(added_containers(document, body)):
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"acpw-scan-added-containers-{added.name}-{index}",
+                    "namespace": added.namespace,
+                },
+                "spec": pod_spec,
+            }
+            body_text = "---\n" + yaml.safe_dump(pod, sort_keys=False)
+            lines = body_text.count("\n")
+            spans.append((line + 1, line + lines - 1, added))
+            extra.append(body_text)
+            line += lines
+    return text + "".join(extra), spans
 
 
 # --- checkov -----------------------------------------------------------------------------------
@@ -161,9 +251,9 @@ def run_checkov(checkov: Path, source: Path, workdir: Path, render: str) -> Scan
     """Scan a copy of ``source`` (in ``workdir``) and map each failed check to its object."""
     workdir.mkdir(parents=True, exist_ok=True)
     target = workdir / "kubernetes.yaml"
-    text = source.read_text()
+    text, spans = scan_text(source.read_text())
     target.write_text(text)
-    documents = split_documents(text)
+    documents = [document for _, _, document in spans]
     isolation = network_isolation()
     command = [
         *isolation,
@@ -213,7 +303,7 @@ def run_checkov(checkov: Path, source: Path, workdir: Path, render: str) -> Scan
             check_name=failed["check_name"],
             resource=failed["resource"],
             keys=tuple((failed.get("check_result") or {}).get("evaluated_keys") or ()),
-            document=_document_at(documents, failed["file_line_range"][0], render),
+            document=_document_at(spans, failed["file_line_range"][0], render),
             render=render,
         )
         for failed in kubernetes[0]["results"]["failed_checks"]
@@ -221,9 +311,9 @@ def run_checkov(checkov: Path, source: Path, workdir: Path, render: str) -> Scan
     return Scan(render, findings, documents, summary, bool(isolation), seconds)
 
 
-def _document_at(documents: Sequence[Document], line: int, render: str) -> Document:
-    for document in documents:
-        if document.first_line <= line <= document.last_line:
+def _document_at(spans: Sequence[tuple[int, int, Document]], line: int, render: str) -> Document:
+    for first, last, document in spans:
+        if first <= line <= last:
             return document
     raise AssertionError(f"checkov reported line {line} of {render}, which is in no object")
 
@@ -436,22 +526,31 @@ spec:
 
 
 def test_scanner_fails_on_a_deliberately_bad_object(checkov: Path, tmp_path: Path) -> None:
-    """A privileged host-PID Job added to a copy of the dev render is reported, though its name
-    matches the rollout Jobs' skip glob (skips are per check), with a readable message."""
+    """A copy of the dev render with a privileged host-PID Job added (under a name that the rollout
+    Jobs' skip glob matches: skips are per check) and the init container of the IstioOperator
+    overlay allowed to escalate privileges: both are reported, with a readable message."""
+    rendered = (ROOT / "rendered" / "dev" / "kubernetes.yaml").read_text()
+    overlay_line = "                allowPrivilegeEscalation: false\n"  # in the IstioOperator
+    assert rendered.count(overlay_line) == 1
+    bad = rendered.replace(overlay_line, overlay_line.replace("false", "true"))
     source = tmp_path / "bad-render.yaml"
-    rendered = ROOT / "rendered" / "dev" / "kubernetes.yaml"
-    source.write_text(rendered.read_text().rstrip("\n") + "\n" + BAD_OBJECTS)
+    source.write_text(bad.rstrip("\n") + "\n" + BAD_OBJECTS)
     scan = run_checkov(checkov, source, tmp_path / "scan", "bad-render.yaml")
     new = unexplained(scan.findings, load_skips())
     reported = {(f.check_id, f.document.kind, f.document.name) for f in new}
     assert ("CKV_K8S_16", "Job", BAD_NAME) in reported  # privileged container
     assert ("CKV_K8S_17", "Job", BAD_NAME) in reported  # host PID namespace
-    # The render's own objects still pass: only the added object is new.
-    assert {f.document.name for f in new} == {BAD_NAME}
+    assert ("CKV_K8S_20", "AddedContainers", "istio-ingressgateway") in reported
+    # The render's other objects still pass: only the two bad ones are new.
+    assert {f.document.name for f in new} == {BAD_NAME, "istio-ingressgateway"}
     message = failure_message(new, scan.render)
     assert "CKV_K8S_16 (Container should not be privileged) on Job " in message
     assert f"on Job istio-system/{BAD_NAME} in bad-render.yaml, lines " in message
     assert f"resource Job.istio-system.{BAD_NAME}" in message
+    assert (
+        "on AddedContainers istio-system/istio-ingressgateway "
+        "(added by IstioOperator istio-system/acpw-gateways) in bad-render.yaml, lines "
+    ) in message
 
 
 # --- the matching rules, without checkov -------------------------------------------------------
@@ -547,3 +646,43 @@ def test_documents_carry_the_patch_kind_and_their_lines() -> None:
         Document("DeploymentPatch", "ns", "gw", 1, 7),
         Document("Job", "", "j", 9, 13),
     ]
+
+
+@pytest.mark.parametrize(
+    ("stack", "added"),
+    [
+        ("dev", {("istio-system", "istio-ingressgateway", "IstioOperator")}),
+        (
+            "prod",
+            {
+                ("gateway-partner", "partner-gateway", "DeploymentPatch"),
+                ("gateway-public", "public-gateway", "DeploymentPatch"),
+            },
+        ),
+    ],
+)
+def test_containers_added_by_partial_objects_are_scanned_whole(
+    stack: str, added: set[tuple[str, str, str]]
+) -> None:
+    """The receiver's init container reaches checkov in full; istio-proxy, which a patch only
+    extends, does not (its image and securityContext are Istio's)."""
+    text = (ROOT / "rendered" / stack / "kubernetes.yaml").read_text()
+    scanned, spans = scan_text(text)
+    assert scanned.startswith(text)
+    pods = [d for d in yaml.safe_load_all(scanned[len(text) :]) if d]
+    objects = [d for _, _, d in spans if d.kind == "AddedContainers"]
+    assert {(d.namespace, d.name, d.origin.split()[0]) for d in objects} == added
+    assert len(pods) == len(objects)
+    for pod in pods:
+        assert pod["kind"] == "Pod" and not pod["spec"]["containers"]
+        (init,) = pod["spec"]["initContainers"]
+        assert init["name"] == "acpw-receiver-wasm"
+        assert init["securityContext"]["allowPrivilegeEscalation"] is False
+    # Each span maps the scanned lines back to the right object.
+    lines = scanned.splitlines()
+    for first, last, document in spans:
+        chunk = yaml.safe_load("\n".join(lines[first - 1 : last]))
+        if document.kind == "AddedContainers":
+            assert chunk["metadata"]["namespace"] == document.namespace
+        else:
+            assert chunk["metadata"]["name"] == document.name
