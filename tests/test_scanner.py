@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,7 +217,6 @@ class Scan:
     documents: list[Document]
     summary: dict[str, Any]
     isolated: bool
-    seconds: float
 
 
 def checkov_path() -> Path | None:
@@ -266,7 +264,6 @@ def run_checkov(checkov: Path, source: Path, workdir: Path, render: str) -> Scan
         "--output",
         "json",
     ]
-    started = time.monotonic()
     result = subprocess.run(
         command,
         cwd=workdir,
@@ -276,7 +273,6 @@ def run_checkov(checkov: Path, source: Path, workdir: Path, render: str) -> Scan
         timeout=600,
         check=False,
     )
-    seconds = time.monotonic() - started
     # checkov exits 1 when a check failed, 0 when none did; anything else is a crash.
     assert result.returncode in (0, 1), (
         f"checkov failed ({result.returncode}) on {render}:\n{result.stderr[-3000:]}"
@@ -308,7 +304,14 @@ def run_checkov(checkov: Path, source: Path, workdir: Path, render: str) -> Scan
         )
         for failed in kubernetes[0]["results"]["failed_checks"]
     ]
-    return Scan(render, findings, documents, summary, bool(isolation), seconds)
+    # checkov honours suppressions written into the objects (checkov.io/skip annotations): none
+    # is allowed, every exception lives in the reviewed skip list.
+    inline = [
+        f"{s['check_id']} on {s['resource']}: {s.get('check_result', {}).get('suppress_comment')}"
+        for s in kubernetes[0]["results"]["skipped_checks"]
+    ]
+    assert not inline, f"suppressions inside {render} (move them to the skip list): {inline}"
+    return Scan(render, findings, documents, summary, bool(isolation))
 
 
 def _document_at(spans: Sequence[tuple[int, int, Document]], line: int, render: str) -> Document:
@@ -551,6 +554,31 @@ def test_scanner_fails_on_a_deliberately_bad_object(checkov: Path, tmp_path: Pat
         "on AddedContainers istio-system/istio-ingressgateway "
         "(added by IstioOperator istio-system/acpw-gateways) in bad-render.yaml, lines "
     ) in message
+
+
+SUPPRESSED = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: acpw-suppressed
+  namespace: istio-system
+  annotations:
+    checkov.io/skip1: CKV_K8S_16=privileged on purpose
+spec:
+  containers:
+  - name: c
+    image: registry.example/c@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+    securityContext:
+      privileged: true
+"""
+
+
+def test_suppressions_inside_objects_are_refused(checkov: Path, tmp_path: Path) -> None:
+    """checkov honours checkov.io/skip annotations; a rendered object must not bypass review."""
+    source = tmp_path / "suppressed.yaml"
+    source.write_text(SUPPRESSED)
+    with pytest.raises(AssertionError, match=r"suppressions inside suppressed\.yaml.*CKV_K8S_16"):
+        run_checkov(checkov, source, tmp_path / "scan", "suppressed.yaml")
 
 
 # --- the matching rules, without checkov -------------------------------------------------------
