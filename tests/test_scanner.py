@@ -255,7 +255,7 @@ def run_checkov(checkov: Path, source: Path, workdir: Path, render: str) -> Scan
     isolation = network_isolation()
     command = [
         *isolation,
-        str(checkov),
+        str(checkov.absolute()),  # run from workdir
         "--framework",
         "kubernetes",
         "--file",
