@@ -9,15 +9,24 @@ STACK ?= dev
 STACKS := dev prod
 APT_PACKAGES := clang lld docker-registry openssl
 ISTIO_CRDS_DIR ?= build/istio-crds
+# checkov (tests/test_scanner.py) lives in a venv of its own: its pins conflict with requirements-dev.txt.
+SCANNER_VENV ?= build/scanner-venv
 
 .PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds \
-	fetch-pulumi-schema clean bench readme lint-workflows
+	fetch-pulumi-schema clean bench readme lint-workflows scanner
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
+
+$(SCANNER_VENV)/.installed: requirements-scanner.txt
+	$(PYTHON) -m venv $(SCANNER_VENV)
+	$(SCANNER_VENV)/bin/python -m pip install -q -r requirements-scanner.txt
+	touch $@
+
+scanner: $(SCANNER_VENV)/.installed
 
 render: $(VENV)/.installed
 	$(PY) -m tools.render $(STACK)
@@ -44,8 +53,8 @@ test: $(VENV)/.installed system-deps lint lint-workflows typecheck pytest
 # The tests check against pinned reference data: $ACPW_ISTIO_CRDS / $ACPW_PULUMI_SCHEMA when set,
 # else ../shared beside the repository (CI), else the pinned files fetched into build/ with their
 # git blob ids checked; when none of that works, one line says what to fetch or set.
-pytest: $(VENV)/.installed
-	@$(PY) -m tools.reference_data --run $(PY) -m pytest
+pytest: $(VENV)/.installed $(SCANNER_VENV)/.installed
+	@ACPW_CHECKOV=$(abspath $(SCANNER_VENV))/bin/checkov $(PY) -m tools.reference_data --run $(PY) -m pytest
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -359,7 +359,7 @@ def heartbeat_cronjob_spec(config: AcpwConfig, gateway: GatewayConfig) -> dict[s
                                     "capabilities": {"drop": ["ALL"]},
                                 },
                                 "resources": {
-                                    "limits": {"memory": "64Mi"},
+                                    "limits": {"cpu": "100m", "memory": "64Mi"},
                                     "requests": {"cpu": "10m", "memory": "32Mi"},
                                 },
                             }
