@@ -22,6 +22,7 @@ from tools import pulumi_sdk
 from tools.render import last_monitor_registrations, render_stack
 
 GOOD_DIGEST = "sha256:" + "0f" * 32
+GW: dict[str, Any] = {"name": "g", "namespace": "n", "selector": {"app": "g"}}
 OTHER_DIGEST = "sha256:" + "e1" * 32
 
 
@@ -68,6 +69,31 @@ def test_region_comes_from_cloudwatch_before_aws_region() -> None:
 
 
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "maxSurge zero",
+        {"istioVersion": "1.30", "gateways": [{**GW, "maxSurge": 0}]},
+        "acpw:gateways[0].maxSurge: 0 is not allowed: at least 1",
+    ),
+    (
+        "maxSurge percentage out of range",
+        {"istioVersion": "1.30", "gateways": [{**GW, "maxSurge": "150%"}]},
+        "acpw:gateways[0].maxSurge: '150%' is not allowed: use a count like 2 or a percentage",
+    ),
+    (
+        "maxSurge text",
+        {"istioVersion": "1.30", "gateways": [{**GW, "maxSurge": "fast"}]},
+        "acpw:gateways[0].maxSurge: 'fast' is not allowed",
+    ),
+    (
+        "enabled as text",
+        {"istioVersion": "1.30", "gateways": [{**GW, "enabled": "no"}]},
+        "acpw:gateways[0].enabled:",
+    ),
+    (
+        "revokePreviousKey as text",
+        {"istioVersion": "1.30", "iam": {"revokePreviousKey": "yes"}},
+        "acpw:iam.revokePreviousKey:",
+    ),
     ("too old", {"istioVersion": "1.11"}, "acpw:istioVersion: Istio 1.11 is too old"),
     ("unknown version", {"istioVersion": "1.99"}, "acpw:istioVersion: Istio 1.99 is unknown"),
     (
@@ -1153,3 +1179,24 @@ class TestStackYaml:
         monkeypatch.setattr(tools.render, "ROOT", tmp_path)
         with pytest.raises(ConfigError, match=r"Pulumi\.dup\.yaml:3: duplicate key"):
             tools.render.read_stack_config("dup")
+
+
+def test_rollout_settings_per_gateway() -> None:
+    config = load(
+        {
+            "istioVersion": "1.30",
+            "gateways": [
+                {**GW, "maxSurge": "50%"},
+                {**GW, "name": "h", "selector": {"app": "h"}, "maxSurge": 3, "enabled": False},
+            ],
+            "iam": {"revokePreviousKey": True},
+        }
+    )
+    assert [g.max_surge for g in config.gateways] == ["50%", 3]
+    assert [g.enabled for g in config.gateways] == [True, False]
+    assert config.enabled_gateways == [config.gateways[0]]
+    assert config.iam.revoke_previous_key is True
+    defaults = load({"istioVersion": "1.30"})
+    assert defaults.gateways[0].max_surge == "25%"
+    assert defaults.gateways[0].enabled is True
+    assert defaults.iam.revoke_previous_key is False

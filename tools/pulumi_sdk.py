@@ -61,7 +61,12 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(
         "pulumi.runtime.sync_await", "_ensure_event_loop", "mock_engine: loop in gRPC callbacks"
     ),
-    Internal("pulumi.runtime.sync_await", "_sync_await", "render: resolve outputs", call=(None,)),
+    Internal(
+        "pulumi.runtime.sync_await",
+        "_sync_await",
+        "render: resolve outputs; acpw/live.py: wait for a read of a live gateway",
+        call=(None,),
+    ),
     Internal(
         "pulumi.runtime.stack",
         "run_pulumi_func",
