@@ -190,10 +190,13 @@ class WasmImages(pulumi.ComponentResource):
             self._child(),
         )
         self.sender_url = pulumi.Output.from_input(images.sender)
-        self.sender_digest = sender.digest
-        self.receiver_volume_digest = volume.digest
+        # A pinned digest is known at preview; the resource checks the registry agrees.
+        self.sender_digest = _known(sender_pin, sender.digest)
+        self.receiver_volume_digest = _known(volume_pin, volume.digest)
         base = strip_digest(images.receiver_volume)
-        self.receiver_volume_image = volume.digest.apply(lambda digest: f"{base}@{digest}")
+        self.receiver_volume_image = self.receiver_volume_digest.apply(
+            lambda digest: f"{base}@{digest}"
+        )
 
     def _ecr(self) -> None:
         config = self._config
@@ -238,6 +241,7 @@ class WasmImages(pulumi.ComponentResource):
 
         if images.sender_file:
             wasm_format = wasm_format_for(config.features)
+            sender_pin: str | None = _local_sender_digest(images.sender_file, wasm_format)
             sender_args = ImagePushArgs(
                 kind=KIND_WASM_FILE,
                 source=images.sender_file,
@@ -245,20 +249,22 @@ class WasmImages(pulumi.ComponentResource):
                 role=ROLE_SENDER,
                 istio_version=version,
                 wasm_format=wasm_format,
-                expected_digest=_local_sender_digest(images.sender_file, wasm_format),
+                expected_digest=sender_pin,
                 file_sha256=self.sender_file_sha256,
                 target_credentials=push_credentials,
                 delete_best_effort=True,
             )
         else:
-            ref, pin = pinned_source(images.sender.removeprefix("oci://"), images.sender_digest)
+            ref, sender_pin = pinned_source(
+                images.sender.removeprefix("oci://"), images.sender_digest
+            )
             sender_args = ImagePushArgs(
                 kind=KIND_COPY,
                 source=ref,
                 target=repos["sender"].repository_url,
                 role=ROLE_SENDER,
                 istio_version=version,
-                expected_digest=pin,
+                expected_digest=sender_pin,
                 target_credentials=push_credentials,
                 delete_best_effort=True,
             )
@@ -290,13 +296,16 @@ class WasmImages(pulumi.ComponentResource):
             )
         volume = ImagePush(f"{self._name}-receiver-volume-push", volume_args, self._child())
 
-        self.sender_digest = sender.digest
-        self.receiver_volume_digest = volume.digest
-        self.sender_url = pulumi.Output.all(repos["sender"].repository_url, sender.digest).apply(
-            lambda values: f"oci://{values[0]}@{values[1]}"
-        )
+        # Digests known from config (or computed from a local file) are known at preview; only
+        # the ECR registry host is not, until the repository exists.
+        volume_pin = None if images.receiver_file else base_pin
+        self.sender_digest = _known(sender_pin, sender.digest)
+        self.receiver_volume_digest = _known(volume_pin, volume.digest)
+        self.sender_url = pulumi.Output.all(
+            repos["sender"].repository_url, self.sender_digest
+        ).apply(lambda values: f"oci://{values[0]}@{values[1]}")
         self.receiver_volume_image = pulumi.Output.all(
-            repos["receiverVolume"].repository_url, volume.digest
+            repos["receiverVolume"].repository_url, self.receiver_volume_digest
         ).apply(lambda values: f"{values[0]}@{values[1]}")
         self.pull_secret_name = PULL_SECRET_NAME
         refresher = create_refresher(
@@ -307,6 +316,10 @@ class WasmImages(pulumi.ComponentResource):
         )
         self.pull_secrets = refresher.pull_secrets
         self.refresher_user_arn = refresher.user_arn
+
+
+def _known(pin: str | None, resolved: pulumi.Output[str]) -> pulumi.Output[str]:
+    return pulumi.Output.from_input(pin) if pin else resolved
 
 
 def _hex(digest: str | None) -> str | None:

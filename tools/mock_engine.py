@@ -159,9 +159,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
     object as the Kubernetes API returns it), else by a gateway without ACPW.
     """
 
-    def __init__(self, live: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, live: dict[str, dict[str, Any]] | None = None, *, preview: bool = False
+    ) -> None:
         super().__init__()
         self.live = live or {}
+        self.preview = preview
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.resource_id and args.typ == "kubernetes:apps/v1:Deployment":
@@ -171,7 +174,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs.pop("__provider", None)
         computed = COMPUTED_OUTPUTS.get(args.typ)
         if computed:
-            outputs.update(computed(args))
+            values = computed(args)
+            if self.preview:
+                # A first preview: what the cloud computes is not known yet.
+                values = {key: pulumi_sdk.UNKNOWN for key in values}
+            outputs.update(values)
         resource_id = (
             f"{args.name}-id"
             if args.typ != "aws:iam/accessKey:AccessKey"
@@ -249,7 +256,7 @@ def install(
     shutdown()
     _loop = pulumi_sdk.new_event_loop()
     pulumi_sdk.reset_root_resource()
-    mocks = RecordingMocks(live)
+    mocks = RecordingMocks(live, preview=preview)
     monitor = RecordingMonitor(mocks)
     if config is not None:
         pulumi.runtime.set_all_config(config)

@@ -49,6 +49,7 @@ class Internal:
 
 
 INTERNALS: tuple[Internal, ...] = (
+    Internal("pulumi.runtime.rpc", "UNKNOWN", "mock_engine: outputs unknown in a preview"),
     Internal("pulumi.runtime.rpc", "_special_sig_key", "mock_engine: recognise wrapped values"),
     Internal("pulumi.runtime.rpc", "_special_secret_sig", "mock_engine: recognise secrets"),
     Internal(
@@ -100,6 +101,8 @@ def _get(qualname: str) -> Any:
     return lookup(next(i for i in INTERNALS if i.qualname == qualname))
 
 
+UNKNOWN: str = _get("pulumi.runtime.rpc.UNKNOWN")
+"""The wire value of an output not known yet (a preview of a resource not created yet)."""
 SIG_KEY: str = _get("pulumi.runtime.rpc._special_sig_key")
 """Key marking a wrapped value (secret, asset, ...) in the engine's wire format."""
 SECRET_SIG: str = _get("pulumi.runtime.rpc._special_secret_sig")

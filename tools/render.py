@@ -172,19 +172,21 @@ def render_stack(
     config: dict[str, Any] | None = None,
     *,
     live: dict[str, dict[str, Any]] | None = None,
+    preview: bool = False,
 ) -> Render:
     """Run ``__main__.py`` for ``stack``, or with ``config`` (keys like ``acpw:istioVersion``).
 
     Without ``config`` the stack file goes through the CLI's project-config rules first
     (:class:`cli_config.StackConfigError`); ``config`` is taken as the program would receive it.
     ``live``: the gateway Deployments as the cluster has them (``namespace/name`` to object), for
-    the program's reads; by default every gateway is one without ACPW.
+    the program's reads; by default every gateway is one without ACPW. ``preview``: as a first
+    ``pulumi preview``, where what the cloud computes (ids, ARNs, URLs, digests) is unknown.
     Raises :class:`ConfigError` for invalid config; ``.registrations`` is then empty by design.
     """
     values = stack_program_config(stack) if config is None else dict(config)
     project = str(read_project()["name"])
     monitor = mock_engine.install(
-        project, stack, mock_engine.config_values(project, values), live=live
+        project, stack, mock_engine.config_values(project, values), live=live, preview=preview
     )
     collector = _WarningCollector()
     logger = logging.getLogger("acpw.render")
