@@ -8,6 +8,10 @@ from here, never from each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import pulumi
+
 PART_OF = "aws-cloudwatch-proxy-wasm"
 
 # --- inside the gateway pod --------------------------------------------------------------------
@@ -59,3 +63,14 @@ SENDER_ANNOTATION = "aws-cloudwatch-proxy-wasm/sender"
 """Pod annotation: the sender image the generation's WasmPlugin pulls (``oci://...@sha256:...``)."""
 LEGACY_HASH_ANNOTATION = "aws-cloudwatch-proxy-wasm/bootstrap-hash"
 """The only annotation of the previous release (0.1.0): a hash, no spec."""
+
+
+def aws_tags(user_tags: Mapping[str, str], purpose: str) -> dict[str, str]:
+    """The tags of every AWS resource the program tags: the user's, what it is for, and the
+    Pulumi project and stack that own it (two stacks in one account stay told apart)."""
+    return {
+        **user_tags,
+        "acpw:purpose": purpose,
+        "pulumi:project": pulumi.get_project(),
+        "pulumi:stack": pulumi.get_stack(),
+    }

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig
-from acpw.contract import ACCESS_KEY_ENV, CREDENTIALS_SECRET, SECRET_KEY_ENV, labels
+from acpw.contract import ACCESS_KEY_ENV, CREDENTIALS_SECRET, SECRET_KEY_ENV, aws_tags, labels
 from acpw.rollout import KeyIdentity, credentials_secret_name
 
 POLICY_NAME = "acpw-put-metric-data"
@@ -174,7 +174,7 @@ class Credentials(pulumi.ComponentResource):
             name=user_name,
             path=iam.path,
             permissions_boundary=iam.permissions_boundary,
-            tags={**iam.tags, "acpw:purpose": "aws-cloudwatch-proxy-wasm receiver"},
+            tags=aws_tags(iam.tags, "aws-cloudwatch-proxy-wasm receiver"),
             # Deleting a user no generation needs any more takes its keys with it.
             force_destroy=True,
             opts=pulumi.ResourceOptions(parent=self, aliases=legacy),

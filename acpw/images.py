@@ -24,7 +24,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig
-from acpw.contract import PULL_SECRET_NAME
+from acpw.contract import PULL_SECRET_NAME, aws_tags
 from acpw.oci.formats import check_wasm_module, sha256_digest, wasm_format_for
 from acpw.oci.provider import (
     KIND_COPY,
@@ -220,7 +220,7 @@ class WasmImages(pulumi.ComponentResource):
                     else aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
                 ],
                 force_delete=True,
-                tags={**config.iam.tags, "acpw:purpose": f"aws-cloudwatch-proxy-wasm {key}"},
+                tags=aws_tags(config.iam.tags, f"aws-cloudwatch-proxy-wasm {key}"),
                 opts=self._child(),
             )
             aws.ecr.LifecyclePolicy(
@@ -232,7 +232,10 @@ class WasmImages(pulumi.ComponentResource):
             repos[key] = repo
             self.repository_urls[key] = repo.repository_url
 
-        token = aws.ecr.get_authorization_token_output(registry_id=repos["sender"].registry_id)
+        # parent=self: the invoke uses the AWS provider passed to the component, like its resources.
+        token = aws.ecr.get_authorization_token_output(
+            registry_id=repos["sender"].registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
         push_credentials: pulumi.Output[dict[str, Any]] = pulumi.Output.secret(
             pulumi.Output.all(token.user_name, token.password).apply(  # type: ignore[arg-type]
                 lambda values: {"username": values[0], "password": values[1]}

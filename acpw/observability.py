@@ -38,6 +38,7 @@ import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig, GatewayConfig
 from acpw.contract import MANAGED_BY as COMMON_LABELS
+from acpw.contract import aws_tags
 from acpw.cost import CostEstimate, estimate
 from acpw.observability_config import DEFAULT_HEARTBEAT_HOST
 
@@ -430,6 +431,7 @@ class Observability(pulumi.ComponentResource):
             topic = aws.sns.Topic(
                 f"{name}-alarms",
                 name=aws_name(prefix, "alarms"),
+                tags=aws_tags(config.iam.tags, "aws-cloudwatch-proxy-wasm alarms"),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.topic_arn = topic.arn
@@ -456,6 +458,7 @@ class Observability(pulumi.ComponentResource):
                 metric_queries=no_data_alarm_queries(namespace, metric),
                 alarm_actions=actions,
                 ok_actions=actions,
+                tags=aws_tags(config.iam.tags, "aws-cloudwatch-proxy-wasm alarm"),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.alarm_names.append(alarm_name)
@@ -481,6 +484,7 @@ class Observability(pulumi.ComponentResource):
                 ),
                 alarm_actions=actions,
                 ok_actions=actions,
+                tags=aws_tags(config.iam.tags, "aws-cloudwatch-proxy-wasm alarm"),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.alarm_names.append(alarm_name)

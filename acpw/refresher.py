@@ -20,7 +20,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig
-from acpw.contract import AWS_CLI_IMAGE, KUBECTL_IMAGE, PULL_SECRET_NAME, labels
+from acpw.contract import AWS_CLI_IMAGE, KUBECTL_IMAGE, PULL_SECRET_NAME, aws_tags, labels
 
 REFRESHER_NAME = "acpw-registry-refresher"
 """ServiceAccount, Role, RoleBinding and CronJob of the pull secret refresher."""
@@ -251,7 +251,7 @@ def create_refresher(
         name=refresher_user_name(base_name),
         path=iam.path,
         permissions_boundary=iam.permissions_boundary,
-        tags={**iam.tags, "acpw:purpose": "aws-cloudwatch-proxy-wasm ECR pull secret refresher"},
+        tags=aws_tags(iam.tags, "aws-cloudwatch-proxy-wasm ECR pull secret refresher"),
         force_destroy=True,
         opts=child(),
     )

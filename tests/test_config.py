@@ -495,8 +495,8 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "too many tags",
-        {"istioVersion": "1.20", "iam": {"tags": {f"t{i}": "v" for i in range(50)}}},
-        "acpw:iam.tags: 50 tags: at most 49",
+        {"istioVersion": "1.20", "iam": {"tags": {f"t{i}": "v" for i in range(48)}}},
+        "acpw:iam.tags: 48 tags: at most 47",
     ),
     (
         "key generation too large",
@@ -967,7 +967,7 @@ def test_new_rules_let_good_values_pass() -> None:
                     "チーム": "プラットフォーム",
                     "a_b.c:d/e=f+g-h@i": "",
                     "k" * 128: "v" * 256,
-                    **{f"t{i}": "v" for i in range(45)},
+                    **{f"t{i}": "v" for i in range(43)},
                 },
                 "keyGeneration": 99999,
                 "allowedSourceVpces": ["vpce-0123456789abcdef0", "vpce-1a2b3c4d"],

@@ -165,6 +165,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         super().__init__()
         self.live = live or {}
         self.preview = preview
+        self.invokes: list[tuple[str, str]] = []
+        """Every invoke: its token and the provider reference it went to ('' = the default)."""
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.resource_id and args.typ == "kubernetes:apps/v1:Deployment":
@@ -187,6 +189,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return resource_id, outputs
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        self.invokes.append((args.token, args.provider or ""))
         result = INVOKE_RESULTS.get(args.token)
         if result is None:
             raise NotImplementedError(f"no mock result for invoke {args.token}")

@@ -295,9 +295,11 @@ class ImagesConfig(_Model):
 KEY_GENERATION_MAX = 99999
 """The key generation is part of Secret and Pulumi resource names (``acpw-aws-credentials-g<N>-...``):
 five digits keep every derived name within its limits."""
-IAM_TAGS_MAX = 49
-"""AWS allows 50 tags on an IAM user; the program adds ``acpw:purpose``."""
-PURPOSE_TAG = "acpw:purpose"
+PROGRAM_TAGS = ("acpw:purpose", "pulumi:project", "pulumi:stack")
+"""Tags the program sets on every AWS resource it tags (acpw/contract.py ``aws_tags``)."""
+IAM_TAGS_MAX = 50 - len(PROGRAM_TAGS)
+"""AWS allows 50 tags on an IAM user; the program adds its own."""
+PURPOSE_TAG = PROGRAM_TAGS[0]
 ALLOWED_SOURCE_VPCES_MAX = 10
 ALLOWED_SOURCE_IPS_MAX = 16
 """With these, the longest PutMetricData policy stays under IAM's 2048-character limit for a
@@ -377,14 +379,14 @@ class IamConfig(_Model):
         if len(value) > IAM_TAGS_MAX:
             problems.append(
                 f"{len(value)} tags: at most {IAM_TAGS_MAX} (AWS allows 50 per IAM user, and the "
-                f"program adds {PURPOSE_TAG})"
+                f"program adds {', '.join(PROGRAM_TAGS)})"
             )
         for key, tag in value.items():
             if not 1 <= len(key) <= 128 or not is_iam_tag_text(key):
                 problems.append(f"tag key {shown(key)} must be 1 to 128 of {rule}")
             elif key.lower().startswith("aws:"):
                 problems.append(f"tag key {shown(key)} must not start with 'aws:' (reserved)")
-            elif key == PURPOSE_TAG:
+            elif key in PROGRAM_TAGS:
                 problems.append(f"tag key {shown(key)} is set by the program")
             if len(tag) > 256 or not is_iam_tag_text(tag):
                 problems.append(
