@@ -162,6 +162,16 @@ def deployment_patch(gateway: GatewayConfig, changes: GatewayPodChanges) -> dict
     }
     if changes.image_pull_secrets:
         pod_spec["imagePullSecrets"] = changes.image_pull_secrets
+    return _patch_body(
+        gateway,
+        {
+            "metadata": {"labels": changes.pod_labels, "annotations": changes.pod_annotations},
+            "spec": pod_spec,
+        },
+    )
+
+
+def _patch_body(gateway: GatewayConfig, template: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -169,13 +179,7 @@ def deployment_patch(gateway: GatewayConfig, changes: GatewayPodChanges) -> dict
         "spec": {
             "strategy": rolling_update_strategy(gateway),
             "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
-            "template": {
-                "metadata": {
-                    "labels": changes.pod_labels,
-                    "annotations": changes.pod_annotations,
-                },
-                "spec": pod_spec,
-            },
+            "template": template,
         },
     }
 
@@ -184,16 +188,7 @@ def deployment_patch_off(gateway: GatewayConfig) -> dict[str, Any]:
     """The patch of a gateway taken off ACPW: server-side apply gives up every field the
     previous patch set but this one does not (init container, env, mounts, volumes), so the
     gateway rolls, safely and awaited, to pods without the modules."""
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": deployment_patch_metadata(gateway),
-        "spec": {
-            "strategy": rolling_update_strategy(gateway),
-            "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
-            "template": {"metadata": {"labels": {ROLLOUT_LABEL: OFF}}},
-        },
-    }
+    return _patch_body(gateway, {"metadata": {"labels": {ROLLOUT_LABEL: OFF}}})
 
 
 def deployment_patch_metadata(gateway: GatewayConfig) -> dict[str, Any]:

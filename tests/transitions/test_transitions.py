@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from tests.transitions.cluster import Cluster
 from tests.transitions.previous_release import OPERATED, PATCHED, _config
 from tests.transitions.simulator import (
+    Deployed,
     Outcome,
     deploy_from_scratch,
     istioctl,
@@ -57,7 +59,14 @@ def play(
     the user runs it, and a further ``pulumi up`` retires what is no longer used.
     ``other_gateways``: gateways in the cluster that ``base`` does not use (yet)."""
     cluster, first = deploy_from_scratch(base, other_gateways=other_gateways)
-    config = _merge(base, change)
+    return update_and_follow(cluster, first, _merge(base, change))
+
+
+def update_and_follow(
+    cluster: Cluster, first: Deployed, config: dict[str, Any]
+) -> tuple[Outcome, list[Outcome]]:
+    """``pulumi up`` with ``config``, time passing; where ``istioctl install`` performs the
+    rollout, the user runs it and then ``pulumi up`` again."""
     outcome = update(cluster, first, render(config, cluster))
     outcome.violations += settle(cluster)
     rest = []
@@ -212,17 +221,7 @@ def play_previous(name: str, change: dict[str, Any] | None = None) -> tuple[Outc
     """A stack deployed by release 0.1.0, updated by this release (same settings unless changed)."""
     cluster, first = deploy_from_scratch({}, previous=name)
     config, _ = previous_release(name)
-    config = _merge(config, change or {})
-    outcome = update(cluster, first, render(config, cluster))
-    outcome.violations += settle(cluster)
-    rest = []
-    if "istioOperatorYaml" in outcome.deployed.outputs:
-        start = len(cluster.violations)
-        istioctl(cluster, outcome.deployed)
-        following = update(cluster, outcome.deployed, render(config, cluster))
-        following.violations = cluster.violations[start:] + settle(cluster)
-        rest.append(following)
-    return outcome, rest
+    return update_and_follow(cluster, first, _merge(config, change or {}))
 
 
 # Release 0.1.0's WasmPlugin and EnvoyFilter select every pod of the gateway, so they would also
