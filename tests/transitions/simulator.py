@@ -34,6 +34,8 @@ class Outcome:
     """The state after the update: the new resources, or on failure what the engine kept."""
     unawaited: list[str] = field(default_factory=list)
     """Gateways still rolling when the update ended: nothing waited for their new pods."""
+    applied: list[Step] = field(default_factory=list)
+    """The steps that ran (all of them, unless a step failed)."""
 
     def problems(self) -> set[str]:
         """The kinds of invariant violations seen, without step, pod names and key ids."""
@@ -110,7 +112,7 @@ def update(cluster: Cluster, before: Deployed, after: Deployed) -> Outcome:
         for key, gateway in cluster.gateways.items()
         if gateway.rolling and gateway.template != templates[key]
     ]
-    return Outcome(steps, cluster.violations[start:], failed, deployed, unawaited)
+    return Outcome(steps, cluster.violations[start:], failed, deployed, unawaited, done)
 
 
 def settle(cluster: Cluster) -> list[str]:

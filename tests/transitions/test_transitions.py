@@ -185,8 +185,11 @@ def test_istio_upgrades_and_rollbacks(installer: str, target: str) -> None:
             assert later.violations == [], "\n".join(later.violations[:20])
 
 
-def test_a_rollout_that_never_completes_keeps_everything_and_the_fix_needs_no_cleanup() -> None:
-    version, gateway = INSTALLERS["deploymentPatch-1.30"]
+@pytest.mark.parametrize("installer", ["deploymentPatch-1.30", "inClusterOperator-1.23"])
+def test_a_rollout_that_never_completes_keeps_everything_and_the_fix_needs_no_cleanup(
+    installer: str,
+) -> None:
+    version, gateway = INSTALLERS[installer]
     base = _config(version, gateway)
     cluster, first = deploy_from_scratch(base)
     broken = _merge(base, {"images": {"receiverVolume": "ghcr.io/example/broken:1"}})
@@ -194,7 +197,9 @@ def test_a_rollout_that_never_completes_keeps_everything_and_the_fix_needs_no_cl
     broken["acpw:images"]["receiverVolumeDigest"] = PIN
     outcome = update(cluster, first, render(broken, cluster))
     assert outcome.failed is not None and "did not complete" in outcome.failed
-    assert not [s for s in outcome.steps[len(outcome.steps) :] if s.op.startswith("delete")]
+    planned = [s for s in outcome.steps if s.op.startswith("delete")]
+    assert planned, "the update would have deleted the old generation"
+    assert not [s for s in outcome.applied if s.op.startswith("delete")]
     assert outcome.violations == []  # old pods kept serving with all they use
     # The fix: a working image. The next `pulumi up` succeeds with no manual cleanup.
     fixed = _merge(base, {"images": {"receiverVolumeDigest": "sha256:" + "33" * 32}})
