@@ -90,7 +90,10 @@ def test_plugin_directory() -> None:
     import yaml
 
     plugin = yaml.safe_load((PROVIDER_DIR / "PulumiPlugin.yaml").read_text(encoding="utf-8"))
-    assert plugin["runtime"]["name"] == "python"
+    assert plugin == {"runtime": "python"}
+    # The CLI installs the plugin's virtualenv from here: the program's pins, no second list.
+    requirements = (PROVIDER_DIR / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert [line for line in requirements if not line.startswith("#")] == ["-r ../requirements.txt"]
     assert (PROVIDER_DIR / "__main__.py").is_file()
     tree = ast.parse(Path(component.__file__).read_text(encoding="utf-8"))
     future = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
@@ -390,3 +393,159 @@ def test_construct_reports_config_errors(host: Host) -> None:
     assert "acpw:failStrategy" in message
     assert "acpw:matchHosts" in message
     assert not [r for r in host.monitor.registrations if r.name.startswith("broken")]
+
+
+# --- examples -------------------------------------------------------------------------------
+
+EXAMPLES = ROOT / "examples"
+
+
+def _yaml_example() -> dict[str, Any]:
+    import yaml
+
+    return dict(yaml.safe_load((EXAMPLES / "yaml" / "Pulumi.yaml").read_text(encoding="utf-8")))
+
+
+def _type_problems(
+    value: Any, prop: dict[str, Any], schema: dict[str, Any], path: str
+) -> list[str]:
+    """Where ``value`` does not fit the schema property ``prop`` (types, names, required keys)."""
+    if isinstance(value, str) and value.startswith("${"):
+        return []  # an interpolation: typed by the program, not here
+    ref = prop.get("$ref")
+    if ref:
+        typ = schema["types"][ref.removeprefix("#/types/")]
+        return _object_problems(value, typ["properties"], typ.get("required", []), schema, path)
+    kind = prop["type"]
+    python_types: dict[str, tuple[type, ...]] = {
+        "string": (str,),
+        "integer": (int,),
+        "number": (int, float),
+        "boolean": (bool,),
+        "array": (list,),
+        "object": (dict,),
+    }
+    if not isinstance(value, python_types[kind]) or (
+        kind in ("integer", "number") and isinstance(value, bool)
+    ):
+        return [f"{path}: {value!r} is not of type {kind}"]
+    if isinstance(value, list):
+        return [
+            p
+            for i, item in enumerate(value)
+            for p in _type_problems(item, prop["items"], schema, f"{path}[{i}]")
+        ]
+    if isinstance(value, dict) and "additionalProperties" in prop:
+        return [
+            p
+            for key, item in value.items()
+            for p in _type_problems(item, prop["additionalProperties"], schema, f"{path}.{key}")
+        ]
+    return []
+
+
+def _object_problems(
+    value: Any,
+    properties: dict[str, Any],
+    required: list[str],
+    schema: dict[str, Any],
+    path: str,
+) -> list[str]:
+    if not isinstance(value, dict):
+        return [f"{path}: {value!r} is not an object"]
+    problems = [f"{path}.{key}: not in the schema" for key in value if key not in properties]
+    problems += [f"{path}.{key}: required" for key in required if key not in value]
+    for key, item in value.items():
+        if key in properties:
+            problems += _type_problems(item, properties[key], schema, f"{path}.{key}")
+    return problems
+
+
+def _yaml_component() -> tuple[str, dict[str, Any]]:
+    [(name, resource)] = [
+        (name, r)
+        for name, r in _yaml_example()["resources"].items()
+        if r["type"] == component.TYPE_TOKEN
+    ]
+    return name, resource
+
+
+def test_yaml_example_inputs_fit_the_schema() -> None:
+    schema = snapshot()
+    resource_schema = schema["resources"][component.TYPE_TOKEN]
+    name, resource = _yaml_component()
+    problems = _object_problems(
+        resource["properties"],
+        resource_schema["inputProperties"],
+        resource_schema.get("requiredInputs", []),
+        schema,
+        name,
+    )
+    assert problems == []
+    # A misspelt or mistyped input is caught by the same check.
+    wrong = {**resource["properties"], "matchHost": [], "iam": {"keyGeneration": "2"}}
+    assert len(_object_problems(wrong, resource_schema["inputProperties"], [], schema, name)) == 2
+
+
+def test_yaml_example_outputs_exist() -> None:
+    outputs = resource_outputs = snapshot()["resources"][component.TYPE_TOKEN]["properties"]
+    name, _ = _yaml_component()
+    used = [
+        ref.removeprefix("${").removesuffix("}").split(".")
+        for ref in _yaml_example()["outputs"].values()
+    ]
+    for parts in used:
+        assert parts[0] == name
+        assert parts[1] in resource_outputs, parts
+    observability = outputs["observability"]["$ref"].removeprefix("#/types/")
+    assert "dashboardUrl" in snapshot()["types"][observability]["properties"]
+
+
+def test_yaml_example_package_is_this_provider() -> None:
+    source = _yaml_example()["packages"]["acpw"]
+    assert (EXAMPLES / "yaml" / source).resolve() == PROVIDER_DIR
+
+
+def test_yaml_example_constructs(host: Host) -> None:
+    """The example's properties, sent as the YAML runtime sends them, pass the config rules."""
+    name, resource = _yaml_component()
+    response = _construct(host, f"yaml-{name}", resource["properties"])
+    state = pulumi_sdk.deserialize_properties(response.state)
+    assert set(state["gateways"]) == {
+        "gateway-public/public-gateway",
+        "gateway-partner/partner-gateway",
+    }
+    assert "/platform/acpw/" in state["userArn"]
+
+
+def test_python_example_is_the_readme_snippet() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Reusing the component", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert (EXAMPLES / "python" / "__main__.py").read_text(encoding="utf-8") == snippet
+
+
+def test_python_example_runs_under_mocks() -> None:
+    import runpy
+
+    import pulumi
+
+    monitor = mock_engine.install("acpw-python-example", "dev", {})
+    try:
+        pulumi_sdk.run_program(
+            lambda: runpy.run_path(str(EXAMPLES / "python" / "__main__.py"), run_name="__main__")
+        )
+        root = pulumi.runtime.get_root_resource()
+        outputs: dict[str, Any] = getattr(root, "outputs", {}) or {}
+        user_arn = pulumi_sdk.sync_await(pulumi.Output.from_input(outputs["acpwUser"]).future())
+    finally:
+        mock_engine.shutdown()
+    types = [r.type for r in monitor.registrations]
+    assert types.count(component.TYPE_TOKEN) == 1
+    assert "aws:iam/user:User" in types
+    assert "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter" in types or any(
+        t.startswith("kubernetes:extensions.istio.io") for t in types
+    )
+    providers = {r.name for r in monitor.registrations if r.type.startswith("pulumi:providers:")}
+    assert providers == {"aws", "k8s"}
+    assert user_arn == "arn:aws:iam::unknown-aws-account-id:user/acpw/platform-prod"
