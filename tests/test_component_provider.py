@@ -549,3 +549,22 @@ def test_python_example_runs_under_mocks() -> None:
     providers = {r.name for r in monitor.registrations if r.type.startswith("pulumi:providers:")}
     assert providers == {"aws", "k8s"}
     assert user_arn == "arn:aws:iam::unknown-aws-account-id:user/acpw/platform-prod"
+
+
+def test_packaged_class_from_python_is_the_python_component() -> None:
+    """The adapter adds no resource: from Python it returns the component itself."""
+    from acpw.deployment import AcpwDeployment as PythonAcpwDeployment
+
+    monitor = mock_engine.install("adapter", "dev", {"aws:region": "ap-northeast-1"})
+    built: list[object] = []
+    try:
+        pulumi_sdk.run_program(
+            lambda: built.append(
+                component.AcpwDeployment("acpw", {"istio_version": "1.30", "match_hosts": []})
+            )
+        )
+    finally:
+        mock_engine.shutdown()
+    [deployment] = built
+    assert type(deployment) is PythonAcpwDeployment
+    assert [r.type for r in monitor.registrations].count(component.TYPE_TOKEN) == 1
