@@ -27,6 +27,7 @@ import typing
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.provider.experimental.util import camel_case
 
 from acpw import deployment
@@ -297,10 +298,13 @@ def raw_config(args: AcpwDeploymentArgs | dict[str, Any]) -> dict[str, Any]:
 
 
 def _known(value: Any, key: str) -> Any:
-    if not _has_output(value):
-        return value
-    result = wait_for(pulumi.Output.from_input(value))
-    if result is None:
+    """``value`` with its outputs resolved; a ``ConfigError`` if any part is unknown.
+
+    The provider host passes an input that is unknown in a preview as ``pulumi.output.Unknown``
+    (not as an output) and one with dependencies or secrets as an output.
+    """
+    result = wait_for(pulumi.Output.from_input(value)) if _has_output(value) else value
+    if result is None or _has_unknown(result):
         raise ConfigError(
             [
                 f"acpw:{key}: is unknown until another resource is created; it decides which "
@@ -308,6 +312,16 @@ def _known(value: Any, key: str) -> Any:
             ]
         )
     return result
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return False
 
 
 def _has_output(value: Any) -> bool:

@@ -28,6 +28,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime import rpc
 from pulumi.runtime.proto import (
     engine_pb2_grpc,
     provider_pb2,
@@ -318,12 +319,12 @@ def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-def _construct(host: Host, name: str, inputs: dict[str, Any]) -> Any:
+def _construct(host: Host, name: str, inputs: dict[str, Any], *, dry_run: bool = False) -> Any:
     request = provider_pb2.ConstructRequest(
         project=PROJECT,
         stack=STACK,
         config={"aws:region": "ap-northeast-1"},
-        dryRun=False,
+        dryRun=dry_run,
         parallel=4,
         monitorEndpoint=host.monitor_address,
         type=component.TYPE_TOKEN,
@@ -380,6 +381,22 @@ def test_construct_registers_the_whole_deployment(host: Host) -> None:
     assert any("-g3-" in r.name for r in mine if r.type == "aws:iam/accessKey:AccessKey")
     patch = [r for r in mine if r.type.startswith("kubernetes:apps/v1:Deployment")]
     assert patch, "the deploymentPatch gateway is patched"
+
+
+def test_construct_in_a_preview(host: Host) -> None:
+    """A preview (dryRun) constructs the same graph; an input still unknown then is refused."""
+    response = _construct(host, "preview", {"istioVersion": "1.13"}, dry_run=True)
+    assert response.urn.endswith("::preview")
+    with pytest.raises(grpc.RpcError) as error:
+        _construct(
+            host,
+            "unknown",
+            {"istioVersion": "1.30", "matchHosts": ["www.example.com", rpc.UNKNOWN]},
+            dry_run=True,
+        )
+    message = typing.cast(grpc.Call, error.value).details() or ""
+    assert "acpw:matchHosts: is unknown until another resource is created" in message
+    assert not [r for r in host.monitor.registrations if r.name.startswith("unknown")]
 
 
 def test_construct_reports_config_errors(host: Host) -> None:
