@@ -28,7 +28,6 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime import rpc
 from pulumi.runtime.proto import (
     engine_pb2_grpc,
     provider_pb2,
@@ -49,6 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROVIDER_DIR = ROOT / "provider"
 PROJECT, STACK = "consumer", "test"
 STACK_URN = f"urn:pulumi:{STACK}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{STACK}"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""How the engine sends a value unknown in a preview (a sentinel string of the gRPC protocol)."""
 
 
 def snapshot() -> dict[str, Any]:
@@ -391,7 +392,7 @@ def test_construct_in_a_preview(host: Host) -> None:
         _construct(
             host,
             "unknown",
-            {"istioVersion": "1.30", "matchHosts": ["www.example.com", rpc.UNKNOWN]},
+            {"istioVersion": "1.30", "matchHosts": ["www.example.com", UNKNOWN]},
             dry_run=True,
         )
     message = typing.cast(grpc.Call, error.value).details() or ""
