@@ -1,0 +1,396 @@
+"""``AcpwDeployment`` as a Pulumi component provider: the typed interface every language sees.
+
+``provider/`` hosts this module's :class:`AcpwDeployment` with
+``pulumi.provider.experimental.component_provider_host``; the schema (``provider/schema.json``)
+is inferred from the annotations below by ``pulumi.provider.experimental.analyzer.Analyzer``,
+so ``pulumi package add <repo>/provider`` generates a typed SDK in TypeScript, Go, C#, Java,
+Python and YAML.
+
+The analyzer reads real annotations, so this module must not use ``from __future__ import
+annotations``; and it supports only some shapes: ``pulumi.Input[...]`` of ``str``, ``int``,
+``float``, ``bool``, lists, ``dict[str, ...]`` and TypedDicts (no ``Literal``, no unions, no
+pydantic models). The TypedDicts therefore describe the stack config's shape and nothing more:
+every rule stays in the one config model, :func:`acpw.config.load_config`. The inputs are
+turned back into the raw camelCase dict the stack config would give, validated by it, and the
+Python :class:`acpw.deployment.AcpwDeployment` is built from the result, so a YAML or TypeScript
+user gets the same ``ConfigError`` text as ``pulumi config set`` does.
+
+Stable interface (see CHANGELOG.md): the type token ``acpw:index:AcpwDeployment``, the input and
+output names and the type names below. Adding an optional input is a minor change; renaming or
+removing one, or changing a type, is a breaking change. ``tests/test_component_provider.py``
+compares the inferred schema with the committed snapshot, so every change is a visible diff.
+"""
+
+import json
+import re
+import typing
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+from pulumi.output import Unknown
+from pulumi.provider.experimental.util import camel_case
+
+from acpw import deployment
+from acpw.config import ConfigError, load_config
+from acpw.live import wait_for
+
+PACKAGE = "acpw"
+"""The provider's package name: the first part of every type token."""
+VERSION = "0.2.0"
+"""The one version number: pyproject.toml, the plugin and the schema (a test checks they agree)."""
+TYPE_TOKEN = f"{PACKAGE}:index:AcpwDeployment"
+"""Type token of the component, the same from Python and from a generated SDK."""
+
+
+class CloudWatch(TypedDict):
+    """``cloudwatch``: where and under which names the receiver publishes."""
+
+    region: NotRequired[pulumi.Input[str]]
+    """AWS region of the CloudWatch endpoint (aws partition); default: the stack's ``aws:region``."""
+    namespace: NotRequired[pulumi.Input[str]]
+    """CloudWatch metric namespace (default ``AWSCloudWatchProxyWasm``); not starting with ``AWS/``."""
+    metric_name: NotRequired[pulumi.Input[str]]
+    """Metric name (default ``RequestCount``)."""
+    request_timeout_ms: NotRequired[pulumi.Input[int]]
+    """Timeout of one PutMetricData call, 100 to 60000 milliseconds (default 5000)."""
+
+
+class Gateway(TypedDict):
+    """One ingress gateway the modules run in."""
+
+    name: pulumi.Input[str]
+    """The gateway's Deployment name (also its IstioOperator component name)."""
+    namespace: pulumi.Input[str]
+    """Namespace of the gateway."""
+    selector: pulumi.Input[dict[str, str]]
+    """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector); not empty."""
+    installer: NotRequired[pulumi.Input[str]]
+    """How the gateway is installed: ``istioOperator`` (default) or ``deploymentPatch``."""
+    max_surge: NotRequired[pulumi.Input[str]]
+    """Extra pods a rollout may start at once: a count like ``"2"`` or a percentage like ``"25%"`` (default)."""
+    enabled: NotRequired[pulumi.Input[bool]]
+    """False: take ACPW off this gateway (its pods roll without it); remove the entry afterwards."""
+
+
+class Images(TypedDict):
+    """Where the Wasm modules come from and how they are pulled."""
+
+    sender: NotRequired[pulumi.Input[str]]
+    """``oci://`` URL of the sender image (default: the published v0.1.0 module)."""
+    sender_digest: NotRequired[pulumi.Input[str]]
+    """Manifest digest ``sha256:<64 hex>`` pinning the sender image."""
+    receiver_volume: NotRequired[pulumi.Input[str]]
+    """Image whose working directory holds ``receiver.wasm`` (no scheme)."""
+    receiver_volume_digest: NotRequired[pulumi.Input[str]]
+    """Manifest digest pinning the receiver volume image."""
+    sender_file: NotRequired[pulumi.Input[str]]
+    """A local sender ``.wasm`` to push instead of copying ``sender`` (registry ``ecr`` only)."""
+    receiver_file: NotRequired[pulumi.Input[str]]
+    """A local receiver ``.wasm`` to push as the volume image (registry ``ecr`` only)."""
+    pull_policy: NotRequired[pulumi.Input[str]]
+    """``IfNotPresent`` (default) or ``Always``."""
+    registry: NotRequired[pulumi.Input[str]]
+    """``ghcr`` (default): pull the source images as they are; ``ecr``: copy them into private ECR first."""
+    ecr_keep_images: NotRequired[pulumi.Input[int]]
+    """ECR lifecycle policy: how many images each repository keeps (1 to 1000, default 10)."""
+    ecr_kms_key_arn: NotRequired[pulumi.Input[str]]
+    """Encrypt the ECR repositories with this KMS key instead of AES256."""
+    modules_honour_region: NotRequired[pulumi.Input[bool]]
+    """Set true only for modules built so that they call the configured region (not v0.1.0)."""
+
+
+class Iam(TypedDict):
+    """The AWS identity whose static keys the receiver signs with."""
+
+    user_name: NotRequired[pulumi.Input[str]]
+    """IAM user name (default ``<project>-<stack>``)."""
+    path: NotRequired[pulumi.Input[str]]
+    """IAM path (default ``/acpw/``)."""
+    permissions_boundary: NotRequired[pulumi.Input[str]]
+    """ARN of a managed policy set as the user's permissions boundary."""
+    tags: NotRequired[pulumi.Input[dict[str, str]]]
+    """Tags of the IAM user (``acpw:purpose`` is set by the component)."""
+    key_generation: NotRequired[pulumi.Input[int]]
+    """Bump by one to rotate the access key without downtime (1 to 99999, default 1)."""
+    revoke_previous_key: NotRequired[pulumi.Input[bool]]
+    """Emergency: deactivate every older key at once, even while pods still use it."""
+    allowed_source_vpces: NotRequired[pulumi.Input[list[str]]]
+    """VPC endpoint ids (``vpce-...``) the key may call PutMetricData through."""
+    allowed_source_ips: NotRequired[pulumi.Input[list[str]]]
+    """Public CIDRs the key may call PutMetricData from."""
+
+
+class Heartbeat(TypedDict):
+    """One request a minute through each gateway, so that the no-data alarm means something."""
+
+    enabled: NotRequired[pulumi.Input[bool]]
+    """Run the heartbeat CronJobs (default true while the no-data alarm is on)."""
+    host: NotRequired[pulumi.Input[str]]
+    """``Host`` of the request; must be counted (default: the first of ``matchHosts``)."""
+    path: NotRequired[pulumi.Input[str]]
+    """Path of the request, without a query string (default ``/acpw-heartbeat``)."""
+    port: NotRequired[pulumi.Input[int]]
+    """Port of the gateway Service (default 80)."""
+    image: NotRequired[pulumi.Input[str]]
+    """Image of the heartbeat job."""
+
+
+class Observability(TypedDict):
+    """Dashboard, alarms and their SNS topic; each part can be switched off."""
+
+    dashboard: NotRequired[pulumi.Input[bool]]
+    """Create the CloudWatch dashboard (default true)."""
+    no_data_alarm: NotRequired[pulumi.Input[bool]]
+    """Alarm when no metric arrives (default true)."""
+    no_data_minutes: NotRequired[pulumi.Input[int]]
+    """Minutes without data before the no-data alarm fires (default 10)."""
+    server_error_alarm: NotRequired[pulumi.Input[bool]]
+    """Alarm on the share of 5xx responses (default true)."""
+    server_error_percent: NotRequired[pulumi.Input[float]]
+    """5xx share that fires the alarm, more than 0 and less than 100 (default 5)."""
+    server_error_minutes: NotRequired[pulumi.Input[int]]
+    """Minutes the share must stay above the threshold (default 5)."""
+    server_error_min_requests: NotRequired[pulumi.Input[int]]
+    """Requests per minute below which the 5xx alarm does not judge (default 20)."""
+    topic_arn: NotRequired[pulumi.Input[str]]
+    """SNS topic the alarms notify; unset: the component creates one."""
+    heartbeat: NotRequired[pulumi.Input[Heartbeat]]
+    """The heartbeat requests."""
+
+
+class Cost(TypedDict):
+    """Expected traffic and cardinality, for the monthly CloudWatch estimate and budget."""
+
+    requests_per_second: NotRequired[pulumi.Input[float]]
+    """Requests per second through all gateways (default 0)."""
+    hosts: NotRequired[pulumi.Input[int]]
+    """Distinct counted hosts (default: the number of ``matchHosts``, or 1)."""
+    methods: NotRequired[pulumi.Input[int]]
+    """Distinct HTTP methods (1 to 100, default 1)."""
+    paths: NotRequired[pulumi.Input[int]]
+    """Distinct paths (default 1)."""
+    statuses: NotRequired[pulumi.Input[int]]
+    """Distinct response statuses (1 to 500, default 1)."""
+    monthly_budget_usd: NotRequired[pulumi.Input[float]]
+    """Warn when the estimate reaches this many USD a month."""
+    create_budget: NotRequired[pulumi.Input[bool]]
+    """Create an AWS Budget on CloudWatch spend at ``monthlyBudgetUsd``."""
+    budget_emails: NotRequired[pulumi.Input[list[str]]]
+    """Addresses the budget notifies."""
+
+
+class AcpwDeploymentArgs(TypedDict):
+    """Inputs of the packaged ``AcpwDeployment``: the keys of the ``acpw:*`` stack config."""
+
+    istio_version: pulumi.Input[str]
+    """Istio release of the cluster, ``"1.13"`` or ``"1.13.9"``; decides every version-dependent choice."""
+    cloudwatch: NotRequired[pulumi.Input[CloudWatch]]
+    """Receiver configuration: region, namespace, metric name, timeout."""
+    gateways: NotRequired[pulumi.Input[list[Gateway]]]
+    """Gateways the modules run in (default: ``istio-ingressgateway`` in ``istio-system``)."""
+    match_hosts: NotRequired[pulumi.Input[list[str]]]
+    """Exact ``:authority`` values the sender counts; empty counts every host."""
+    images: NotRequired[pulumi.Input[Images]]
+    """Module images, their digests, the registry and pull policy."""
+    iam: NotRequired[pulumi.Input[Iam]]
+    """The AWS identity of the receiver and its key generation."""
+    fail_strategy: NotRequired[pulumi.Input[str]]
+    """What the sender's HTTP filter does when its module cannot load: ``open`` (default) or ``closed``."""
+    receiver_vm_id: NotRequired[pulumi.Input[str]]
+    """vm_id of the receiver VM (default ``aws-cloudwatch-proxy-wasm-receiver``)."""
+    observability: NotRequired[pulumi.Input[Observability]]
+    """Dashboard, alarms, their topic and the heartbeat."""
+    cost: NotRequired[pulumi.Input[Cost]]
+    """Expected traffic for the monthly cost estimate, and an optional budget."""
+
+
+# Output types keep the key names of the Python component's dicts (which are its stack outputs),
+# so that the provider passes them through unchanged: hence the camelCase attribute names.
+class GatewayInfo(TypedDict):
+    """What the component did for one gateway."""
+
+    receiverDelivery: str
+    """How the receiver is delivered: ``envoyFilterBootstrapPatch`` or ``bootstrapOverride``."""
+    installer: str
+    """``istioOperator`` or ``deploymentPatch``."""
+    istioObjects: list[str]
+    """Names of the Istio objects created for the gateway."""
+
+
+class ObservabilityInfo(TypedDict):
+    """The dashboard, alarms and cost estimate."""
+
+    dashboardName: NotRequired[str]
+    """Name of the dashboard (absent when ``observability.dashboard`` is false)."""
+    dashboardUrl: NotRequired[str]
+    """Console link to the dashboard."""
+    alarmTopicArn: NotRequired[str]
+    """SNS topic the alarms (and the budget) notify."""
+    alarms: list[str]
+    """Names of the alarms."""
+    costEstimate: dict[str, str]
+    """Monthly CloudWatch estimate: amounts as strings (``monthlyUsd``, ``customMetrics``, ...)."""
+
+
+class AcpwDeployment(pulumi.ComponentResource):
+    """aws-cloudwatch-proxy-wasm on Istio ingress gateways: IAM identity, key Secrets, Wasm images, Istio objects, gateway settings, dashboard and alarms. The inputs are validated with the same rules and messages as the ``acpw:*`` stack config; AWS and Kubernetes providers are taken from the resource options (``providers``)."""
+
+    user_arn: pulumi.Output[str]
+    """ARN of the IAM user whose keys the receiver signs with."""
+    secret_names: pulumi.Output[dict[str, str]]
+    """Per gateway namespace: the Secret holding the desired generation's keys."""
+    gateways: pulumi.Output[dict[str, GatewayInfo]]
+    """Per gateway (``namespace/name``): receiver delivery, installer and Istio object names."""
+    generation: pulumi.Output[str]
+    """Id of the desired generation (the gateway pods' ``acpw-rollout`` label)."""
+    cloudwatch_console_url: pulumi.Output[str]
+    """Console link to the metrics of the configured namespace."""
+    istio_operator_yaml: pulumi.Output[str] | None
+    """IstioOperator for ``istioctl install -f`` when a gateway uses ``installer: istioOperator``."""
+    observability: pulumi.Output[ObservabilityInfo]
+    """Dashboard name and URL, alarm names and topic, monthly cost estimate."""
+
+    def __new__(  # type: ignore[misc]
+        cls,
+        name: str,
+        args: AcpwDeploymentArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> deployment.AcpwDeployment:
+        """The Python component itself, built from the validated inputs: one resource, one token.
+
+        Returning an instance of another class skips ``__init__``; the provider only reads the
+        URN and the output attributes, which the Python component has under the same names.
+        """
+        config = load_config(
+            raw_config(args),
+            project=pulumi.get_project(),
+            stack=pulumi.get_stack(),
+            aws_region=pulumi.Config("aws").get("region"),
+        )
+        return deployment.AcpwDeployment(name, deployment.AcpwDeploymentArgs(config=config), opts)
+
+    def __init__(
+        self,
+        name: str,
+        args: AcpwDeploymentArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:  # pragma: no cover - never called: __new__ returns the Python component
+        raise AssertionError("unreachable")
+
+
+_NUMBER_RE = re.compile(r"^[0-9]+$")
+
+
+def raw_config(args: AcpwDeploymentArgs | dict[str, Any]) -> dict[str, Any]:
+    """The inputs as the raw ``acpw:*`` dict the stack config gives (camelCase keys).
+
+    Inputs that are outputs of other resources are waited for: the config decides which
+    resources exist, so it must be known; an unknown value (in a preview) is a ``ConfigError``.
+    """
+    resolved: dict[str, Any] = {}
+    for key, value in dict(args).items():
+        if value is None:
+            continue
+        plain = _known(value, camel_case(key))
+        if plain is not None:
+            resolved[key] = plain
+    return _camel(resolved, AcpwDeploymentArgs)
+
+
+def _known(value: Any, key: str) -> Any:
+    """``value`` with its outputs resolved; a ``ConfigError`` if any part is unknown.
+
+    The provider host passes an input that is unknown in a preview as ``pulumi.output.Unknown``
+    (not as an output) and one with dependencies or secrets as an output.
+    """
+    result = wait_for(pulumi.Output.from_input(value)) if _has_output(value) else value
+    if result is None or _has_unknown(result):
+        raise ConfigError(
+            [
+                f"acpw:{key}: is unknown until another resource is created; it decides which "
+                "resources exist, so it must be known in a preview (pass a plain value)"
+            ]
+        )
+    return result
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return False
+
+
+def _has_output(value: Any) -> bool:
+    if isinstance(value, pulumi.Output):
+        return True
+    if isinstance(value, dict):
+        return any(_has_output(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_output(v) for v in value)
+    return False
+
+
+def _camel(value: dict[str, Any], shape: type) -> dict[str, Any]:
+    """Rename the keys of ``value`` to the config's camelCase names, following ``shape``.
+
+    Only the keys of TypedDicts are renamed: user maps (``selector``, ``tags``) keep theirs.
+    Integers arrive as floats from the engine (the provider's conversion keeps the float):
+    whole ones become ints, others stay floats for the config's "valid integer" message.
+    """
+    hints = dict(shape.__annotations__)
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        if item is None:
+            continue
+        field = _field_type(hints[key]) if key in hints else None
+        if key == "max_surge" and isinstance(item, str) and _NUMBER_RE.match(item):
+            item = int(item)  # the schema's string holds a count or a percentage
+        elif field is int and isinstance(item, float) and item.is_integer():
+            item = int(item)  # every number crosses the wire as a double
+        elif field is not None and typing.is_typeddict(field) and isinstance(item, dict):
+            item = _camel(item, field)
+        elif (
+            field is not None
+            and typing.get_origin(field) is list
+            and typing.is_typeddict(typing.get_args(field)[0])
+            and isinstance(item, list)
+        ):
+            inner = typing.get_args(field)[0]
+            item = [_camel(i, inner) if isinstance(i, dict) else i for i in item]
+        result[camel_case(key) if key in hints else key] = item
+    return result
+
+
+def _field_type(annotation: Any) -> Any:
+    """``T`` of ``NotRequired[pulumi.Input[T]]`` (``pulumi.Input`` is a union with ``T``)."""
+    while typing.get_origin(annotation) in (NotRequired, typing.Required):
+        annotation = typing.get_args(annotation)[0]
+    for member in typing.get_args(annotation) or (annotation,):
+        origin = typing.get_origin(member)
+        if origin is not None and origin.__name__ in ("Awaitable", "Output"):
+            continue
+        if isinstance(member, typing.ForwardRef):
+            continue
+        return member
+    return annotation
+
+
+def inferred_schema() -> dict[str, Any]:
+    """The schema the provider serves (``GetSchema``), inferred from this module's annotations."""
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    provider = ComponentProvider([AcpwDeployment], PACKAGE, None, VERSION)
+    assert provider.schema is not None
+    schema: dict[str, Any] = json.loads(provider.schema)
+    return schema
+
+
+def serve() -> None:
+    """Run the component provider (the ``provider/`` plugin's entry point)."""
+    from pulumi.provider.experimental import component_provider_host
+
+    component_provider_host([AcpwDeployment], name=PACKAGE, version=VERSION)

@@ -1,0 +1,1 @@
+"""Example consumer projects of the acpw component (examples/yaml, examples/python)."""

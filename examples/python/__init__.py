@@ -1,0 +1,1 @@
+"""The README's Python snippet as a project (its program is __main__.py)."""

@@ -1,0 +1,18 @@
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from acpw.config import load_config
+from acpw.deployment import AcpwDeployment, AcpwDeploymentArgs
+
+config = load_config(
+    {"istioVersion": "1.24"}, project="platform", stack="prod", aws_region="ap-northeast-1"
+)
+acpw = AcpwDeployment(
+    "acpw",
+    AcpwDeploymentArgs(config=config),
+    pulumi.ResourceOptions(
+        providers=[aws.Provider("aws", region="ap-northeast-1"), k8s.Provider("k8s")]
+    ),
+)
+pulumi.export("acpwUser", acpw.user_arn)

@@ -1,0 +1,1 @@
+"""The `acpw` component provider plugin directory (see PulumiPlugin.yaml and __main__.py)."""
