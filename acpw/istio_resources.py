@@ -1,7 +1,8 @@
 """Istio objects of the deployment: pure builders (config in, dict out) and their component.
 
 - ``ServiceEntry`` + ``DestinationRule``: the Envoy cluster ``outbound|443||monitoring.<region>.amazonaws.com``
-  the receiver sends ``PutMetricData`` through, with TLS and a verified server certificate.
+  the receiver sends ``PutMetricData`` through, with TLS and a verified server certificate
+  (chain and name: ``subjectAltNames``).
 - ``WasmPlugin``: the sender HTTP filter, one per gateway.
 - the receiver bootstrap extension, delivered per Istio version: an ``EnvoyFilter`` BOOTSTRAP patch
   (1.12 - 1.20) or a custom bootstrap ``ConfigMap`` read through ``ISTIO_BOOTSTRAP_OVERRIDE`` (1.21+).
@@ -80,8 +81,14 @@ def service_entry(config: AcpwConfig, namespace: str) -> dict[str, Any]:
 
 
 def destination_rule(config: AcpwConfig, namespace: str) -> dict[str, Any]:
+    """TLS origination to CloudWatch that verifies the chain and the name, on every Istio version.
+
+    ``subjectAltNames`` pins the certificate's name: without it istiod gives Envoy a CA but no
+    name matcher (``auto_san_validation`` is only set when ``sni`` is empty), so any certificate
+    the trusted CAs signed would be accepted, whatever host it was issued for.
+    """
     host = monitoring_host(config.region)
-    tls: dict[str, Any] = {"mode": "SIMPLE", "sni": host}
+    tls: dict[str, Any] = {"mode": "SIMPLE", "sni": host, "subjectAltNames": [host]}
     if not config.features.tls_verifies_by_default:
         # Before 1.21 a SIMPLE origination skips server verification unless a CA is given.
         tls["caCertificates"] = OS_CA_BUNDLE

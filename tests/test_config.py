@@ -137,6 +137,34 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
         {"istioVersion": "1.13", "cloudwatch": {"requestTimeoutMs": 600000}},
         "acpw:cloudwatch.requestTimeoutMs: 600000 is out of range",
     ),
+    # The receiver's JSON types are strict (a wrong type fails its start, and Envoy's): the
+    # config refuses every value that would not render as the JSON type the module expects.
+    (
+        "timeout written as a string",
+        {"istioVersion": "1.13", "cloudwatch": {"requestTimeoutMs": "5000"}},
+        "acpw:cloudwatch.requestTimeoutMs: Input should be a valid integer ('5000' is a string: "
+        "the receiver refuses a number written as a string",
+    ),
+    (
+        "timeout as a boolean",
+        {"istioVersion": "1.13", "cloudwatch": {"requestTimeoutMs": True}},
+        "acpw:cloudwatch.requestTimeoutMs: Input should be a valid integer",
+    ),
+    (
+        "timeout with a fraction",
+        {"istioVersion": "1.13", "cloudwatch": {"requestTimeoutMs": 5000.5}},
+        "acpw:cloudwatch.requestTimeoutMs: Input should be a valid integer",
+    ),
+    (
+        "metric name as a number",
+        {"istioVersion": "1.13", "cloudwatch": {"metricName": 5}},
+        "acpw:cloudwatch.metricName: Input should be a valid string",
+    ),
+    (
+        "namespace null",
+        {"istioVersion": "1.13", "cloudwatch": {"namespace": None}},
+        "acpw:cloudwatch.namespace: Input should be a valid string",
+    ),
     (
         "empty selector",
         {"istioVersion": "1.13", "gateways": [{"name": "gw", "namespace": "ns", "selector": {}}]},

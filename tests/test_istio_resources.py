@@ -72,6 +72,8 @@ def test_destination_rule_always_verifies_the_server(version: str, ca: str | Non
     assert tls["mode"] == "SIMPLE"
     assert tls["sni"] == "monitoring.ap-northeast-1.amazonaws.com"
     assert tls.get("caCertificates") == ca
+    # The name is checked on every version, not only the chain.
+    assert tls["subjectAltNames"] == ["monitoring.ap-northeast-1.amazonaws.com"]
     assert "insecureSkipVerify" not in tls
     assert spec["exportTo"] == ["."]
 

@@ -722,21 +722,16 @@ def test_example_stacks_pass_the_whole_pack(stack: str) -> None:
 
 
 @pytest.mark.usefixtures("secret_markers")
-def test_example_stacks_lack_subject_alt_names_so_their_pack_config_turns_the_check_off() -> None:
-    """The program does not set DestinationRule subjectAltNames yet (another change adds them).
-    Until then the example stacks run with policy/example-stacks.json, which only turns that
-    requirement off. When this test fails because no violation is left, drop the override."""
-    assert EXAMPLE_STACKS_CONFIG == {
-        "destination-rule-verifies-server": {"requireSubjectAltNames": False}
-    }
+def test_example_stacks_pass_with_subject_alt_names_required() -> None:
+    """The DestinationRules pin the certificate's name (subjectAltNames), so the example stacks
+    need no override: policy/example-stacks.json turns nothing off and the default pack config
+    (requireSubjectAltNames on) finds no violation."""
+    assert EXAMPLE_STACKS_CONFIG == {}
     for stack in ("dev", "prod"):
-        run = PackRun(rendered(stack).registrations, stack_istio_version=stack_version(stack))
-        rules = [r for r in rendered(stack).registrations if pack.DESTINATION_RULE_RE.match(r.type)]
-        assert rules
-        assert run.by_policy_and_type() == sorted(
-            ("destination-rule-verifies-server", r.type) for r in rules
-        )
-        assert all("subjectAltNames" in message for _, _, message in run.violations)
+        registrations = rendered(stack).registrations
+        assert [r for r in registrations if pack.DESTINATION_RULE_RE.match(r.type)]
+        run = PackRun(registrations, stack_istio_version=stack_version(stack))
+        assert run.violations == []
 
 
 @pytest.mark.usefixtures("secret_markers")

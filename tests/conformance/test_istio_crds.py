@@ -477,3 +477,32 @@ def test_a_render_mutated_like_a_newer_release_is_caught() -> None:
     report = validate_objects(objs, case.istio_version)
     assert [v.path for v in report.violations] == ["spec.failStrategy"]
     assert report.violations[0].obj == object_ref(plugin)
+
+
+@pytest.mark.parametrize("bundle_version", sorted(istio_schema.available_bundles()))
+def test_destination_rule_subject_alt_names_exist_in_every_bundle(
+    bundle_version: tuple[int, int, int],
+) -> None:
+    """The render sets DestinationRule tls.subjectAltNames on every Istio version: every bundle's
+    DestinationRule, in each networking version it serves, must keep it (a list of strings), and
+    prune a misspelt name, so the check is not vacuous."""
+    bundle = istio_schema.Bundle(bundle_version, istio_schema.available_bundles()[bundle_version])
+    served = bundle.served_versions("networking.istio.io", "DestinationRule")
+    assert served, f"bundle {bundle.name} serves no DestinationRule"
+    host = "monitoring.ap-northeast-1.amazonaws.com"
+    for version in served:
+        tls: dict[str, Any] = {"mode": "SIMPLE", "sni": host, "subjectAltNames": [host]}
+        rule: dict[str, Any] = {
+            "apiVersion": f"networking.istio.io/{version}",
+            "kind": "DestinationRule",
+            "metadata": {"name": "acpw-monitoring", "namespace": "istio-system"},
+            "spec": {"host": host, "exportTo": ["."], "trafficPolicy": {"tls": tls}},
+        }
+        report = bundle.validate(rule)
+        assert report.ok, f"bundle {bundle.name} {version}: {report}"
+        misspelt = copy.deepcopy(rule)
+        misspelt["spec"]["trafficPolicy"]["tls"]["subjectAltName"] = [host]
+        assert not bundle.validate(misspelt).ok, f"bundle {bundle.name} {version} kept a typo"
+        wrong_type = copy.deepcopy(rule)
+        wrong_type["spec"]["trafficPolicy"]["tls"]["subjectAltNames"] = host
+        assert not bundle.validate(wrong_type).ok, f"bundle {bundle.name} {version}: not a list"

@@ -2,7 +2,8 @@
 
 Every ``ServiceEntry`` visible in the gateway namespace gives one cluster
 ``outbound|<port>||<host>`` per host and port, with the DestinationRule's TLS
-(``UpstreamTlsContext``, its ``sni``, CA validation). The DNS address is mapped to a local fake
+(``UpstreamTlsContext``, its ``sni``, CA validation and the ``subjectAltNames`` name check as
+istiod renders it). The DNS address is mapped to a local fake
 CloudWatch endpoint; ``caCertificates`` (a path, or ``system`` = the OS bundle, also the default
 from 1.21) keeps its container path, which the Envoy process maps to the test CA.
 """
@@ -73,7 +74,9 @@ def build_clusters(
                 )
                 tls = _tls_settings(rule, port["number"]) if rule else None
                 if tls is not None:
-                    socket_config = _upstream_tls(tls, rule, version, ca_paths)
+                    socket_config = _upstream_tls(
+                        tls, rule, version, ca_paths, list(spec.get("subjectAltNames") or [])
+                    )
                     if socket_config is not None:
                         cluster["transport_socket"] = socket_config
                 clusters.append(cluster)
@@ -91,7 +94,11 @@ def _tls_settings(rule: Obj, port: int) -> Obj | None:
 
 
 def _upstream_tls(
-    tls: Obj, rule: Obj | None, version: IstioVersion, ca_paths: set[str]
+    tls: Obj,
+    rule: Obj | None,
+    version: IstioVersion,
+    ca_paths: set[str],
+    service_entry_sans: list[str],
 ) -> Obj | None:
     where = f"{object_ref(rule or {})} spec.trafficPolicy.tls"
     mode = tls.get("mode", "DISABLE")
@@ -100,21 +107,30 @@ def _upstream_tls(
     if mode != "SIMPLE":
         raise HarnessError(f"{where}.mode {mode!r}: only SIMPLE is modelled")
     context: Obj = {"common_tls_context": {}}
-    if tls.get("sni"):
-        context["sni"] = tls["sni"]
+    if not tls.get("sni"):
+        # istiod would set auto_sni and auto_san_validation (SNI and name check from the
+        # request's host); the receiver's calls carry the hard-coded host, so not modelled.
+        raise HarnessError(f"{where}.sni is empty: auto_sni / auto_san_validation not modelled")
+    context["sni"] = tls["sni"]
     ca = tls.get("caCertificates")
-    verify = bool(ca) or (version.at_least(21) and not tls.get("insecureSkipVerify"))
-    if version.at_least(24) and not tls.get("insecureSkipVerify"):
-        verify = True
+    # insecureSkipVerify drops the whole validation context (CA and names) in istiod; without it
+    # a CA is used when given, and from 1.21 by default (the OS bundle).
+    verify = not tls.get("insecureSkipVerify") and (bool(ca) or version.at_least(21))
     if verify:
         path = OS_CA_BUNDLE if (not ca or ca == "system") else str(ca)
         ca_paths.add(path)
         validation: Obj = {"trusted_ca": {"filename": path}}
-        sans = tls.get("subjectAltNames") or []
+        # As istiod: the DestinationRule's subjectAltNames, else the ServiceEntry's, become
+        # exact matchers in the deprecated untyped field, which Envoy expands into one typed
+        # matcher per SAN type (DNS, URI, EMAIL, IP_ADDRESS). Sources: istio/istio
+        # pilot/pkg/networking/core/cluster_tls.go constructUpstreamTLS
+        # (``MatchSubjectAltNames: util.StringToExactMatch(tls.SubjectAltNames)``; in
+        # networking/core/v1alpha3 before 1.22) and envoyproxy/envoy
+        # source/common/ssl/certificate_validation_context_config_impl.cc
+        # getSubjectAltNameMatchers.
+        sans = tls.get("subjectAltNames") or service_entry_sans
         if sans:
-            validation["match_typed_subject_alt_names"] = [
-                {"san_type": "DNS", "matcher": {"exact": s}} for s in sans
-            ]
+            validation["match_subject_alt_names"] = [{"exact": str(s)} for s in sans]
         context["common_tls_context"]["validation_context"] = validation
     return {
         "name": "envoy.transport_sockets.tls",

@@ -71,11 +71,16 @@ def make_test_pki(directory: Path, hosts: Iterable[str]) -> tuple[Path, Path, Pa
 
 
 class FakeCloudWatch:
-    """HTTPS server on 127.0.0.1 that records every call (SNI, headers, body) and answers 200."""
+    """HTTPS server on 127.0.0.1 that records every call (SNI, headers, body) and answers 200.
+
+    Its certificate is signed by the test CA and issued for ``hosts``; every failed TLS handshake
+    is recorded in ``handshake_errors`` (e.g. the client refused the certificate).
+    """
 
     def __init__(self, work_dir: Path, hosts: Iterable[str]) -> None:
         self.ca_file, cert, key = make_test_pki(work_dir / "pki", hosts)
         self.calls: list[Call] = []
+        self.handshake_errors: list[str] = []
         self._lock = threading.Lock()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
@@ -122,7 +127,9 @@ class FakeCloudWatch:
                 sock.settimeout(10)
                 try:
                     return context.wrap_socket(sock, server_side=True), addr
-                except (ssl.SSLError, OSError):
+                except (ssl.SSLError, OSError) as exc:
+                    with owner._lock:
+                        owner.handshake_errors.append(str(exc))
                     sock.close()
                     raise
 
@@ -136,6 +143,10 @@ class FakeCloudWatch:
     def snapshot(self) -> list[Call]:
         with self._lock:
             return list(self.calls)
+
+    def handshake_failures(self) -> list[str]:
+        with self._lock:
+            return list(self.handshake_errors)
 
     def close(self) -> None:
         self._server.shutdown()

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -182,6 +183,17 @@ class EnvoyRun:
             if status.get("name") == "0.0.0.0_8080":
                 return int(status["local_address"]["socket_address"]["port_value"])
         raise HarnessError(f"gateway listener not found in admin /listeners: {body}")
+
+    def stats(self, pattern: str) -> dict[str, int]:
+        """Envoy's counters and gauges whose name matches the regex ``pattern`` (admin ``/stats``)."""
+        assert self.admin_port is not None
+        query = urllib.parse.urlencode({"format": "json", "filter": pattern})
+        _, body = http_request(self.admin_port, "127.0.0.1", f"/stats?{query}")
+        values: dict[str, int] = {}
+        for stat in json.loads(body).get("stats", []):
+            if "name" in stat and isinstance(stat.get("value"), int):
+                values[stat["name"]] = stat["value"]
+        return values
 
     def wait_exit(self, timeout: float = 20.0) -> int | None:
         assert self.proc is not None

@@ -28,6 +28,9 @@ class Scenario:
     """What the agent's fetch of the WasmPlugin url yields (None: the fetch fails)."""
     receiver_module: Path | None
     """What the init container leaves at the rendered receiver path (None: nothing)."""
+    certificate_hosts: Sequence[str] | None = None
+    """Names the fake endpoint's certificate is issued for (signed by the trusted test CA);
+    None: the ServiceEntry hosts, i.e. the right names."""
     _stack: list[Any] = field(default_factory=list)
 
     def __enter__(self) -> tuple[EnvoyRun, FakeCloudWatch]:
@@ -47,6 +50,8 @@ class Scenario:
             if o.get("kind") == "ServiceEntry"
             for h in o["spec"].get("hosts", [])
         }
+        if self.certificate_hosts is not None:
+            hosts = set(self.certificate_hosts)
         fake = FakeCloudWatch(work, hosts or {"localhost"})
         self._stack.append(fake)
         config = build_envoy_config(

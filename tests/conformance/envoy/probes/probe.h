@@ -133,7 +133,7 @@ static void log_sb(u32 level, sb_t *b) { proxy_log(level, b->buf, b->len); }
 
 static void log_str(u32 level, const char *s) { proxy_log(level, s, str_len(s)); }
 
-/* ---- minimal JSON reader (flat objects, string/number/string-array) --- */
+/* ---- minimal JSON reader (the sender's flat configuration) ---------- */
 
 static size_t skip_ws(const char *j, size_t n, size_t i) {
   while (i < n && (j[i] == ' ' || j[i] == '\n' || j[i] == '\r' || j[i] == '\t')) i++;
@@ -169,13 +169,121 @@ static int json_get_string(const char *j, size_t n, const char *key, char *out, 
   return i < n && json_string(j, n, i, out, cap, out_len) != 0;
 }
 
-static int json_get_u32(const char *j, size_t n, const char *key, u32 *out) {
-  size_t i = json_find(j, n, key);
-  if (i < n && j[i] == '"') i++; /* tolerate numbers written as strings */
-  if (i >= n || j[i] < '0' || j[i] > '9') return 0;
-  u32 v = 0;
-  while (i < n && j[i] >= '0' && j[i] <= '9') v = v * 10 + (u32)(j[i++] - '0');
-  *out = v;
+/* ---- strict JSON object reader (what the real receiver's easyjson parse accepts) ---- */
+
+/* Index just after the JSON value starting at j[i], or 0 when there is none. Nested objects and
+ * arrays are skipped by bracket depth (strings inside them are respected). */
+static size_t json_skip_value(const char *j, size_t n, size_t i) {
+  if (i >= n) return 0;
+  char c = j[i];
+  if (c == '"') {
+    for (i++; i < n && j[i] != '"'; i++)
+      if (j[i] == '\\') i++;
+    return i < n ? i + 1 : 0;
+  }
+  if (c == '{' || c == '[') {
+    size_t depth = 0;
+    for (; i < n; i++) {
+      if (j[i] == '"') {
+        size_t end = json_skip_value(j, n, i);
+        if (end == 0) return 0;
+        i = end - 1;
+      } else if (j[i] == '{' || j[i] == '[') {
+        depth++;
+      } else if (j[i] == '}' || j[i] == ']') {
+        if (--depth == 0) return i + 1;
+      }
+    }
+    return 0;
+  }
+  if (c == 't') return (i + 4 <= n && bytes_eq(j + i, 4, "true", 4)) ? i + 4 : 0;
+  if (c == 'f') return (i + 5 <= n && bytes_eq(j + i, 5, "false", 5)) ? i + 5 : 0;
+  if (c == 'n') return (i + 4 <= n && bytes_eq(j + i, 4, "null", 4)) ? i + 4 : 0;
+  if (c == '-' || (c >= '0' && c <= '9')) {
+    size_t start = i;
+    while (i < n && (j[i] == '-' || j[i] == '+' || j[i] == '.' || j[i] == 'e' || j[i] == 'E' ||
+                     (j[i] >= '0' && j[i] <= '9')))
+      i++;
+    return i > start ? i : 0;
+  }
+  return 0;
+}
+
+static int json_is_null(const char *j, size_t n, size_t v) {
+  return v + 4 <= n && bytes_eq(j + v, 4, "null", 4);
+}
+
+typedef struct {
+  const char *j;
+  size_t n;
+  size_t i;
+  int state; /* 0 before '{', 1 inside, 2 after '}' */
+} json_obj_t;
+
+static json_obj_t json_obj(const char *j, size_t n) {
+  json_obj_t o;
+  o.j = j;
+  o.n = n;
+  o.i = 0;
+  o.state = 0;
+  return o;
+}
+
+/* Next member of a flat top-level object: 1 with the raw key (between its quotes) and the value's
+ * start index, 0 at the end of a well-formed object (nothing but whitespace after it), -1 when
+ * the text is not a JSON object. */
+static int json_obj_next(json_obj_t *o, const char **key, size_t *key_len, size_t *value) {
+  const char *j = o->j;
+  size_t n = o->n;
+  if (o->state == 0) {
+    o->i = skip_ws(j, n, 0);
+    if (o->i >= n || j[o->i] != '{') return -1;
+    o->i = skip_ws(j, n, o->i + 1);
+    o->state = 1;
+    if (o->i < n && j[o->i] == '}') {
+      o->i++;
+      o->state = 2;
+    }
+  }
+  if (o->state == 2) return skip_ws(j, n, o->i) == n ? 0 : -1;
+  size_t k = o->i;
+  size_t k_end = json_skip_value(j, n, k);
+  if (k >= n || j[k] != '"' || k_end == 0) return -1;
+  size_t i = skip_ws(j, n, k_end);
+  if (i >= n || j[i] != ':') return -1;
+  i = skip_ws(j, n, i + 1);
+  size_t v_end = json_skip_value(j, n, i);
+  if (v_end == 0) return -1;
+  *key = j + k + 1;
+  *key_len = k_end - k - 2;
+  *value = i;
+  i = skip_ws(j, n, v_end);
+  if (i < n && j[i] == ',') {
+    o->i = skip_ws(j, n, i + 1);
+  } else if (i < n && j[i] == '}') {
+    o->i = i + 1;
+    o->state = 2;
+  } else {
+    return -1;
+  }
+  return 1;
+}
+
+static int key_is(const char *key, size_t key_len, const char *name) {
+  return bytes_eq(key, key_len, name, str_len(name));
+}
+
+/* A JSON integer that fits u32 at j[v] (no sign, fraction, exponent or quotes), else 0. */
+static int json_u32_at(const char *j, size_t n, size_t v, u32 *out) {
+  size_t end = json_skip_value(j, n, v);
+  if (end == 0 || j[v] < '0' || j[v] > '9') return 0;
+  unsigned long long x = 0;
+  for (size_t i = v; i < end; i++) {
+    if (j[i] < '0' || j[i] > '9') return 0;
+    x = x * 10 + (unsigned long long)(j[i] - '0');
+    if (x > 0xffffffffULL) return 0;
+  }
+  *out = (u32)x;
   return 1;
 }
 

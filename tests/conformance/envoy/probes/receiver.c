@@ -2,13 +2,17 @@
  * ACPW probe receiver: stands in for the real receiver.wasm (bootstrap WasmService,
  * singleton, main thread) at the boundaries the deployment configures.
  *
- * - proxy_on_configure: reads the plugin configuration JSON (cloud_watch_region and
- *   cloud_watch_cluster_name required, http_request_timeout_millisecond,
- *   metric_namespace, metric_name optional), reads ACPW_AWS_ACCESS_KEY_ID and
- *   ACPW_AWS_SECRET_ACCESS_KEY through WASI environ (what host_env_keys exposes) and
- *   registers the shared queue "aws_cloudwatch_metric". Missing required keys fail
- *   the configuration.
- * - proxy_on_queue_ready: one proxy_http_call per message to the configured cluster,
+ * - proxy_on_configure: as strict as the v0.1.0 receiver (its config/receiver.go and
+ *   cmd/receiver/main.go; see the README's Envoy-layer section): the configuration must be a JSON object; keys
+ *   match exactly; unknown keys are skipped and null is ignored; a value of the wrong JSON
+ *   type (e.g. the timeout written as a string, "5000") fails; cloud_watch_region and
+ *   cloud_watch_cluster_name are required; the access key id and secret come from the
+ *   configuration or else from ACPW_AWS_ACCESS_KEY_ID / ACPW_AWS_SECRET_ACCESS_KEY through
+ *   WASI environ (what host_env_keys exposes), and either one empty fails the start. A
+ *   failed start of this bootstrap service keeps Envoy from starting, as with the real one.
+ *   Then it registers the shared queue "aws_cloudwatch_metric".
+ * - proxy_on_queue_ready: each message must be a JSON object with the keys host, method,
+ *   path and status (the real sender's keys); one proxy_http_call per message to the configured cluster,
  *   POST / with :authority monitoring.<region>.amazonaws.com, the message as body,
  *   the access key id in x-acpw-access-key-id and presence flags of both keys
  *   (the secret itself is never sent).
@@ -85,6 +89,58 @@ EXPORT(proxy_on_vm_start) u32 proxy_on_vm_start(u32 root, size_t size) {
   return 1;
 }
 
+static void log_refused(const char *what, const char *key, size_t key_len) {
+  sb_t m = sb_new(512);
+  sb_str(&m, "acpw-probe receiver: configuration refused: ");
+  sb_str(&m, what);
+  sb_str(&m, " ");
+  sb_add(&m, key, key_len);
+  log_sb(LOG_ERROR, &m);
+}
+
+/* A string value into out (null: left as it was); 0 when the value is not a JSON string. */
+static int take_string(const char *j, size_t n, size_t v, char *out, size_t cap, size_t *out_len) {
+  if (json_is_null(j, n, v)) return 1;
+  return json_string(j, n, v, out, cap, out_len) != 0;
+}
+
+/* The configuration as the v0.1.0 receiver parses it (config/receiver.go, easyjson): a JSON
+ * object; keys matched exactly; unknown keys skipped; null ignored; a value of the wrong JSON
+ * type fails the parse. */
+static int parse_configuration(const char *cfg, size_t n, char *cfg_key_id, size_t *cfg_key_id_len,
+                               char *cfg_secret, size_t *cfg_secret_len) {
+  json_obj_t o = json_obj(cfg, n);
+  const char *key;
+  size_t key_len, v;
+  int rc;
+  while ((rc = json_obj_next(&o, &key, &key_len, &v)) == 1) {
+    int ok = 1;
+    if (key_is(key, key_len, "cloud_watch_region"))
+      ok = take_string(cfg, n, v, region, sizeof(region), &region_len);
+    else if (key_is(key, key_len, "cloud_watch_cluster_name"))
+      ok = take_string(cfg, n, v, cluster, sizeof(cluster), &cluster_len);
+    else if (key_is(key, key_len, "metric_namespace"))
+      ok = take_string(cfg, n, v, metric_namespace, sizeof(metric_namespace), &metric_namespace_len);
+    else if (key_is(key, key_len, "metric_name"))
+      ok = take_string(cfg, n, v, metric_name, sizeof(metric_name), &metric_name_len);
+    else if (key_is(key, key_len, "aws_access_key_id"))
+      ok = take_string(cfg, n, v, cfg_key_id, 256, cfg_key_id_len);
+    else if (key_is(key, key_len, "aws_secret_access_key"))
+      ok = take_string(cfg, n, v, cfg_secret, 256, cfg_secret_len);
+    else if (key_is(key, key_len, "http_request_timeout_millisecond"))
+      ok = json_is_null(cfg, n, v) || json_u32_at(cfg, n, v, &timeout_ms);
+    if (!ok) {
+      log_refused("wrong JSON type for", key, key_len);
+      return 0;
+    }
+  }
+  if (rc != 0) {
+    log_str(LOG_ERROR, "acpw-probe receiver: configuration refused: not a JSON object");
+    return 0;
+  }
+  return 1;
+}
+
 EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
   (void)root;
   char *cfg;
@@ -93,19 +149,39 @@ EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
     log_str(LOG_ERROR, "acpw-probe receiver: cannot read plugin configuration");
     return 0;
   }
-  if (!json_get_string(cfg, n, "cloud_watch_region", region, sizeof(region), &region_len) || region_len == 0) {
-    log_str(LOG_ERROR, "acpw-probe receiver: configuration lacks cloud_watch_region");
+  char cfg_key_id[256];
+  size_t cfg_key_id_len = 0;
+  char cfg_secret[256];
+  size_t cfg_secret_len = 0;
+  if (!parse_configuration(cfg, n, cfg_key_id, &cfg_key_id_len, cfg_secret, &cfg_secret_len)) return 0;
+  if (region_len == 0) {
+    log_str(LOG_ERROR, "acpw-probe receiver: configuration refused: cloud_watch_region is missing");
     return 0;
   }
-  if (!json_get_string(cfg, n, "cloud_watch_cluster_name", cluster, sizeof(cluster), &cluster_len) ||
-      cluster_len == 0) {
-    log_str(LOG_ERROR, "acpw-probe receiver: configuration lacks cloud_watch_cluster_name");
+  if (cluster_len == 0) {
+    log_str(LOG_ERROR, "acpw-probe receiver: configuration refused: cloud_watch_cluster_name is missing");
     return 0;
   }
-  json_get_string(cfg, n, "metric_namespace", metric_namespace, sizeof(metric_namespace), &metric_namespace_len);
-  json_get_string(cfg, n, "metric_name", metric_name, sizeof(metric_name), &metric_name_len);
-  json_get_u32(cfg, n, "http_request_timeout_millisecond", &timeout_ms);
+  /* Keys in the configuration win; empty ones fall back to the env vars (host_env_keys). */
   read_environ();
+  if (cfg_key_id_len > 0) {
+    memcpy(key_id, cfg_key_id, cfg_key_id_len);
+    key_id_len = cfg_key_id_len;
+    key_id_set = 1;
+  }
+  if (cfg_secret_len > 0) secret_set = 1;
+  if (!key_id_set) {
+    log_str(LOG_ERROR,
+            "acpw-probe receiver: plugin start failed: aws_access_key_id is empty "
+            "(configuration and env ACPW_AWS_ACCESS_KEY_ID)");
+    return 0;
+  }
+  if (!secret_set) {
+    log_str(LOG_ERROR,
+            "acpw-probe receiver: plugin start failed: aws_secret_access_key is empty "
+            "(configuration and env ACPW_AWS_SECRET_ACCESS_KEY)");
+    return 0;
+  }
   u32 rc = proxy_register_shared_queue(QUEUE_NAME, sizeof(QUEUE_NAME) - 1, &queue_id);
   sb_t m = sb_new(1024);
   sb_str(&m, "acpw-probe receiver: configured region=");
@@ -114,9 +190,7 @@ EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
   sb_add(&m, cluster, cluster_len);
   sb_str(&m, " timeout_ms=");
   sb_u32(&m, timeout_ms);
-  sb_str(&m, key_id_set ? " key_id=set" : " key_id=missing");
-  sb_str(&m, secret_set ? " secret=set" : " secret=missing");
-  sb_str(&m, " register_queue_status=");
+  sb_str(&m, " key_id=set secret=set register_queue_status=");
   sb_u32(&m, rc);
   log_sb(rc == ST_OK ? LOG_INFO : LOG_ERROR, &m);
   return rc == ST_OK;
@@ -196,6 +270,20 @@ static void send_one(const char *msg, size_t msg_len) {
   }
 }
 
+/* The sender's message: a JSON object with the keys host, method, path and status. */
+static int message_ok(const char *msg, size_t len) {
+  static const char *const wanted[] = {"host", "method", "path", "status"};
+  int seen[4] = {0, 0, 0, 0};
+  json_obj_t o = json_obj(msg, len);
+  const char *key;
+  size_t key_len, v;
+  int rc;
+  while ((rc = json_obj_next(&o, &key, &key_len, &v)) == 1)
+    for (int i = 0; i < 4; i++)
+      if (key_is(key, key_len, wanted[i]) && !json_is_null(msg, len, v)) seen[i] = 1;
+  return rc == 0 && seen[0] && seen[1] && seen[2] && seen[3];
+}
+
 EXPORT(proxy_on_queue_ready) void proxy_on_queue_ready(u32 root, u32 id) {
   (void)root;
   for (;;) {
@@ -210,6 +298,13 @@ EXPORT(proxy_on_queue_ready) void proxy_on_queue_ready(u32 root, u32 id) {
         log_sb(LOG_ERROR, &m);
       }
       return;
+    }
+    if (!message_ok(msg, len)) {
+      sb_t m = sb_new(2048);
+      sb_str(&m, "acpw-probe receiver: message refused (needs keys host, method, path, status): ");
+      sb_add(&m, msg, len);
+      log_sb(LOG_ERROR, &m);
+      continue;
     }
     send_one(msg, len);
   }

@@ -8,7 +8,8 @@
  *   instance starts before the receiver registers its queue: NOT_FOUND there is normal).
  * - proxy_on_log (stream finished): when :authority matches, resolves the queue
  *   "aws_cloudwatch_metric" in VM receiver_vm_id (per request) and enqueues one JSON
- *   message {"authority","method","path","status"}.
+ *   message {"host","method","path","status"} (the real sender's keys; "host" is the
+ *   :authority). Unlike the real sender it does not compress the message.
  * Every step is logged with the prefix "acpw-probe sender:" for the tests.
  */
 #include "probe.h"
@@ -131,7 +132,7 @@ EXPORT(proxy_on_log) void proxy_on_log(u32 ctx) {
     return;
   }
   sb_t msg = sb_new(2048);
-  sb_str(&msg, "{\"authority\":\"");
+  sb_str(&msg, "{\"host\":\"");
   sb_json(&msg, authority, authority_len);
   sb_str(&msg, "\",\"method\":\"");
   sb_json(&msg, method, method_len);
