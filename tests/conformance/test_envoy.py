@@ -655,6 +655,10 @@ def test_server_certificate_name_is_checked(
         assert fake.snapshot() == [], (
             f"{object_ref(rule)}: a certificate for {WRONG_NAME} was accepted for {monitoring_host}"
         )
+        # The server thread records the failed handshake after Envoy has already given up.
+        deadline = time.monotonic() + 10
+        while not fake.handshake_failures() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert fake.handshake_failures(), "the endpoint saw no failed TLS handshake"
         failures = run.stats(r"ssl\.fail_verify_san$")
         assert failures.get(f"cluster.{cluster}.ssl.fail_verify_san", 0) >= 1, failures
