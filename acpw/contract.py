@@ -37,8 +37,25 @@ ISTIO_OPERATOR_NAME = "acpw-gateways"
 ISTIO_OPERATOR_NAMESPACE = "istio-system"
 
 # --- images the program runs besides the modules -----------------------------------------------
-AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
-KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.0"
+# The defaults of ``acpw:images.kubectl`` and ``acpw:images.awsCli``: always by digest, because
+# these images receive a ServiceAccount token and an AWS key.
+#
+# !!! PLACEHOLDER DIGESTS !!! The manifest digests below have NOT been resolved against the
+# registries (written offline, no public record of them was found). They are well-formed but
+# almost certainly not the images' real digests, so a pull of the defaults fails. Until they are
+# replaced (``crane digest registry.k8s.io/kubectl:v1.33.0``, ``crane digest
+# public.ecr.aws/aws-cli/aws-cli:2.27.0``) and ``TOOL_IMAGE_DIGESTS_VERIFIED`` is set to True,
+# set ``acpw:images.kubectl`` and ``acpw:images.awsCli`` to references you resolved yourself;
+# every preview warns while a default with a placeholder digest is in use.
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+"""Not a real digest: marks a default that must be replaced before it can be pulled."""
+TOOL_IMAGE_DIGESTS_VERIFIED = False
+"""True once the digests of the two defaults below are real (then the preview warning stops)."""
+KUBECTL_IMAGE = f"registry.k8s.io/kubectl:v1.33.0@{PLACEHOLDER_DIGEST}"
+AWS_CLI_IMAGE = f"public.ecr.aws/aws-cli/aws-cli:2.27.0@{PLACEHOLDER_DIGEST}"
+TOOL_UID = 65532
+"""The fixed non-root UID (and GID) of every container the program owns (the distroless
+``nonroot`` user; no image used here needs a particular UID)."""
 
 # --- labels ------------------------------------------------------------------------------------
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": PART_OF}

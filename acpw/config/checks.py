@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from acpw.config.errors import PROJECT, ConfigProblem, config_key, shown
+from acpw.contract import PLACEHOLDER_DIGEST, TOOL_IMAGE_DIGESTS_VERIFIED
 
 if TYPE_CHECKING:
     from acpw.config.models import AcpwConfig
@@ -157,12 +158,54 @@ def _image_problems(config: AcpwConfig) -> list[ConfigProblem]:
                 f"a local .wasm file needs a registry to be pushed to: set {PROJECT}:images.registry: ecr",
             )
         )
+    for name, value in (
+        ("copy_tool_images", images.copy_tool_images),
+        ("refresher_namespace", images.refresher_namespace),
+        ("refresher_role_arn", images.refresher_role_arn),
+    ):
+        if value and images.registry != "ecr":
+            problems.append(
+                ConfigProblem(
+                    config_key("images", name),
+                    f"only applies to registry 'ecr' (the pull-secret refresher and the private "
+                    f"registry exist only there): set {PROJECT}:images.registry: ecr",
+                )
+            )
     return problems
+
+
+def placeholder_image_warnings(config: AcpwConfig) -> list[str]:
+    """Built-in tool image defaults whose digest is a placeholder (acpw/contract.py)."""
+    if TOOL_IMAGE_DIGESTS_VERIFIED:
+        return []
+    images = config.images
+    awaited = any(
+        g.installer == "deploymentPatch"
+        or (g.installer == "istioOperator" and config.features.in_cluster_operator)
+        for g in config.gateways
+    )
+    heartbeat = config.observability.heartbeat
+    used = {
+        "kubectl": (images.kubectl, awaited or images.registry == "ecr"),
+        "aws_cli": (images.aws_cli, images.registry == "ecr"),
+        "observability.heartbeat.image": (heartbeat.image, heartbeat.enabled),
+    }
+    found = []
+    for name, (value, in_use) in used.items():
+        if in_use and value.endswith(f"@{PLACEHOLDER_DIGEST}"):
+            key = name if name.startswith("observability.") else f"images.{config_key(name)}"
+            found.append(
+                f"{PROJECT}:{key}: the built-in default {value} carries a "
+                "PLACEHOLDER digest (not resolved against the registry): its pull fails. Set "
+                f"{PROJECT}:{key} to the image by its real digest "
+                "(e.g. crane digest <image>; see docs/images.md)"
+            )
+    return found
 
 
 def version_warnings(config: AcpwConfig) -> list[str]:
     """Settings that cannot be honoured on this Istio version, worded for the preview output."""
-    found = []
+    found = placeholder_image_warnings(config)
     features = config.features
     version = config.istio_version
     if not features.wasm_fail_strategy:
