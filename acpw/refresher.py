@@ -1,11 +1,15 @@
 """The ECR pull-secret refresher (registry ``ecr``): pure builders and the resources they make.
 
-ECR tokens last 12 hours, so no Pulumi-written credential would stay valid. Per gateway
-namespace a ``kubernetes.io/dockerconfigjson`` Secret is created empty, and a CronJob (plus a
-first-run Job) fills it every 4 hours: an init container gets a token with the AWS CLI, as a
-dedicated IAM user that may only get a token and read the two repositories; the main container
-patches the Secret with kubectl, with a Kubernetes role that may only get and patch that one
-Secret. No registry credential is written by Pulumi, so none is in the state.
+ECR tokens last 12 hours, so no Pulumi-written credential would stay valid. In each gateway
+namespace a ``kubernetes.io/dockerconfigjson`` Secret is created empty; ONE CronJob (plus a
+first-run Job), in one namespace (``images.refresherNamespace``, default the first gateway
+namespace), fills them all every 4 hours: an init container gets a token with the AWS CLI, in
+the registry's own region, as a dedicated IAM user that may only get a token and read the
+stack's repositories (or as the role ``images.refresherRoleArn`` through IRSA / EKS Pod
+Identity, with no key at all); one kubectl container per namespace patches the Secret there, with
+a Role per namespace that may only get and patch that one Secret. Only the kubectl containers get
+a ServiceAccount token (a projected volume; the pod does not automount one). No registry
+credential is written by Pulumi, so none is in the state.
 """
 
 from __future__ import annotations
