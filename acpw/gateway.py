@@ -342,7 +342,9 @@ class GatewaySettings(pulumi.ComponentResource):
         super().__init__("acpw:gateway:GatewaySettings", name, None, opts)
         self._name = name
         config = args.config
-        self._kubectl_image: pulumi.Input[str] = args.kubectl_image or config.images.kubectl
+        self._kubectl_image: pulumi.Input[str] = (
+            config.images.kubectl if args.kubectl_image is None else args.kubectl_image
+        )
         # A private copy is pulled with the pull secret the gateway pods use.
         self._tool_pull_secret = (
             args.generation.pull_secret if config.images.copy_tool_images else None

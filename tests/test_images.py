@@ -418,3 +418,22 @@ def test_children_are_parented_to_the_component() -> None:
     mine = [r for r in result.registrations if r.name.startswith(component.name + "-")]
     assert len(mine) > 15
     assert {r.parent for r in mine} == {component.urn}
+
+
+def test_the_one_refresher_takes_over_the_first_namespace_objects_of_earlier_releases() -> None:
+    """Earlier releases named them per namespace; the first gateway namespace's become these."""
+    result = render(registry="ecr")
+    expected = {
+        "acpw-images-refresher-sa": "acpw-images-refresher-sa-edge-a",
+        "acpw-images-refresher-aws": "acpw-images-refresher-aws-edge-a",
+        "acpw-images-refresher": "acpw-images-refresher-edge-a",
+        "acpw-images-refresher-initial-g1": "acpw-images-refresher-initial-edge-a-g1",
+    }
+    by_name = {r.name: r for r in result.registrations}
+    for name, old in expected.items():
+        registration = by_name[name]
+        [alias] = registration.aliases
+        assert alias == registration.urn.rsplit("::", 1)[0] + "::" + old
+    # Per-namespace objects keep their names: no alias needed.
+    assert not by_name["acpw-images-refresher-role-edge-b"].aliases
+    assert not by_name["acpw-images-pull-edge-b"].aliases
