@@ -308,6 +308,20 @@ def test_refresher_namespace_is_configurable() -> None:
         if s["metadata"]["name"] == PULL_SECRET_NAME
     }
     assert pull_namespaces == {"edge-a", "edge-b"}
+    # Pulling its own tools from the private registry, it needs the pull secret at home too.
+    copied = render(registry="ecr", refresherNamespace="acpw-system", copyToolImages=True)
+    homes = {
+        s["metadata"]["namespace"]
+        for s in of_kind(copied, "Secret")
+        if s["metadata"]["name"] == PULL_SECRET_NAME
+    }
+    assert homes == {"edge-a", "edge-b", "acpw-system"}
+    [cron] = refresher_objects(copied, "CronJob")
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    patched = {c["command"][c["command"].index("--namespace") + 1] for c in pod["containers"]}
+    assert patched == homes
+    roles = {r["metadata"]["namespace"] for r in refresher_objects(copied, "Role")}
+    assert roles == homes
 
 
 def test_refresher_role_arn_replaces_the_static_key() -> None:
