@@ -82,8 +82,8 @@ def rollout_check_job(
     ``wait_for_template``: the in-cluster operator applies the template asynchronously, so first
     wait until the Deployment's template carries the generation, then for the rollout.
     ``image``: the kubectl image, by digest; ``pull_secret``: needed when it is a private copy.
-    Its containers call the Kubernetes API, so they keep the ServiceAccount token (the only
-    container of the pod that would not is none).
+    Every container of the pod calls the Kubernetes API, so the pod keeps its ServiceAccount
+    token (``automountServiceAccountToken: true``, said explicitly).
     """
     deployment = f"deployment/{gateway.name}"
     namespace = f"--namespace={gateway.namespace}"
