@@ -97,6 +97,18 @@ class Images(TypedDict):
     """Encrypt the ECR repositories with this KMS key instead of AES256."""
     modules_honour_region: NotRequired[pulumi.Input[bool]]
     """Set true only for modules built so that they call the configured region (not v0.1.0)."""
+    kubectl: NotRequired[pulumi.Input[str]]
+    """kubectl image of the rollout-check and refresher Jobs, by digest (``...@sha256:<hex>``)."""
+    aws_cli: NotRequired[pulumi.Input[str]]
+    """AWS CLI image of the refresher (and the heartbeat), by digest."""
+    copy_tool_images: NotRequired[pulumi.Input[bool]]
+    """Registry ``ecr``: copy the kubectl and AWS CLI images into private ECR and run them there."""
+    refresher_namespace: NotRequired[pulumi.Input[str]]
+    """Registry ``ecr``: the namespace the one pull-secret refresher runs in (default: the first
+    gateway namespace)."""
+    refresher_role_arn: NotRequired[pulumi.Input[str]]
+    """Registry ``ecr``: an IAM role for the refresher (IRSA / EKS Pod Identity) instead of a
+    static key."""
 
 
 class Iam(TypedDict):
@@ -109,7 +121,8 @@ class Iam(TypedDict):
     permissions_boundary: NotRequired[pulumi.Input[str]]
     """ARN of a managed policy set as the user's permissions boundary."""
     tags: NotRequired[pulumi.Input[dict[str, str]]]
-    """Tags of the IAM user (``acpw:purpose`` is set by the component)."""
+    """Tags of the AWS resources (``acpw:purpose``, ``pulumi:project`` and ``pulumi:stack`` are
+    set by the component)."""
     key_generation: NotRequired[pulumi.Input[int]]
     """Bump by one to rotate the access key without downtime (1 to 99999, default 1)."""
     revoke_previous_key: NotRequired[pulumi.Input[bool]]

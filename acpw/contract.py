@@ -41,8 +41,24 @@ ISTIO_OPERATOR_NAME = "acpw-gateways"
 ISTIO_OPERATOR_NAMESPACE = "istio-system"
 
 # --- images the program runs besides the modules -----------------------------------------------
-AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
-KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.0"
+# The defaults of ``acpw:images.kubectl`` and ``acpw:images.awsCli``: always by digest, because
+# these images receive a ServiceAccount token and an AWS key.
+#
+# By manifest-list digest (multi-arch), as published: the digests are the ones public projects pin
+# for these tags (kubectl: rancher/system-upgrade-controller's manifest; aws-cli: two unrelated
+# public projects agree). Check them against your registry or mirror (``crane digest <image>``)
+# and override with ``acpw:images.kubectl`` / ``acpw:images.awsCli``.
+KUBECTL_IMAGE = (
+    "registry.k8s.io/kubectl:v1.31.2"
+    "@sha256:d31de5468fb5c0943358671e3dcf8e4d8281108027efd1f211262d09aedd5519"
+)
+AWS_CLI_IMAGE = (
+    "docker.io/amazon/aws-cli:2.27.0"
+    "@sha256:e3e329e1d2894b7b4bbb0aacacd0a155262159b2e7a3b4275eb1f24046d3e06c"
+)
+TOOL_UID = 65532
+"""The fixed non-root UID (and GID) of every container the program owns (the distroless
+``nonroot`` user; no image used here needs a particular UID)."""
 
 # --- labels ------------------------------------------------------------------------------------
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": PART_OF}

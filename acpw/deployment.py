@@ -152,6 +152,7 @@ class AcpwDeployment(pulumi.ComponentResource):
                 generation=pod_generation,
                 records={key: record for key in self._unawaited(config)},
                 rollout_after=[credentials, istio, images],
+                kubectl_image=images.kubectl_image,
             ),
             child,
         )

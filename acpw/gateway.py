@@ -38,6 +38,7 @@ from acpw.contract import (
     ROLLOUT_LABEL,
     ROLLOUT_SPEC_ANNOTATION,
     SENDER_ANNOTATION,
+    TOOL_UID,
     WASM_VOLUME,
 )
 from acpw.rollout import GENERATIONS_ANNOTATION, OFF
@@ -104,10 +105,19 @@ def gateway_pod_changes(config: AcpwConfig, generation: PodGeneration) -> Gatewa
             "requests": {"cpu": "10m", "memory": "16Mi"},
             "limits": {"cpu": "100m", "memory": "64Mi"},
         },
+        # Pod Security "restricted" on the container itself (the pod-level settings belong to
+        # the gateway installation). A fixed non-root UID, not the gateway's or the image's:
+        # the emptyDir is world-writable (0777) and the volume image's receiver.wasm is
+        # world-readable (checked when it is copied or built, acpw/oci/formats.py), so cp needs
+        # no particular user; istio-proxy (UID 1337) reads the 0644 copy.
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": TOOL_UID,
+            "runAsGroup": TOOL_UID,
             "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
         },
     }
     volumes: list[dict[str, Any]] = [{"name": WASM_VOLUME, "emptyDir": {}}]
@@ -308,6 +318,9 @@ class GatewaySettingsArgs:
     """Per gateway (``namespace/name``) the program cannot roll itself: what this update keeps."""
     rollout_after: list[pulumi.Resource] = field(default_factory=list)
     """What the new pods read (Secrets, bootstrap objects, images): applied before any gateway rolls."""
+    kubectl_image: pulumi.Input[str] | None = None
+    """The rollout-check Jobs' kubectl image (the ECR copy with ``copyToolImages``); default:
+    ``acpw:images.kubectl``."""
 
 
 class GatewaySettings(pulumi.ComponentResource):
@@ -324,6 +337,13 @@ class GatewaySettings(pulumi.ComponentResource):
         super().__init__("acpw:gateway:GatewaySettings", name, None, opts)
         self._name = name
         config = args.config
+        self._kubectl_image: pulumi.Input[str] = (
+            config.images.kubectl if args.kubectl_image is None else args.kubectl_image
+        )
+        # A private copy is pulled with the pull secret the gateway pods use.
+        self._tool_pull_secret = (
+            args.generation.pull_secret if config.images.copy_tool_images else None
+        )
         changes = gateway_pod_changes(config, args.generation)
         in_cluster = config.features.in_cluster_operator
         self.delivery = {}
@@ -439,17 +459,30 @@ class GatewaySettings(pulumi.ComponentResource):
         if gateway.enabled:
             # The name covers the whole pod-template change, including image digests only the
             # registry decides (an unpinned tag that moved): then it is known at deploy time.
+            # The kubectl image is part of the Job's (immutable) template: a new one, a new Job.
             name: pulumi.Input[str] = pulumi.Output.all(
-                generation.sender, generation.receiver_image
+                generation.sender, generation.receiver_image, self._kubectl_image
             ).apply(
                 lambda images: job_name(
-                    gateway, {"generation": generation_id, "images": list(images)}
+                    gateway,
+                    {
+                        "generation": generation_id,
+                        "images": list(images[:2]),
+                        "kubectl": images[2],
+                    },
                 )
             )
         else:
-            name = job_name(gateway, {"generation": OFF})
+            name = pulumi.Output.from_input(self._kubectl_image).apply(
+                lambda kubectl: job_name(gateway, {"generation": OFF, "kubectl": kubectl})
+            )
         job = rollout_check_job(
-            gateway, "[name]", generation_id, wait_for_template=wait_for_template
+            gateway,
+            "[name]",
+            generation_id,
+            wait_for_template=wait_for_template,
+            image=self._kubectl_image,
+            pull_secret=self._tool_pull_secret,
         )
         metadata = {**job["metadata"], "name": name}
         return k8s.batch.v1.Job(

@@ -31,6 +31,7 @@ from acpw.oci.provider import (
     KIND_VOLUME_FILE,
     KIND_WASM_FILE,
     ROLE_SENDER,
+    ROLE_TOOL,
     ROLE_VOLUME,
     ImageDigest,
     ImageDigestArgs,
@@ -38,7 +39,7 @@ from acpw.oci.provider import (
     ImagePushArgs,
 )
 from acpw.oci.transfer import build_wasm_file_image, read_file
-from acpw.refresher import create_refresher
+from acpw.refresher import RefresherImages, create_refresher
 
 # --- pure builders (config in, data out) -------------------------------------------------------
 
@@ -120,6 +121,11 @@ class WasmImages(pulumi.ComponentResource):
     """``images.senderFile``: the file's SHA-256 (a changed file is a new generation)."""
     receiver_file_sha256: str | None
     """``images.receiverFile``: the file's SHA-256."""
+    kubectl_image: pulumi.Input[str]
+    """The kubectl image of the rollout-check Jobs and the refresher, by digest (the ECR copy
+    with ``copyToolImages``)."""
+    aws_cli_image: pulumi.Input[str]
+    """The AWS CLI image of the refresher, by digest (the ECR copy with ``copyToolImages``)."""
 
     def __init__(
         self, name: str, args: WasmImagesArgs, opts: pulumi.ResourceOptions | None = None
@@ -132,6 +138,8 @@ class WasmImages(pulumi.ComponentResource):
         self.refresher_user_arn = None
         self.pull_secret_name = None
         images = args.config.images
+        self.kubectl_image = images.kubectl
+        self.aws_cli_image = images.aws_cli
         self.sender_file_sha256 = (
             _file_sha256(images.sender_file, "acpw:images.senderFile")
             if images.sender_file
@@ -204,7 +212,10 @@ class WasmImages(pulumi.ComponentResource):
         version = str(config.istio_version)
         project, stack = pulumi.get_project(), pulumi.get_stack()
         repos: dict[str, aws.ecr.Repository] = {}
-        for key, image in (("sender", "sender"), ("receiverVolume", "receiver-volume")):
+        copied = [("sender", "sender"), ("receiverVolume", "receiver-volume")]
+        if images.copy_tool_images:
+            copied += [("kubectl", "kubectl"), ("awsCli", "aws-cli")]
+        for key, image in copied:
             repo = aws.ecr.Repository(
                 f"{self._name}-{image}",
                 name=ecr_repository_name(project, stack, image),
@@ -311,14 +322,49 @@ class WasmImages(pulumi.ComponentResource):
             repos["receiverVolume"].repository_url, self.receiver_volume_digest
         ).apply(lambda values: f"{values[0]}@{values[1]}")
         self.pull_secret_name = PULL_SECRET_NAME
+        if images.copy_tool_images:
+            self.kubectl_image = self._copy_tool(
+                "kubectl", images.kubectl, repos["kubectl"], push_credentials
+            )
+            self.aws_cli_image = self._copy_tool(
+                "aws-cli", images.aws_cli, repos["awsCli"], push_credentials
+            )
         refresher = create_refresher(
             self,
             self._name,
             config,
             {key: (repo.arn, repo.repository_url) for key, repo in repos.items()},
+            RefresherImages(aws_cli=self.aws_cli_image, kubectl=self.kubectl_image),
         )
         self.pull_secrets = refresher.pull_secrets
         self.refresher_user_arn = refresher.user_arn
+
+    def _copy_tool(
+        self,
+        image: str,
+        source: str,
+        repo: aws.ecr.Repository,
+        credentials: pulumi.Output[dict[str, Any]],
+    ) -> pulumi.Output[str]:
+        """Copy a tool image byte for byte into its ECR repository; the copy, by digest."""
+        ref, pin = pinned_source(source, None)
+        push = ImagePush(
+            f"{self._name}-{image}-push",
+            ImagePushArgs(
+                kind=KIND_COPY,
+                source=ref,
+                target=repo.repository_url,
+                role=ROLE_TOOL,
+                istio_version=str(self._config.istio_version),
+                expected_digest=pin,
+                target_credentials=credentials,
+                delete_best_effort=True,
+            ),
+            self._child(),
+        )
+        return pulumi.Output.all(repo.repository_url, push.digest).apply(
+            lambda values: f"{values[0]}@{values[1]}"
+        )
 
 
 def _known(pin: str | None, resolved: pulumi.Output[str]) -> pulumi.Output[str]:

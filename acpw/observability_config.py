@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from acpw.config.errors import ConfigProblem, cross_field_error
+from acpw.contract import AWS_CLI_IMAGE
 
 _SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _HOST_RE = re.compile(
@@ -58,8 +59,8 @@ class HeartbeatConfig(_Model):
     """Path of the request (no query string: each distinct path is a billed metric)."""
     port: int = Field(80, strict=True, ge=1, le=65535)
     """Port of the gateway Service (named like the gateway's Deployment)."""
-    image: str = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
-    """Image providing ``curl`` (the AWS CLI image the project already uses has it)."""
+    image: str = AWS_CLI_IMAGE
+    """Image providing ``curl`` (the AWS CLI image the project already uses has it), by digest."""
 
     @field_validator("host")
     @classmethod

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from acpw.config import GatewayConfig
-from acpw.contract import KUBECTL_IMAGE, ROLLOUT_LABEL, labels
+from acpw.contract import ROLLOUT_LABEL, TOOL_UID, labels
 from acpw.rollout import short_hash
 
 ROLLOUT_CHECK = "acpw-rollout-check"
@@ -38,7 +38,8 @@ _SECURITY = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
     "runAsNonRoot": True,
-    "runAsUser": 65532,
+    "runAsUser": TOOL_UID,
+    "runAsGroup": TOOL_UID,
     "capabilities": {"drop": ["ALL"]},
 }
 
@@ -51,10 +52,10 @@ def job_name(gateway: GatewayConfig, template_material: Any) -> str:
     return f"{JOB_PREFIX}-{gateway.name[:28].rstrip('-')}-{digest}"
 
 
-def _kubectl(name: str, args: list[str]) -> dict[str, Any]:
+def _kubectl(name: str, image: Any, args: list[str]) -> dict[str, Any]:
     return {
         "name": name,
-        "image": KUBECTL_IMAGE,
+        "image": image,
         "command": ["kubectl", *args],
         "resources": {
             "requests": {"cpu": "10m", "memory": "32Mi"},
@@ -68,12 +69,21 @@ def _kubectl(name: str, args: list[str]) -> dict[str, Any]:
 
 
 def rollout_check_job(
-    gateway: GatewayConfig, name: str, generation_id: str, *, wait_for_template: bool
+    gateway: GatewayConfig,
+    name: str,
+    generation_id: str,
+    *,
+    wait_for_template: bool,
+    image: Any,
+    pull_secret: str | None = None,
 ) -> dict[str, Any]:
     """A Job that succeeds only when the gateway runs ``generation_id`` on every pod.
 
     ``wait_for_template``: the in-cluster operator applies the template asynchronously, so first
     wait until the Deployment's template carries the generation, then for the rollout.
+    ``image``: the kubectl image, by digest; ``pull_secret``: needed when it is a private copy.
+    Every container of the pod calls the Kubernetes API, so the pod keeps its ServiceAccount
+    token (``automountServiceAccountToken: true``, said explicitly).
     """
     deployment = f"deployment/{gateway.name}"
     namespace = f"--namespace={gateway.namespace}"
@@ -82,6 +92,7 @@ def rollout_check_job(
         init.append(
             _kubectl(
                 "wait-for-template",
+                image,
                 [
                     "wait",
                     deployment,
@@ -91,7 +102,7 @@ def rollout_check_job(
                 ],
             )
         )
-    status = _kubectl("rollout-status", ["rollout", "status", deployment, namespace])
+    status = _kubectl("rollout-status", image, ["rollout", "status", deployment, namespace])
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -112,9 +123,16 @@ def rollout_check_job(
                 },
                 "spec": {
                     "serviceAccountName": ROLLOUT_CHECK,
+                    "automountServiceAccountToken": True,
                     "restartPolicy": "Never",
-                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": TOOL_UID,
+                        "runAsGroup": TOOL_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                    **({"imagePullSecrets": [{"name": pull_secret}]} if pull_secret else {}),
                     **({"initContainers": init} if init else {}),
                     "containers": [status],
                 },

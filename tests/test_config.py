@@ -24,6 +24,8 @@ from tools.render import last_monitor_registrations, render_stack
 GOOD_DIGEST = "sha256:" + "0f" * 32
 GW: dict[str, Any] = {"name": "g", "namespace": "n", "selector": {"app": "g"}}
 OTHER_DIGEST = "sha256:" + "e1" * 32
+KUBECTL = f"mirror.example.com/k8s/kubectl:v1.33.0@{GOOD_DIGEST}"
+AWS_CLI = f"mirror.example.com/aws/aws-cli:2.27.0@{OTHER_DIGEST}"
 
 
 def load(raw: dict[str, Any], aws_region: str | None = "ap-northeast-1"):
@@ -287,6 +289,74 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
             "images": {"ecrKmsKeyArn": "arn:aws:kms:ap-northeast-1:123456789012:alias/acpw"},
         },
         "acpw:images.ecrKmsKeyArn: only applies to registry 'ecr'",
+    ),
+    (
+        "kubectl by tag only",
+        {"istioVersion": "1.30", "images": {"kubectl": "registry.k8s.io/kubectl:v1.33.0"}},
+        "acpw:images.kubectl: 'registry.k8s.io/kubectl:v1.33.0' is not an image reference by digest",
+    ),
+    (
+        "aws cli with a malformed digest",
+        {"istioVersion": "1.30", "images": {"awsCli": "public.ecr.aws/aws-cli/aws-cli@sha256:abc"}},
+        "acpw:images.awsCli: 'public.ecr.aws/aws-cli/aws-cli@sha256:abc' is not an image reference by digest",
+    ),
+    (
+        "tool image with a scheme",
+        {
+            "istioVersion": "1.30",
+            "images": {"kubectl": f"oci://registry.k8s.io/kubectl@{GOOD_DIGEST}"},
+        },
+        "acpw:images.kubectl: 'oci://registry.k8s.io/kubectl@",
+    ),
+    (
+        "copyToolImages without ecr",
+        {"istioVersion": "1.30", "images": {"copyToolImages": True}},
+        "acpw:images.copyToolImages: only applies to registry 'ecr'",
+    ),
+    (
+        "copyToolImages as text",
+        {"istioVersion": "1.30", "images": {"registry": "ecr", "copyToolImages": "yes"}},
+        "acpw:images.copyToolImages:",
+    ),
+    (
+        "refresherNamespace without ecr",
+        {"istioVersion": "1.30", "images": {"refresherNamespace": "acpw"}},
+        "acpw:images.refresherNamespace: only applies to registry 'ecr'",
+    ),
+    (
+        "refresherNamespace not a namespace name",
+        {"istioVersion": "1.30", "images": {"registry": "ecr", "refresherNamespace": "Acpw_NS"}},
+        "acpw:images.refresherNamespace: 'Acpw_NS' is not a Kubernetes namespace name",
+    ),
+    (
+        "refresherRoleArn not a role",
+        {
+            "istioVersion": "1.30",
+            "images": {
+                "registry": "ecr",
+                "refresherRoleArn": "arn:aws:iam::123456789012:user/acpw",
+            },
+        },
+        "acpw:images.refresherRoleArn: 'arn:aws:iam::123456789012:user/acpw' is not an IAM role ARN",
+    ),
+    (
+        "refresherRoleArn in another partition",
+        {
+            "istioVersion": "1.30",
+            "images": {
+                "registry": "ecr",
+                "refresherRoleArn": "arn:aws-cn:iam::123456789012:role/acpw",
+            },
+        },
+        "acpw:images.refresherRoleArn: 'arn:aws-cn:iam::123456789012:role/acpw' is an ARN of the aws-cn partition",
+    ),
+    (
+        "refresherRoleArn without ecr",
+        {
+            "istioVersion": "1.30",
+            "images": {"refresherRoleArn": "arn:aws:iam::123456789012:role/acpw"},
+        },
+        "acpw:images.refresherRoleArn: only applies to registry 'ecr'",
     ),
     (
         "fail strategy",
@@ -711,8 +781,27 @@ class TestWarnings:
         )
 
     def test_no_warning_when_honoured(self) -> None:
-        assert load({"istioVersion": "1.19", "failStrategy": "closed"}).warnings() == []
-        assert load({"istioVersion": "1.19"}).warnings() == []
+        images = {"kubectl": KUBECTL, "awsCli": AWS_CLI}
+        heartbeat = {"heartbeat": {"image": AWS_CLI}}
+        for extra in ({"failStrategy": "closed"}, {}):
+            config = {"istioVersion": "1.19", "images": images, "observability": heartbeat}
+            assert load({**config, **extra}).warnings() == []
+
+    def test_tool_images_default_by_digest_and_take_any_well_formed_digest(self) -> None:
+        config = load({"istioVersion": "1.30"})
+        assert "@sha256:" in config.images.kubectl and "@sha256:" in config.images.aws_cli
+        assert "@sha256:" in config.observability.heartbeat.image
+        mirrored = load(
+            {
+                "istioVersion": "1.30",
+                "images": {
+                    "kubectl": KUBECTL,
+                    "awsCli": "mirror.example.com:5000/aws-cli@" + GOOD_DIGEST,
+                },
+            }
+        )
+        assert mirrored.images.kubectl == KUBECTL
+        assert mirrored.images.aws_cli.startswith("mirror.example.com:5000/")
 
     def test_istio_operator_without_in_cluster_operator(self) -> None:
         warnings = load({"istioVersion": "1.24"}).warnings()

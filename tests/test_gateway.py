@@ -254,7 +254,13 @@ class TestRolloutCheck:
 
     def test_job_waits_for_the_rollout_by_progress_and_is_replaced_when_unready(self) -> None:
         config = config_for("1.30", gateways=[PATCHED])
-        job = rollout_check_job(config.gateways[0], "n", "0123456789ab", wait_for_template=False)
+        job = rollout_check_job(
+            config.gateways[0],
+            "n",
+            "0123456789ab",
+            wait_for_template=False,
+            image=config.images.kubectl,
+        )
         assert job["metadata"]["annotations"] == {"pulumi.com/replaceUnready": "true"}
         assert job["spec"]["backoffLimit"] == 0
         [container] = job["spec"]["template"]["spec"]["containers"]
@@ -275,7 +281,13 @@ class TestRolloutCheck:
 
     def test_operator_job_first_waits_for_the_template_to_carry_the_generation(self) -> None:
         config = config_for("1.20")
-        job = rollout_check_job(config.gateways[0], "n", "0123456789ab", wait_for_template=True)
+        job = rollout_check_job(
+            config.gateways[0],
+            "n",
+            "0123456789ab",
+            wait_for_template=True,
+            image=config.images.kubectl,
+        )
         [wait] = job["spec"]["template"]["spec"]["initContainers"]
         assert wait["command"][:3] == ["kubectl", "wait", "deployment/istio-ingressgateway"]
         assert (

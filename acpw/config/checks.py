@@ -157,12 +157,25 @@ def _image_problems(config: AcpwConfig) -> list[ConfigProblem]:
                 f"a local .wasm file needs a registry to be pushed to: set {PROJECT}:images.registry: ecr",
             )
         )
+    for name, value in (
+        ("copy_tool_images", images.copy_tool_images),
+        ("refresher_namespace", images.refresher_namespace),
+        ("refresher_role_arn", images.refresher_role_arn),
+    ):
+        if value and images.registry != "ecr":
+            problems.append(
+                ConfigProblem(
+                    config_key("images", name),
+                    f"only applies to registry 'ecr' (the pull-secret refresher and the private "
+                    f"registry exist only there): set {PROJECT}:images.registry: ecr",
+                )
+            )
     return problems
 
 
 def version_warnings(config: AcpwConfig) -> list[str]:
     """Settings that cannot be honoured on this Istio version, worded for the preview output."""
-    found = []
+    found: list[str] = []
     features = config.features
     version = config.istio_version
     if not features.wasm_fail_strategy:

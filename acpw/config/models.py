@@ -8,6 +8,7 @@ and turning it into an error live in :mod:`acpw.config.loading`.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,6 +39,7 @@ from acpw.config.formats import (
     label_problems,
     region_partition,
 )
+from acpw.contract import AWS_CLI_IMAGE, KUBECTL_IMAGE
 from acpw.istio_versions import NEWEST_SUPPORTED, OLDEST_SUPPORTED, IstioFeatures, IstioVersion
 from acpw.observability_config import CostField, ObservabilityField
 from acpw.oci.errors import ImageFormatError
@@ -193,6 +195,9 @@ class GatewayConfig(_Model):
         return dict(sorted(value.items()))
 
 
+ROLE_ARN_RE = re.compile(r"^arn:aws:iam::\d{12}:role/([\x21-\x2e\x30-\x7e]+/)*[\w+=,.@-]{1,64}$")
+"""An IAM role ARN of the aws partition, with an optional path."""
+
 PATH_LIMIT = 256
 """File paths are quoted in full up to this length: their ends matter, and they are rarely huge."""
 
@@ -221,6 +226,17 @@ class ImagesConfig(_Model):
     """Encrypt the ECR repositories with this KMS key instead of AES256."""
     modules_honour_region: bool = Field(False, strict=True)
     """Set true only for modules built so that they call the configured region (not v0.1.0)."""
+    kubectl: str = KUBECTL_IMAGE
+    """The kubectl image of the rollout-check Jobs and the refresher, by digest (``...@sha256:``)."""
+    aws_cli: str = AWS_CLI_IMAGE
+    """The AWS CLI image of the refresher (and the heartbeat's default), by digest."""
+    copy_tool_images: bool = Field(False, strict=True)
+    """Registry ``ecr``: copy ``kubectl`` and ``awsCli`` into private ECR too, and run them from there."""
+    refresher_namespace: str | None = None
+    """Registry ``ecr``: where the one refresher runs; default: the first gateway namespace."""
+    refresher_role_arn: str | None = None
+    """Registry ``ecr``: an IAM role the refresher assumes through IRSA / EKS Pod Identity
+    instead of a static key of its own IAM user."""
 
     @field_validator("sender")
     @classmethod
@@ -280,6 +296,41 @@ class ImagesConfig(_Model):
             check_wasm_module(head, shown(value, PATH_LIMIT))
         except ImageFormatError as error:
             raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("kubectl", "aws_cli")
+    @classmethod
+    def _tool_image(cls, value: str) -> str:
+        if not isinstance(value, str) or not IMAGE_REF_RE.match(value) or "@sha256:" not in value:
+            raise ValueError(
+                f"{shown(value)} is not an image reference by digest: write "
+                "registry/repository[:tag]@sha256:<64 lowercase hex> (these images receive a "
+                "ServiceAccount token or an AWS key, so a tag alone is refused)"
+            )
+        return value
+
+    @field_validator("refresher_namespace")
+    @classmethod
+    def _refresher_namespace(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 63 or not DNS_LABEL_RE.match(value)):
+            raise ValueError(f"{shown(value)} is not a Kubernetes namespace name (a DNS label)")
+        return value
+
+    @field_validator("refresher_role_arn")
+    @classmethod
+    def _refresher_role_arn(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        partition = _other_partition_arn(value)
+        if partition:
+            raise ValueError(
+                f"{shown(value)} is an ARN of the {partition} partition: only the aws partition "
+                "is supported (arn:aws:iam::<account>:role/<name>)"
+            )
+        if not ROLE_ARN_RE.match(value):
+            raise ValueError(
+                f"{shown(value)} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/[path/]<name>)"
+            )
         return value
 
     @field_validator("sender_digest", "receiver_volume_digest")

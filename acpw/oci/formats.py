@@ -139,6 +139,14 @@ def tar_one_file(path: str, data: bytes) -> bytes:
 
 def read_file_from_layer(layer: bytes, wanted: Callable[[str], bool], what: str) -> bytes | None:
     """The content of the last regular file in a tar(.gz) layer whose path satisfies ``wanted``."""
+    found = find_file_in_layer(layer, wanted, what)
+    return found[0] if found else None
+
+
+def find_file_in_layer(
+    layer: bytes, wanted: Callable[[str], bool], what: str
+) -> tuple[bytes, int] | None:
+    """Content and permission bits of the last regular file in a layer matching ``wanted``."""
     raw = layer
     if layer[:2] == b"\x1f\x8b":
         try:
@@ -151,7 +159,7 @@ def read_file_from_layer(layer: bytes, wanted: Callable[[str], bool], what: str)
             for member in archive:
                 if member.isfile() and wanted(member.name):
                     extracted = archive.extractfile(member)
-                    found = extracted.read() if extracted else None
+                    found = (extracted.read(), member.mode) if extracted else None
     except tarfile.TarError as error:
         raise ImageFormatError(f"{what} is not a valid tar archive: {error}") from None
     return found
@@ -402,13 +410,21 @@ def check_volume_image(
         raise ImageFormatError(f"{ref}: the image config is not JSON: {error}") from None
     wanted = posixpath.normpath(posixpath.join(workdir, RECEIVER_FILE)).lstrip("/")
     for layer in reversed(_layer_list(manifest.parsed(), ref)):
-        content = read_file_from_layer(
+        found = find_file_in_layer(
             get_blob(str(layer.get("digest"))),
             lambda name: posixpath.normpath(name).lstrip("/") == wanted,
             f"{ref}: layer {layer.get('digest')}",
         )
-        if content is not None:
+        if found is not None:
+            content, mode = found
             check_wasm_module(content, f"{ref}: /{wanted}")
+            if not mode & 0o004:
+                # The init container runs as a fixed non-root UID (acpw/gateway.py): it can copy
+                # only a file that every user may read.
+                raise ImageFormatError(
+                    f"{ref}: /{wanted} has mode {mode:04o}: the init container runs as a non-root "
+                    "user and can copy it only if it is readable by all users (o+r, e.g. 0644)"
+                )
             return "/" + wanted
     raise ImageFormatError(
         f"{ref} has no /{wanted}: the init container copies {RECEIVER_FILE} from the image's "

@@ -42,6 +42,7 @@ from acpw.oci.errors import ImageFormatError, RegistryAuthError
 from acpw.oci.formats import check_wasm_module
 from acpw.oci.transfer import (
     ROLE_SENDER,
+    ROLE_TOOL,
     ROLE_VOLUME,
     PushResult,
     copy_image,
@@ -379,6 +380,7 @@ __all__ = [
     "KIND_VOLUME_FILE",
     "KIND_WASM_FILE",
     "ROLE_SENDER",
+    "ROLE_TOOL",
     "ROLE_VOLUME",
     "ImageDigest",
     "ImageDigestArgs",

@@ -40,6 +40,8 @@ from acpw.oci.formats import (
 
 ROLE_SENDER = "sender"
 ROLE_VOLUME = "receiverVolume"
+ROLE_TOOL = "tool"
+"""An image the program runs itself (kubectl, AWS CLI): copied byte for byte, no format rules."""
 
 
 @dataclass
@@ -121,6 +123,8 @@ def _check(
     if role == ROLE_VOLUME:
         config_digest = str((image.parsed().get("config") or {}).get("digest"))
         return "receiver at " + check_volume_image(image, blobs.get(config_digest), blobs.get, ref)
+    if role == ROLE_TOOL:
+        return "tool image (copied as it is)"
     raise ValueError(f"unknown image role {role!r}")
 
 
@@ -357,6 +361,7 @@ def delete_image(
 
 __all__ = [
     "ROLE_SENDER",
+    "ROLE_TOOL",
     "ROLE_VOLUME",
     "PushResult",
     "build_volume_image",

@@ -50,7 +50,7 @@ from acpw.oci.provider import (
     ImageDigestProvider,
     ImagePushProvider,
 )
-from acpw.oci.transfer import ROLE_SENDER, ROLE_VOLUME
+from acpw.oci.transfer import ROLE_SENDER, ROLE_TOOL, ROLE_VOLUME
 from tests.oci.registry import RunningRegistry, free_port
 from tools import pulumi_sdk
 
@@ -388,6 +388,35 @@ def test_pinned_digest_mismatch_is_refused(registry: RunningRegistry) -> None:
     with pytest.raises(DigestMismatch, match="not the pinned"):
         provider.create(props)
     assert client(registry, "bad/pin").tags() == []
+
+
+def test_tool_image_is_copied_as_it_is_and_pinned(registry: RunningRegistry) -> None:
+    """kubectl / AWS CLI (``images.copyToolImages``): no Wasm rules, the digest is kept and checked."""
+    source = put_image(
+        registry, "src/kubectl", "v1.33.0", [tar_one_file("bin/kubectl", b"\x7fELF")], docker=False
+    )
+    provider: Any = ImagePushProvider()
+    props = props_for(
+        registry,
+        kind=KIND_COPY,
+        role=ROLE_TOOL,
+        source=f"{registry.host}/src/kubectl:v1.33.0@{source}",
+        expected_digest=source,
+        target=f"{registry.host}/copy/kubectl",
+    )
+    outs = provider.create(props).outs
+    assert outs["digest"] == source and outs["pushed"] is True
+    assert client(registry, "copy/kubectl").manifest_digest(source) == source
+    # The same content under a Wasm role would be refused: the tool role checks no format.
+    with pytest.raises(ImageFormatError):
+        provider.create({**props, "role": ROLE_SENDER, "target": f"{registry.host}/copy/other"})
+    wrong = {
+        **props,
+        "expected_digest": "sha256:" + "0" * 64,
+        "source": f"{registry.host}/src/kubectl:v1.33.0",
+    }
+    with pytest.raises(DigestMismatch, match="not the pinned"):
+        provider.create({**wrong, "target": f"{registry.host}/copy/wrong"})
 
 
 def test_unreachable_registry(tmp_path: Path) -> None:
