@@ -79,6 +79,14 @@ SENDER_ANNOTATION = "aws-cloudwatch-proxy-wasm/sender"
 """Pod annotation: the sender image the generation's WasmPlugin pulls (``oci://...@sha256:...``)."""
 LEGACY_HASH_ANNOTATION = "aws-cloudwatch-proxy-wasm/bootstrap-hash"
 """The only annotation of the previous release (0.1.0): a hash, no spec."""
+GENERATIONS_ANNOTATION = "aws-cloudwatch-proxy-wasm/generations"
+"""Deployment annotation (not the pod template): the generations the last update kept."""
+OFF = "off"
+"""The ``acpw-rollout`` label of a gateway ACPW was taken off (``enabled: false``)."""
+PROGRESS_DEADLINE_SECONDS = 600
+"""The gateway Deployment's progress deadline: how long a rollout may make no progress at all
+(the rollout-check Jobs end with it)."""
+"""The only annotation of the previous release (0.1.0): a hash, no spec."""
 
 
 def aws_tags(user_tags: Mapping[str, str], purpose: str) -> dict[str, str]:

@@ -29,10 +29,13 @@ from acpw.contract import (
     BOOTSTRAP_OVERRIDE_PATH,
     BOOTSTRAP_VOLUME,
     BOOTSTRAP_XDS_AGENT_ENV,
+    GENERATIONS_ANNOTATION,
     INIT_CONTAINER,
     ISTIO_OPERATOR_NAME,
     ISTIO_OPERATOR_NAMESPACE,
     KEY_ENV_NAMES,
+    OFF,
+    PROGRESS_DEADLINE_SECONDS,
     PROXY_CONTAINER,
     RECEIVER_WASM_DIR,
     ROLLOUT_LABEL,
@@ -41,16 +44,7 @@ from acpw.contract import (
     TOOL_UID,
     WASM_VOLUME,
 )
-from acpw.rollout import GENERATIONS_ANNOTATION, OFF
-from acpw.rollout_check import (
-    BACKSTOP_SECONDS,
-    LABELS,
-    PROGRESS_DEADLINE_SECONDS,
-    ROLLOUT_CHECK,
-    job_name,
-    rollout_check_job,
-    rollout_check_role_rules,
-)
+from acpw.rollout_check import job_name, job_timeout, rollout_check_job, rollout_check_rbac
 
 APPEND = "[1000]"
 """Istio overlay path step that appends to a list (an index past its end)."""
@@ -418,10 +412,9 @@ class GatewaySettings(pulumi.ComponentResource):
             names.setdefault(gateway.namespace, []).append(gateway.name)
         created: dict[str, list[pulumi.Resource]] = {}
         for namespace, gateway_names in names.items():
-            meta = k8s.meta.v1.ObjectMetaArgs(
-                name=ROLLOUT_CHECK, namespace=namespace, labels=LABELS
-            )
-            resource_name = f"{ROLLOUT_CHECK}-{namespace}"
+            rbac = rollout_check_rbac(namespace, gateway_names)
+            meta = k8s.meta.v1.ObjectMetaArgs(**rbac["metadata"])
+            resource_name = f"{rbac['metadata']['name']}-{namespace}"
             opts = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=resource_name)])
             account = k8s.core.v1.ServiceAccount(
                 f"{self._name}-{resource_name}", metadata=meta, opts=opts
@@ -429,20 +422,14 @@ class GatewaySettings(pulumi.ComponentResource):
             role = k8s.rbac.v1.Role(
                 f"{self._name}-{resource_name}",
                 metadata=meta,
-                rules=rollout_check_role_rules(gateway_names),
+                rules=rbac["rules"],
                 opts=opts,
             )
             binding = k8s.rbac.v1.RoleBinding(
                 f"{self._name}-{resource_name}",
                 metadata=meta,
-                role_ref={
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": ROLLOUT_CHECK,
-                },
-                subjects=[
-                    {"kind": "ServiceAccount", "name": ROLLOUT_CHECK, "namespace": namespace}
-                ],
+                role_ref=rbac["role_ref"],
+                subjects=rbac["subjects"],
                 opts=opts,
             )
             created[namespace] = [account, role, binding]
@@ -492,9 +479,7 @@ class GatewaySettings(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=after,
-                custom_timeouts=pulumi.CustomTimeouts(
-                    create=f"{BACKSTOP_SECONDS}s", update=f"{BACKSTOP_SECONDS}s"
-                ),
+                custom_timeouts=pulumi.CustomTimeouts(create=job_timeout(), update=job_timeout()),
             ),
         )
 

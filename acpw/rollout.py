@@ -33,8 +33,10 @@ from acpw.config import AcpwConfig
 from acpw.contract import (
     BOOTSTRAP_CONFIGMAP,
     CREDENTIALS_SECRET,
+    GENERATIONS_ANNOTATION,
     INIT_CONTAINER,
     LEGACY_HASH_ANNOTATION,
+    OFF,
     ROLLOUT_LABEL,
     ROLLOUT_SPEC_ANNOTATION,
     SENDER_ANNOTATION,
@@ -42,8 +44,6 @@ from acpw.contract import (
 from acpw.istio_versions import IstioVersion
 
 GENERATION_ID_LENGTH = 12
-GENERATIONS_ANNOTATION = "aws-cloudwatch-proxy-wasm/generations"
-"""Deployment annotation (not the pod template): the generations the last update kept."""
 IAM_KEYS_PER_USER = 2
 """IAM allows at most two access keys per user."""
 
@@ -218,8 +218,6 @@ def parse_sender_annotation(text: str) -> tuple[str, str | None]:
     return str(data["url"]), (str(data["sha256"]) if data.get("sha256") else None)
 
 
-OFF = "off"
-"""The ``acpw-rollout`` label of a gateway ACPW was taken off (``enabled: false``)."""
 LEGACY = "legacy"
 """The generation of a pod deployed by release 0.1.0 (fixed object names, hash annotation only)."""
 

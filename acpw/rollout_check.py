@@ -27,8 +27,6 @@ from acpw.rollout import short_hash
 ROLLOUT_CHECK = "acpw-rollout-check"
 """ServiceAccount, Role and RoleBinding of the Jobs, per gateway namespace."""
 JOB_PREFIX = "acpw-rollout"
-PROGRESS_DEADLINE_SECONDS = 600
-"""The Deployment's progress deadline: how long a rollout may make no progress at all."""
 OPERATOR_APPLY_TIMEOUT_SECONDS = 900
 """How long the in-cluster operator may take to put the new template on the Deployment."""
 BACKSTOP_SECONDS = 6 * 3600
@@ -138,6 +136,25 @@ def rollout_check_job(
                 },
             },
         },
+    }
+
+
+def job_timeout() -> str:
+    """Pulumi's wait for a Job (``customTimeouts``): the Job's own backstop."""
+    return f"{BACKSTOP_SECONDS}s"
+
+
+def rollout_check_rbac(namespace: str, gateway_names: list[str]) -> dict[str, Any]:
+    """ServiceAccount, Role and RoleBinding (one name) of the Jobs in ``namespace``."""
+    return {
+        "metadata": {"name": ROLLOUT_CHECK, "namespace": namespace, "labels": LABELS},
+        "rules": rollout_check_role_rules(gateway_names),
+        "role_ref": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": ROLLOUT_CHECK,
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": ROLLOUT_CHECK, "namespace": namespace}],
     }
 
 

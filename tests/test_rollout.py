@@ -9,16 +9,16 @@ import pytest
 
 from acpw.config import ConfigError, load_config
 from acpw.contract import (
+    GENERATIONS_ANNOTATION,
     INIT_CONTAINER,
     LEGACY_HASH_ANNOTATION,
+    OFF,
     ROLLOUT_LABEL,
     ROLLOUT_SPEC_ANNOTATION,
     SENDER_ANNOTATION,
 )
 from acpw.rollout import (
-    GENERATIONS_ANNOTATION,
     LEGACY,
-    OFF,
     KeptGeneration,
     RolloutSpec,
     generations_record,
