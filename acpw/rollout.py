@@ -389,6 +389,13 @@ def plan_generations(
                 f"still running with it stop sending metrics until they are replaced: {pods}"
             )
         # A revoked key is kept deactivated, not deleted, until no generation needs it.
+    if desired.registry != "ecr" and any(k.spec.registry == "ecr" for k in plan.retained):
+        # Leaving ECR deletes its repositories at the end of the update; kept pods pull from them.
+        plan.problems.append(
+            "acpw:images.registry: gateways still run a generation whose images are in ECR, "
+            "which leaving 'ecr' would delete: finish that rollout first (run istioctl install, "
+            "wait for it, `pulumi up`), then change the registry"
+        )
     # Keys the last update kept still exist until the end of this one: they count too.
     existing = [k.spec.key for gateway in live.values() for k in gateway.recorded]
     per_user: dict[str, set[int]] = {}

@@ -191,3 +191,12 @@ def test_the_program_refuses_the_plan_problems_as_config_errors() -> None:
     live = {GW: deployment(g1, record=[g2, g1])}
     with pytest.raises(ConfigError, match="IAM allows 2"):
         render_stack("t", config=config, live=live)
+
+
+def test_leaving_ecr_while_pods_pull_from_it_is_refused() -> None:
+    old = kept(spec(images={"registry": "ecr"}))
+    live = {GW: parse_live_deployment(GW, deployment(old))}
+    plan = plan_generations(spec(), live, awaited=set(), revoke_previous_key=False)
+    assert any(p.startswith("acpw:images.registry:") for p in plan.problems)
+    awaited = plan_generations(spec(), live, awaited={GW}, revoke_previous_key=False)
+    assert awaited.problems == []
