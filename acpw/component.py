@@ -211,6 +211,9 @@ class AcpwDeploymentArgs(TypedDict):
     """What the sender's HTTP filter does when its module cannot load: ``open`` (default) or ``closed``."""
     receiver_vm_id: NotRequired[pulumi.Input[str]]
     """vm_id of the receiver VM (default ``aws-cloudwatch-proxy-wasm-receiver``)."""
+    instance: NotRequired[pulumi.Input[str]]
+    """Prefix of every Kubernetes object name and the ``app.kubernetes.io/instance`` label
+    (default ``acpw``); two instances in one cluster need different ones."""
     observability: NotRequired[pulumi.Input[Observability]]
     """Dashboard, alarms, their topic and the heartbeat."""
     cost: NotRequired[pulumi.Input[Cost]]

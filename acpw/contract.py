@@ -9,6 +9,7 @@ from here, never from each other.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 
@@ -33,12 +34,17 @@ BOOTSTRAP_XDS_AGENT_ENV = "BOOTSTRAP_XDS_AGENT"
 QUEUE_NAME = "aws_cloudwatch_metric"
 
 # --- Kubernetes object names (per gateway namespace unless noted) ------------------------------
+DEFAULT_INSTANCE = "acpw"
+"""``acpw:instance``: the prefix of every object name, and the ``app.kubernetes.io/instance``
+label. The default keeps the names of release 0.1.0; two stacks (or two components) in one
+cluster set different ones."""
 CREDENTIALS_SECRET = "acpw-aws-credentials"
 BOOTSTRAP_CONFIGMAP = "acpw-bootstrap"
 PULL_SECRET_NAME = "acpw-registry-pull"
 """The ``kubernetes.io/dockerconfigjson`` Secret in each gateway namespace (registry ``ecr``)."""
 ISTIO_OPERATOR_NAME = "acpw-gateways"
 ISTIO_OPERATOR_NAMESPACE = "istio-system"
+"""(The constants above are the default instance's names; :class:`ObjectNames` has any one's.)"""
 
 # --- images the program runs besides the modules -----------------------------------------------
 # The defaults of ``acpw:images.kubectl`` and ``acpw:images.awsCli``: always by digest, because
@@ -64,9 +70,76 @@ TOOL_UID = 65532
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": PART_OF}
 
 
-def labels(component: str, **extra: str) -> dict[str, str]:
-    """The labels of every object the program owns, with its ``app.kubernetes.io/component``."""
-    return {**MANAGED_BY, "app.kubernetes.io/component": component, **extra}
+def labels(component: str, instance: str = DEFAULT_INSTANCE, **extra: str) -> dict[str, str]:
+    """The labels of every object the program owns: its ``app.kubernetes.io/component`` and
+    the ``app.kubernetes.io/instance`` it belongs to."""
+    return {
+        **MANAGED_BY,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/instance": instance,
+        **extra,
+    }
+
+
+@dataclass(frozen=True)
+class ObjectNames:
+    """The Kubernetes object names of one instance (``acpw:instance``): ``<instance>-...``."""
+
+    instance: str = DEFAULT_INSTANCE
+
+    def name(self, suffix: str) -> str:
+        return f"{self.instance}-{suffix}"
+
+    def labels(self, component: str, **extra: str) -> dict[str, str]:
+        return labels(component, self.instance, **extra)
+
+    @property
+    def credentials_secret(self) -> str:
+        return self.name("aws-credentials")
+
+    @property
+    def bootstrap_configmap(self) -> str:
+        return self.name("bootstrap")
+
+    @property
+    def pull_secret(self) -> str:
+        return self.name("registry-pull")
+
+    @property
+    def istio_operator(self) -> str:
+        return self.name("gateways")
+
+    @property
+    def rollout_check(self) -> str:
+        """ServiceAccount, Role and RoleBinding of the rollout-check Jobs."""
+        return self.name("rollout-check")
+
+    @property
+    def rollout_job_prefix(self) -> str:
+        return self.name("rollout")
+
+    @property
+    def refresher(self) -> str:
+        return self.name("registry-refresher")
+
+    @property
+    def refresher_aws_secret(self) -> str:
+        return self.name("registry-refresher-aws")
+
+    def monitoring(self, region: str) -> str:
+        return self.name(f"monitoring-{region}")
+
+    def sender(self, gateway: str, generation_id: str) -> str:
+        return self.name(f"sender-{gateway}-{generation_id}")
+
+    def receiver_filter(self, gateway: str, generation_id: str) -> str:
+        return self.name(f"receiver-{gateway}-{generation_id}")
+
+    def heartbeat(self, gateway: str) -> str:
+        return self.name(f"heartbeat-{gateway}")
+
+
+DEFAULT_NAMES = ObjectNames()
 
 
 # --- rollout identity on the gateway pod template ------------------------------------------------

@@ -17,7 +17,15 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig
-from acpw.contract import ACCESS_KEY_ENV, CREDENTIALS_SECRET, SECRET_KEY_ENV, aws_tags, labels
+from acpw.contract import (
+    ACCESS_KEY_ENV,
+    CREDENTIALS_SECRET,
+    DEFAULT_NAMES,
+    SECRET_KEY_ENV,
+    ObjectNames,
+    aws_tags,
+    labels,
+)
 from acpw.rollout import KeyIdentity, credentials_secret_name
 
 POLICY_NAME = "acpw-put-metric-data"
@@ -74,11 +82,13 @@ def put_metric_data_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def credentials_secret_metadata(namespace: str, key: KeyIdentity) -> dict[str, Any]:
+def credentials_secret_metadata(
+    namespace: str, key: KeyIdentity, names: ObjectNames = DEFAULT_NAMES
+) -> dict[str, Any]:
     return {
-        "name": credentials_secret_name(key),
+        "name": credentials_secret_name(key, names),
         "namespace": namespace,
-        "labels": labels("credentials"),
+        "labels": names.labels("credentials"),
     }
 
 
@@ -126,6 +136,7 @@ class Credentials(pulumi.ComponentResource):
         desired = KeyIdentity(config.iam.user_name, config.iam.key_generation)
         keys = args.keys or [desired]
         self._name = name
+        self._names = config.names
         self.users = {}
         self.access_keys = {}
         self.secrets = {}
@@ -161,7 +172,7 @@ class Credentials(pulumi.ComponentResource):
             )
         self.user_arn = self.users[desired.user_name].arn
         self.secret_names = {
-            ns: credentials_secret_name(desired) for ns in config.enabled_namespaces
+            ns: credentials_secret_name(desired, config.names) for ns in config.enabled_namespaces
         }
         self.register_outputs({"userArn": self.user_arn, "secretNames": self.secret_names})
 
@@ -215,7 +226,9 @@ class Credentials(pulumi.ComponentResource):
     ) -> k8s.core.v1.Secret:
         return k8s.core.v1.Secret(
             f"{self._name}-secret-{namespace}-{identity.suffix}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(**credentials_secret_metadata(namespace, identity)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                **credentials_secret_metadata(namespace, identity, self._names)
+            ),
             type="Opaque",
             immutable=True,
             string_data=self._key_data(key),

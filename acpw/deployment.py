@@ -126,9 +126,9 @@ class AcpwDeployment(pulumi.ComponentResource):
             spec_json=desired.to_json(),
             sender=sender,
             receiver_image=images.receiver_volume_image,
-            credentials_secret=credentials_secret_name(desired.key),
+            credentials_secret=credentials_secret_name(desired.key, config.names),
             bootstrap_configmap=(
-                bootstrap_configmap_name(bootstrap_file(config))
+                bootstrap_configmap_name(bootstrap_file(config), config.names)
                 if config.features.receiver_delivery == "bootstrapOverride"
                 else None
             ),

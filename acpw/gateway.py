@@ -29,9 +29,9 @@ from acpw.contract import (
     BOOTSTRAP_OVERRIDE_PATH,
     BOOTSTRAP_VOLUME,
     BOOTSTRAP_XDS_AGENT_ENV,
+    DEFAULT_NAMES,
     GENERATIONS_ANNOTATION,
     INIT_CONTAINER,
-    ISTIO_OPERATOR_NAME,
     ISTIO_OPERATOR_NAMESPACE,
     KEY_ENV_NAMES,
     OFF,
@@ -43,6 +43,7 @@ from acpw.contract import (
     SENDER_ANNOTATION,
     TOOL_UID,
     WASM_VOLUME,
+    ObjectNames,
 )
 from acpw.rollout_check import job_name, job_timeout, rollout_check_job, rollout_check_rbac
 
@@ -272,12 +273,18 @@ def istio_operator_gateway_off(gateway: GatewayConfig) -> dict[str, Any]:
     return entry
 
 
-def istio_operator(gateway_entries: list[dict[str, Any]]) -> dict[str, Any]:
+def istio_operator(
+    gateway_entries: list[dict[str, Any]], names: ObjectNames = DEFAULT_NAMES
+) -> dict[str, Any]:
     """An IstioOperator that installs only these gateways (``profile: empty``)."""
     return {
         "apiVersion": "install.istio.io/v1alpha1",
         "kind": "IstioOperator",
-        "metadata": {"name": ISTIO_OPERATOR_NAME, "namespace": ISTIO_OPERATOR_NAMESPACE},
+        "metadata": {
+            "name": names.istio_operator,
+            "namespace": ISTIO_OPERATOR_NAMESPACE,
+            "labels": names.labels("gateway-settings"),
+        },
         "spec": {"profile": "empty", "components": {"ingressGateways": gateway_entries}},
     }
 
@@ -331,6 +338,7 @@ class GatewaySettings(pulumi.ComponentResource):
         super().__init__("acpw:gateway:GatewaySettings", name, None, opts)
         self._name = name
         config = args.config
+        self._names = config.names
         self._kubectl_image: pulumi.Input[str] = (
             config.images.kubectl if args.kubectl_image is None else args.kubectl_image
         )
@@ -373,17 +381,16 @@ class GatewaySettings(pulumi.ComponentResource):
 
         self.istio_operator_yaml = None
         if operator_entries:
-            document = istio_operator(operator_entries)
+            document = istio_operator(operator_entries, config.names)
             self.istio_operator_yaml = pulumi.Output.from_input(document).apply(istio_operator_yaml)
             if in_cluster:
-                resource_name = f"istiooperator-{ISTIO_OPERATOR_NAMESPACE}-{ISTIO_OPERATOR_NAME}"
+                operator_name = config.names.istio_operator
+                resource_name = f"istiooperator-{ISTIO_OPERATOR_NAMESPACE}-{operator_name}"
                 operator = k8s.apiextensions.CustomResource(
                     f"{name}-{resource_name}",
                     api_version="install.istio.io/v1alpha1",
                     kind="IstioOperator",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=ISTIO_OPERATOR_NAME, namespace=ISTIO_OPERATOR_NAMESPACE
-                    ),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(**document["metadata"]),
                     spec=document["spec"],
                     opts=pulumi.ResourceOptions(
                         parent=self,
@@ -412,7 +419,7 @@ class GatewaySettings(pulumi.ComponentResource):
             names.setdefault(gateway.namespace, []).append(gateway.name)
         created: dict[str, list[pulumi.Resource]] = {}
         for namespace, gateway_names in names.items():
-            rbac = rollout_check_rbac(namespace, gateway_names)
+            rbac = rollout_check_rbac(namespace, gateway_names, self._names)
             meta = k8s.meta.v1.ObjectMetaArgs(**rbac["metadata"])
             resource_name = f"{rbac['metadata']['name']}-{namespace}"
             opts = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=resource_name)])
@@ -457,11 +464,14 @@ class GatewaySettings(pulumi.ComponentResource):
                         "images": list(images[:2]),
                         "kubectl": images[2],
                     },
+                    self._names,
                 )
             )
         else:
             name = pulumi.Output.from_input(self._kubectl_image).apply(
-                lambda kubectl: job_name(gateway, {"generation": OFF, "kubectl": kubectl})
+                lambda kubectl: job_name(
+                    gateway, {"generation": OFF, "kubectl": kubectl}, self._names
+                )
             )
         job = rollout_check_job(
             gateway,
@@ -470,6 +480,7 @@ class GatewaySettings(pulumi.ComponentResource):
             wait_for_template=wait_for_template,
             image=self._kubectl_image,
             pull_secret=self._tool_pull_secret,
+            names=self._names,
         )
         metadata = {**job["metadata"], "name": name}
         return k8s.batch.v1.Job(

@@ -24,7 +24,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig
-from acpw.contract import PULL_SECRET_NAME, aws_tags
+from acpw.contract import aws_tags
 from acpw.oci.formats import check_wasm_module, sha256_digest, wasm_format_for
 from acpw.oci.provider import (
     KIND_COPY,
@@ -321,7 +321,7 @@ class WasmImages(pulumi.ComponentResource):
         self.receiver_volume_image = pulumi.Output.all(
             repos["receiverVolume"].repository_url, self.receiver_volume_digest
         ).apply(lambda values: f"{values[0]}@{values[1]}")
-        self.pull_secret_name = PULL_SECRET_NAME
+        self.pull_secret_name = config.names.pull_secret
         if images.copy_tool_images:
             self.kubectl_image = self._copy_tool(
                 "kubectl", images.kubectl, repos["kubectl"], push_credentials

@@ -24,7 +24,6 @@ from acpw.contract import (
     BOOTSTRAP_FILE_KEY,
     KEY_ENV_NAMES,
     RECEIVER_WASM_PATH,
-    labels,
 )
 from acpw.rollout import bootstrap_configmap_name, rollout_selector
 
@@ -41,23 +40,11 @@ def cloudwatch_cluster_name(region: str) -> str:
     return f"outbound|443||{monitoring_host(region)}"
 
 
-def monitoring_object_name(region: str) -> str:
-    return f"acpw-monitoring-{region}"
-
-
-def sender_name(gateway: GatewayConfig, generation_id: str) -> str:
-    return f"acpw-sender-{gateway.name}-{generation_id}"
-
-
-def receiver_filter_name(gateway: GatewayConfig, generation_id: str) -> str:
-    return f"acpw-receiver-{gateway.name}-{generation_id}"
-
-
-def _metadata(name: str, namespace: str, component: str) -> dict[str, Any]:
+def _metadata(config: AcpwConfig, name: str, namespace: str, component: str) -> dict[str, Any]:
     return {
         "name": name,
         "namespace": namespace,
-        "labels": labels(component),
+        "labels": config.names.labels(component),
     }
 
 
@@ -67,7 +54,7 @@ def service_entry(config: AcpwConfig, namespace: str) -> dict[str, Any]:
         "apiVersion": config.features.networking_api_version,
         "kind": "ServiceEntry",
         "metadata": _metadata(
-            monitoring_object_name(config.region), namespace, "cloudwatch-endpoint"
+            config, config.names.monitoring(config.region), namespace, "cloudwatch-endpoint"
         ),
         "spec": {
             "hosts": [host],
@@ -96,7 +83,7 @@ def destination_rule(config: AcpwConfig, namespace: str) -> dict[str, Any]:
         "apiVersion": config.features.networking_api_version,
         "kind": "DestinationRule",
         "metadata": _metadata(
-            monitoring_object_name(config.region), namespace, "cloudwatch-endpoint"
+            config, config.names.monitoring(config.region), namespace, "cloudwatch-endpoint"
         ),
         "spec": {"host": host, "exportTo": ["."], "trafficPolicy": {"tls": tls}},
     }
@@ -154,7 +141,10 @@ def envoy_filter(config: AcpwConfig, gateway: GatewayConfig, generation_id: str)
         "apiVersion": config.features.envoy_filter_api_version,
         "kind": "EnvoyFilter",
         "metadata": _metadata(
-            receiver_filter_name(gateway, generation_id), gateway.namespace, "receiver"
+            config,
+            config.names.receiver_filter(gateway.name, generation_id),
+            gateway.namespace,
+            "receiver",
         ),
         "spec": {
             "workloadSelector": {"labels": rollout_selector(gateway.selector, generation_id)},
@@ -182,7 +172,9 @@ def bootstrap_override_configmap(config: AcpwConfig, namespace: str) -> dict[str
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(bootstrap_configmap_name(content), namespace, "receiver"),
+        "metadata": _metadata(
+            config, bootstrap_configmap_name(content, config.names), namespace, "receiver"
+        ),
         "immutable": True,
         "data": {BOOTSTRAP_FILE_KEY: content},
     }
@@ -224,7 +216,9 @@ def wasm_plugin(
     return {
         "apiVersion": features.wasm_plugin_api_version,
         "kind": "WasmPlugin",
-        "metadata": _metadata(sender_name(gateway, generation_id), gateway.namespace, "sender"),
+        "metadata": _metadata(
+            config, config.names.sender(gateway.name, generation_id), gateway.namespace, "sender"
+        ),
         "spec": spec,
     }
 

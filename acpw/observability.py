@@ -37,8 +37,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig, GatewayConfig
-from acpw.contract import MANAGED_BY as COMMON_LABELS
-from acpw.contract import aws_tags
+from acpw.contract import DEFAULT_NAMES, ObjectNames, aws_tags
 from acpw.cost import CostEstimate, estimate
 from acpw.observability_config import DEFAULT_HEARTBEAT_HOST
 
@@ -295,9 +294,9 @@ def heartbeat_host(config: AcpwConfig) -> str:
     return configured or (config.match_hosts[0] if config.match_hosts else DEFAULT_HEARTBEAT_HOST)
 
 
-def heartbeat_name(gateway: GatewayConfig) -> str:
+def heartbeat_name(gateway: GatewayConfig, names: ObjectNames = DEFAULT_NAMES) -> str:
     """CronJob name (at most 52 characters, so that its Jobs' names fit)."""
-    name = f"acpw-heartbeat-{gateway.name}"
+    name = names.heartbeat(gateway.name)
     if len(name) <= 52:
         return name
     digest = hashlib.sha256(gateway.name.encode()).hexdigest()[:8]
@@ -326,7 +325,7 @@ def heartbeat_cronjob_spec(config: AcpwConfig, gateway: GatewayConfig) -> dict[s
                 "ttlSecondsAfterFinished": 300,
                 "template": {
                     "metadata": {
-                        "labels": {**COMMON_LABELS, **no_sidecar},
+                        "labels": {**config.names.labels("heartbeat"), **no_sidecar},
                         "annotations": no_sidecar,
                     },
                     "spec": {
@@ -516,9 +515,9 @@ class Observability(pulumi.ComponentResource):
                 k8s.batch.v1.CronJob(
                     f"{name}-heartbeat-{gateway.namespace}-{gateway.name}",
                     metadata={
-                        "name": heartbeat_name(gateway),
+                        "name": heartbeat_name(gateway, config.names),
                         "namespace": gateway.namespace,
-                        "labels": {**COMMON_LABELS, "app.kubernetes.io/component": "heartbeat"},
+                        "labels": config.names.labels("heartbeat"),
                     },
                     spec=heartbeat_cronjob_spec(config, gateway),
                     opts=pulumi.ResourceOptions(parent=self),

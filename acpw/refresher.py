@@ -23,11 +23,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig
-from acpw.contract import PULL_SECRET_NAME, TOOL_UID, aws_tags, labels
+from acpw.contract import DEFAULT_NAMES, TOOL_UID, ObjectNames, aws_tags, labels
 
-REFRESHER_NAME = "acpw-registry-refresher"
+REFRESHER_NAME = DEFAULT_NAMES.refresher
 """ServiceAccount, Role, RoleBinding and CronJob of the pull secret refresher."""
-REFRESHER_AWS_SECRET = "acpw-registry-refresher-aws"
+REFRESHER_AWS_SECRET = DEFAULT_NAMES.refresher_aws_secret
 """The refresher's own IAM access key (not the receiver's)."""
 REFRESH_SCHEDULE = "17 */4 * * *"
 """Every 4 hours: a token is at most ~4 h old, and one failed run still leaves ~4 h of validity."""
@@ -37,7 +37,9 @@ ECR_READ_ACTIONS = (
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
 )
-LABELS = labels("registry-credentials")
+COMPONENT = "registry-credentials"
+LABELS = labels(COMPONENT)
+"""The default instance's labels (``ObjectNames.labels`` has any one's)."""
 _AWS_KEY_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
@@ -69,30 +71,40 @@ def refresher_policy(repository_arns: list[str]) -> dict[str, Any]:
     }
 
 
-def refresher_rules() -> list[dict[str, Any]]:
+def refresher_rules(names: ObjectNames = DEFAULT_NAMES) -> list[dict[str, Any]]:
     """The refresher may read and patch the pull secret, and nothing else."""
     return [
         {
             "apiGroups": [""],
             "resources": ["secrets"],
-            "resourceNames": [PULL_SECRET_NAME],
+            "resourceNames": [names.pull_secret],
             "verbs": ["get", "patch"],
         }
     ]
 
 
-def refresher_metadata(namespace: str, name: str, **extra: Any) -> dict[str, Any]:
-    return {"namespace": namespace, "labels": LABELS, "name": name, **extra}
+def refresher_metadata(
+    namespace: str, name: str, names: ObjectNames = DEFAULT_NAMES, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "namespace": namespace,
+        "labels": names.labels(COMPONENT),
+        "name": name,
+        **extra,
+    }
 
 
-def empty_pull_secret(namespace: str, home: str) -> dict[str, Any]:
+def empty_pull_secret(
+    namespace: str, home: str, names: ObjectNames = DEFAULT_NAMES
+) -> dict[str, Any]:
     """The pull Secret as Pulumi creates it: no credentials; the refresher owns its content."""
     return {
         "metadata": refresher_metadata(
             namespace,
-            PULL_SECRET_NAME,
+            names.pull_secret,
+            names,
             annotations={
-                "acpw/renewed-by": f"CronJob {home}/{REFRESHER_NAME} ({REFRESH_SCHEDULE})"
+                "acpw/renewed-by": f"CronJob {home}/{names.refresher} ({REFRESH_SCHEDULE})"
             },
         ),
         "type": "kubernetes.io/dockerconfigjson",
@@ -100,16 +112,18 @@ def empty_pull_secret(namespace: str, home: str) -> dict[str, Any]:
     }
 
 
-def refresher_role_binding(namespace: str, home: str) -> dict[str, Any]:
+def refresher_role_binding(
+    namespace: str, home: str, names: ObjectNames = DEFAULT_NAMES
+) -> dict[str, Any]:
     """Binds the Role in ``namespace`` to the one refresher ServiceAccount in ``home``."""
     return {
-        "metadata": refresher_metadata(namespace, REFRESHER_NAME),
+        "metadata": refresher_metadata(namespace, names.refresher, names),
         "role_ref": {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "Role",
-            "name": REFRESHER_NAME,
+            "name": names.refresher,
         },
-        "subjects": [{"kind": "ServiceAccount", "name": REFRESHER_NAME, "namespace": home}],
+        "subjects": [{"kind": "ServiceAccount", "name": names.refresher, "namespace": home}],
     }
 
 
@@ -222,6 +236,7 @@ def refresher_pod_spec(
     *,
     static_key: bool = True,
     pull_secret: bool = False,
+    names: ObjectNames = DEFAULT_NAMES,
 ) -> dict[str, Any]:
     """One init container gets a token (AWS CLI); one kubectl container per target namespace
     patches the pull Secret there (the kubectl image has no shell, so no loop).
@@ -241,7 +256,7 @@ def refresher_pod_spec(
         env += [
             {
                 "name": key,
-                "valueFrom": {"secretKeyRef": {"name": REFRESHER_AWS_SECRET, "key": key}},
+                "valueFrom": {"secretKeyRef": {"name": names.refresher_aws_secret, "key": key}},
             }
             for key in _AWS_KEY_ENV
         ]
@@ -253,7 +268,7 @@ def refresher_pod_spec(
                 "kubectl",
                 "patch",
                 "secret",
-                PULL_SECRET_NAME,
+                names.pull_secret,
                 "--namespace",
                 namespace,
                 "--type",
@@ -276,7 +291,7 @@ def refresher_pod_spec(
         for index, namespace in enumerate(targets)
     ]
     spec: dict[str, Any] = {
-        "serviceAccountName": REFRESHER_NAME,
+        "serviceAccountName": names.refresher,
         "automountServiceAccountToken": False,
         "restartPolicy": "Never",
         "securityContext": {
@@ -308,17 +323,19 @@ def refresher_pod_spec(
         "containers": patchers,
     }
     if pull_secret:
-        spec["imagePullSecrets"] = [{"name": PULL_SECRET_NAME}]
+        spec["imagePullSecrets"] = [{"name": names.pull_secret}]
     return spec
 
 
-def refresher_job_spec(pod_spec: dict[str, Any]) -> dict[str, Any]:
+def refresher_job_spec(
+    pod_spec: dict[str, Any], names: ObjectNames = DEFAULT_NAMES
+) -> dict[str, Any]:
     return {
         "backoffLimit": 6,
         "activeDeadlineSeconds": 900,
         "template": {
             "metadata": {
-                "labels": {**LABELS, "app.kubernetes.io/name": REFRESHER_NAME},
+                "labels": names.labels(COMPONENT, **{"app.kubernetes.io/name": names.refresher}),
                 # Never inject a sidecar: the Job must be able to finish.
                 "annotations": {"sidecar.istio.io/inject": "false"},
             },
@@ -372,6 +389,7 @@ def create_refresher(
         return pulumi.ResourceOptions(parent=parent, **kwargs)
 
     iam = config.iam
+    names = config.names
     images_config = config.images
     home = refresher_namespace(config)
     targets = target_namespaces(config)
@@ -411,7 +429,7 @@ def create_refresher(
     result = Refresher(user_arn=user_arn)
 
     for namespace in targets:
-        pull_secret = empty_pull_secret(namespace, home)
+        pull_secret = empty_pull_secret(namespace, home, names)
         pull = k8s.core.v1.Secret(
             f"{name}-pull-{namespace}",
             metadata=pull_secret["metadata"],
@@ -424,11 +442,11 @@ def create_refresher(
             result.pull_secrets[namespace] = pull
         role = k8s.rbac.v1.Role(
             f"{name}-refresher-role-{namespace}",
-            metadata=refresher_metadata(namespace, REFRESHER_NAME),
-            rules=refresher_rules(),
+            metadata=refresher_metadata(namespace, names.refresher, names),
+            rules=refresher_rules(names),
             opts=child(),
         )
-        binding_body = refresher_role_binding(namespace, home)
+        binding_body = refresher_role_binding(namespace, home, names)
         binding = k8s.rbac.v1.RoleBinding(
             f"{name}-refresher-binding-{namespace}",
             metadata=binding_body["metadata"],
@@ -448,7 +466,8 @@ def create_refresher(
         f"{name}-refresher-sa",
         metadata=refresher_metadata(
             home,
-            REFRESHER_NAME,
+            names.refresher,
+            names,
             **({"annotations": account_annotations} if account_annotations else {}),
         ),
         automount_service_account_token=False,
@@ -458,7 +477,7 @@ def create_refresher(
     if key is not None:
         aws_secret = k8s.core.v1.Secret(
             f"{name}-refresher-aws",
-            metadata=refresher_metadata(home, REFRESHER_AWS_SECRET),
+            metadata=refresher_metadata(home, names.refresher_aws_secret, names),
             type="Opaque",
             string_data={
                 "AWS_ACCESS_KEY_ID": pulumi.Output.secret(key.id),
@@ -477,12 +496,14 @@ def create_refresher(
                 RefresherImages(aws_cli=values[1], kubectl=values[2]),
                 static_key=static_key,
                 pull_secret=images_config.copy_tool_images,
-            )
+                names=names,
+            ),
+            names,
         )
     )
     k8s.batch.v1.CronJob(
         f"{name}-refresher",
-        metadata=refresher_metadata(home, REFRESHER_NAME),
+        metadata=refresher_metadata(home, names.refresher, names),
         spec=job_spec.apply(refresher_cron_job_spec),
         opts=child(f"{name}-refresher-{first}", depends_on=after),
     )
@@ -490,7 +511,7 @@ def create_refresher(
     generation = f"g{iam.key_generation}"
     k8s.batch.v1.Job(
         f"{name}-refresher-initial-{generation}",
-        metadata=refresher_metadata(home, f"{REFRESHER_NAME}-initial-{generation}"),
+        metadata=refresher_metadata(home, f"{names.refresher}-initial-{generation}", names),
         spec=job_spec,
         opts=child(f"{name}-refresher-initial-{first}-{generation}", depends_on=after),
     )

@@ -31,8 +31,8 @@ from typing import Any
 
 from acpw.config import AcpwConfig
 from acpw.contract import (
-    BOOTSTRAP_CONFIGMAP,
-    CREDENTIALS_SECRET,
+    DEFAULT_INSTANCE,
+    DEFAULT_NAMES,
     GENERATIONS_ANNOTATION,
     INIT_CONTAINER,
     LEGACY_HASH_ANNOTATION,
@@ -40,6 +40,7 @@ from acpw.contract import (
     ROLLOUT_LABEL,
     ROLLOUT_SPEC_ANNOTATION,
     SENDER_ANNOTATION,
+    ObjectNames,
 )
 from acpw.istio_versions import IstioVersion
 
@@ -92,6 +93,8 @@ class RolloutSpec:
     modules_honour_region: bool
     sender_file_sha256: str | None = None
     receiver_file_sha256: str | None = None
+    instance: str = DEFAULT_INSTANCE
+    """The object-name prefix: a new one names every object anew, so it is a new generation."""
 
     @classmethod
     def from_config(
@@ -123,6 +126,7 @@ class RolloutSpec:
             modules_honour_region=images.modules_honour_region,
             sender_file_sha256=sender_file_sha256 if images.sender_file else None,
             receiver_file_sha256=receiver_file_sha256 if images.receiver_file else None,
+            instance=config.instance,
         )
 
     def to_json(self) -> str:
@@ -174,6 +178,7 @@ class RolloutSpec:
                 "match_hosts": list(self.match_hosts),
                 "fail_strategy": self.fail_strategy,
                 "receiver_vm_id": self.receiver_vm_id,
+                "instance": self.instance,
             }
         )
 
@@ -416,13 +421,13 @@ def plan_generations(
 # --- names of generation-scoped objects ---------------------------------------------------------
 
 
-def credentials_secret_name(key: KeyIdentity) -> str:
-    return f"{CREDENTIALS_SECRET}-{key.suffix}"
+def credentials_secret_name(key: KeyIdentity, names: ObjectNames = DEFAULT_NAMES) -> str:
+    return f"{names.credentials_secret}-{key.suffix}"
 
 
-def bootstrap_configmap_name(content: str) -> str:
+def bootstrap_configmap_name(content: str, names: ObjectNames = DEFAULT_NAMES) -> str:
     """Content-hash name (kustomize style): a change is a new ConfigMap beside the old one."""
-    return f"{BOOTSTRAP_CONFIGMAP}-{short_hash(content, 10)}"
+    return f"{names.bootstrap_configmap}-{short_hash(content, 10)}"
 
 
 def rollout_selector(selector: Mapping[str, str], generation_id: str) -> dict[str, str]:

@@ -21,17 +21,19 @@ from __future__ import annotations
 from typing import Any
 
 from acpw.config import GatewayConfig
-from acpw.contract import ROLLOUT_LABEL, TOOL_UID, labels
+from acpw.contract import DEFAULT_NAMES, ROLLOUT_LABEL, TOOL_UID, ObjectNames, labels
 from acpw.rollout import short_hash
 
-ROLLOUT_CHECK = "acpw-rollout-check"
+ROLLOUT_CHECK = DEFAULT_NAMES.rollout_check
 """ServiceAccount, Role and RoleBinding of the Jobs, per gateway namespace."""
-JOB_PREFIX = "acpw-rollout"
+JOB_PREFIX = DEFAULT_NAMES.rollout_job_prefix
 OPERATOR_APPLY_TIMEOUT_SECONDS = 900
 """How long the in-cluster operator may take to put the new template on the Deployment."""
 BACKSTOP_SECONDS = 6 * 3600
 """Upper bound of one Job (and Pulumi's wait for it), far above any progressing rollout."""
-LABELS = labels(ROLLOUT_CHECK)
+COMPONENT = "acpw-rollout-check"
+LABELS = labels(COMPONENT)
+"""The default instance's labels."""
 _SECURITY = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
@@ -42,12 +44,16 @@ _SECURITY = {
 }
 
 
-def job_name(gateway: GatewayConfig, template_material: Any) -> str:
+def job_name(
+    gateway: GatewayConfig, template_material: Any, names: ObjectNames = DEFAULT_NAMES
+) -> str:
     """Unique per gateway and pod-template change; at most 63 characters (pod label limit)."""
     digest = short_hash(
         {"gateway": [gateway.namespace, gateway.name], "template": template_material}, 16
     )
-    return f"{JOB_PREFIX}-{gateway.name[:28].rstrip('-')}-{digest}"
+    prefix = names.rollout_job_prefix
+    room = 63 - len(prefix) - len(digest) - 2
+    return f"{prefix}-{gateway.name[:room].rstrip('-')}-{digest}"
 
 
 def _kubectl(name: str, image: Any, args: list[str]) -> dict[str, Any]:
@@ -74,6 +80,7 @@ def rollout_check_job(
     wait_for_template: bool,
     image: Any,
     pull_secret: str | None = None,
+    names: ObjectNames = DEFAULT_NAMES,
 ) -> dict[str, Any]:
     """A Job that succeeds only when the gateway runs ``generation_id`` on every pod.
 
@@ -107,7 +114,7 @@ def rollout_check_job(
         "metadata": {
             "name": name,
             "namespace": gateway.namespace,
-            "labels": LABELS,
+            "labels": names.labels(COMPONENT),
             "annotations": {"pulumi.com/replaceUnready": "true"},
         },
         "spec": {
@@ -115,12 +122,12 @@ def rollout_check_job(
             "activeDeadlineSeconds": BACKSTOP_SECONDS,
             "template": {
                 "metadata": {
-                    "labels": LABELS,
+                    "labels": names.labels(COMPONENT),
                     # Never inject a sidecar: the Job must be able to finish.
                     "annotations": {"sidecar.istio.io/inject": "false"},
                 },
                 "spec": {
-                    "serviceAccountName": ROLLOUT_CHECK,
+                    "serviceAccountName": names.rollout_check,
                     "automountServiceAccountToken": True,
                     "restartPolicy": "Never",
                     "securityContext": {
@@ -144,17 +151,24 @@ def job_timeout() -> str:
     return f"{BACKSTOP_SECONDS}s"
 
 
-def rollout_check_rbac(namespace: str, gateway_names: list[str]) -> dict[str, Any]:
+def rollout_check_rbac(
+    namespace: str, gateway_names: list[str], names: ObjectNames = DEFAULT_NAMES
+) -> dict[str, Any]:
     """ServiceAccount, Role and RoleBinding (one name) of the Jobs in ``namespace``."""
+    account = names.rollout_check
     return {
-        "metadata": {"name": ROLLOUT_CHECK, "namespace": namespace, "labels": LABELS},
+        "metadata": {
+            "name": account,
+            "namespace": namespace,
+            "labels": names.labels(COMPONENT),
+        },
         "rules": rollout_check_role_rules(gateway_names),
         "role_ref": {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "Role",
-            "name": ROLLOUT_CHECK,
+            "name": account,
         },
-        "subjects": [{"kind": "ServiceAccount", "name": ROLLOUT_CHECK, "namespace": namespace}],
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
     }
 
 

@@ -72,6 +72,16 @@ def test_region_comes_from_cloudwatch_before_aws_region() -> None:
 
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     (
+        "instance with capitals",
+        {"istioVersion": "1.30", "instance": "Team"},
+        "acpw:instance: 'Team' is not allowed: 1 to 20 lowercase letters",
+    ),
+    (
+        "instance too long",
+        {"istioVersion": "1.30", "instance": "a" * 21},
+        "acpw:instance:",
+    ),
+    (
         "maxSurge zero",
         {"istioVersion": "1.30", "gateways": [{**GW, "maxSurge": 0}]},
         "acpw:gateways[0].maxSurge: 0 is not allowed: at least 1",
@@ -915,7 +925,7 @@ def test_config_keys_come_from_the_model() -> None:
 
     assert CONFIG_KEYS[0] == "istioVersion"
     assert {"cloudwatch", "gateways", "matchHosts", "images", "iam"} <= set(CONFIG_KEYS)
-    assert {"istioVersion", "failStrategy", "receiverVmId"} == STRING_KEYS
+    assert {"istioVersion", "failStrategy", "receiverVmId", "instance"} == STRING_KEYS
 
 
 class TestScalarsWhereTextIsNeeded:

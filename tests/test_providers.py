@@ -115,3 +115,57 @@ def test_aws_resources_carry_project_and_stack() -> None:
         tags = registration.inputs["tags"]
         assert (tags["pulumi:project"], tags["pulumi:stack"]) == ("acpw", "prod"), registration.name
         assert tags["acpw:purpose"].startswith("aws-cloudwatch-proxy-wasm")
+
+
+def _identities(render: Any) -> set[tuple[str, str, str]]:
+    return {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+        for o in render.kubernetes
+    }
+
+
+def test_two_stacks_in_one_cluster_do_not_share_an_object() -> None:
+    from tools.render import render_stack
+
+    def stack(instance: str, gateway: str, installer: str) -> dict[str, Any]:
+        return {
+            "aws:region": "ap-northeast-1",
+            "acpw:istioVersion": "1.20",
+            "acpw:instance": instance,
+            "acpw:gateways": [
+                {
+                    "name": gateway,
+                    "namespace": "istio-system",
+                    "selector": {"app": gateway},
+                    "installer": installer,
+                }
+            ],
+            "acpw:iam": {"userName": f"acpw-{instance}"},
+            "acpw:images": {"registry": "ecr"},
+        }
+
+    first = render_stack("one", config=stack("team-a", "gw-a", "istioOperator"))
+    second = render_stack("two", config=stack("team-b", "gw-b", "istioOperator"))
+    shared = _identities(first) & _identities(second)
+    assert shared == set(), sorted(shared)
+    for render, instance in ((first, "team-a"), (second, "team-b")):
+        for obj in render.kubernetes:
+            labels = obj["metadata"].get("labels") or {}
+            if obj["kind"] != "Deployment":  # patches of the gateway carry no labels of ours
+                assert labels.get("app.kubernetes.io/instance") == instance, obj["metadata"]
+        operators = [o for o in render.kubernetes if o["kind"] == "IstioOperator"]
+        assert [o["metadata"]["name"] for o in operators] == [f"{instance}-gateways"]
+
+
+def test_the_default_instance_keeps_the_names() -> None:
+    from tools.render import render_stack
+
+    render = render_stack("dev")
+    names = {o["metadata"]["name"] for o in render.kubernetes}
+    assert "acpw-gateways" in names
+    assert any(n.startswith("acpw-aws-credentials-g1-") for n in names)
+    assert all(
+        o["metadata"]["labels"]["app.kubernetes.io/instance"] == "acpw"
+        for o in render.kubernetes
+        if "labels" in o["metadata"]
+    )

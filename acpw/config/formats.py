@@ -40,6 +40,7 @@ BOUNDARY_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,1
 KMS_KEY_ARN_RE = re.compile(
     r"^arn:aws:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]+|alias/[\w/+=,.@-]+)$"
 )
+INSTANCE_RE = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
 PERCENT_RE = re.compile(r"^(\d{1,3})%$")
 VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 

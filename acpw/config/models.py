@@ -28,6 +28,7 @@ from acpw.config.formats import (
     IAM_PATH_RE,
     IAM_USER_RE,
     IMAGE_REF_RE,
+    INSTANCE_RE,
     KMS_KEY_ARN_RE,
     PERCENT_RE,
     PRINTABLE_ASCII_RE,
@@ -39,7 +40,7 @@ from acpw.config.formats import (
     label_problems,
     region_partition,
 )
-from acpw.contract import AWS_CLI_IMAGE, KUBECTL_IMAGE
+from acpw.contract import AWS_CLI_IMAGE, DEFAULT_INSTANCE, KUBECTL_IMAGE, ObjectNames
 from acpw.istio_versions import NEWEST_SUPPORTED, OLDEST_SUPPORTED, IstioFeatures, IstioVersion
 from acpw.observability_config import CostField, ObservabilityField
 from acpw.oci.errors import ImageFormatError
@@ -529,6 +530,8 @@ class AcpwConfig(_Model):
     iam: IamConfig = Field(default_factory=lambda: IamConfig.model_validate({}))
     fail_strategy: Literal["open", "closed"] = "open"
     receiver_vm_id: str = "aws-cloudwatch-proxy-wasm-receiver"
+    instance: str = DEFAULT_INSTANCE
+    """Prefix of every Kubernetes object name and the ``app.kubernetes.io/instance`` label."""
     # Last, so that their checks see the fields above (acpw/observability_config.py).
     observability: ObservabilityField = Field(default_factory=dict, validate_default=True)
     cost: CostField = Field(default_factory=dict, validate_default=True)
@@ -614,6 +617,21 @@ class AcpwConfig(_Model):
     def namespaces(self) -> list[str]:
         """Gateway namespaces, in first-seen order."""
         return list(dict.fromkeys(g.namespace for g in self.gateways))
+
+    @property
+    def names(self) -> ObjectNames:
+        """This instance's Kubernetes object names."""
+        return ObjectNames(self.instance)
+
+    @field_validator("instance")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        if not INSTANCE_RE.match(value):
+            raise ValueError(
+                f"{shown(value)} is not allowed: 1 to 20 lowercase letters, digits and '-', "
+                "starting with a letter and ending alphanumeric (it prefixes object names)"
+            )
+        return value
 
     @property
     def enabled_gateways(self) -> list[GatewayConfig]:
