@@ -65,6 +65,16 @@ AWS_CLI_IMAGE = (
 TOOL_UID = 65532
 """The fixed non-root UID (and GID) of every container the program owns (the distroless
 ``nonroot`` user; no image used here needs a particular UID)."""
+TOOL_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "runAsUser": TOOL_UID,
+    "runAsGroup": TOOL_UID,
+    "capabilities": {"drop": ["ALL"]},
+}
+"""The securityContext of every container the program owns: Pod Security "restricted" (with the
+pod's RuntimeDefault seccomp) plus a read-only root filesystem."""
 
 # --- labels ------------------------------------------------------------------------------------
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": PART_OF}

@@ -41,7 +41,7 @@ from acpw.contract import (
     ROLLOUT_LABEL,
     ROLLOUT_SPEC_ANNOTATION,
     SENDER_ANNOTATION,
-    TOOL_UID,
+    TOOL_SECURITY,
     WASM_VOLUME,
     ObjectNames,
 )
@@ -105,15 +105,7 @@ def gateway_pod_changes(config: AcpwConfig, generation: PodGeneration) -> Gatewa
         # the emptyDir is world-writable (0777) and the volume image's receiver.wasm is
         # world-readable (checked when it is copied or built, acpw/oci/formats.py), so cp needs
         # no particular user; istio-proxy (UID 1337) reads the 0644 copy.
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": TOOL_UID,
-            "runAsGroup": TOOL_UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": {**TOOL_SECURITY, "seccompProfile": {"type": "RuntimeDefault"}},
     }
     volumes: list[dict[str, Any]] = [{"name": WASM_VOLUME, "emptyDir": {}}]
     mounts: list[dict[str, Any]] = [

@@ -23,7 +23,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig
-from acpw.contract import DEFAULT_NAMES, TOOL_UID, ObjectNames, aws_tags, labels
+from acpw.contract import DEFAULT_NAMES, TOOL_SECURITY, TOOL_UID, ObjectNames, aws_tags, labels
 
 REFRESHER_NAME = DEFAULT_NAMES.refresher
 """ServiceAccount, Role, RoleBinding and CronJob of the pull secret refresher."""
@@ -145,15 +145,6 @@ TOKEN_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 """Where kubectl's in-cluster config looks for the token, CA and namespace."""
 TOKEN_EXPIRATION_SECONDS = 3600
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
-TOOL_SECURITY = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "runAsUser": TOOL_UID,
-    "runAsGroup": TOOL_UID,
-    "capabilities": {"drop": ["ALL"]},
-}
-"""Every container of the refresher: Pod Security "restricted" plus a read-only root."""
 
 
 def registry_host(repository_url: str) -> str:

@@ -21,7 +21,14 @@ from __future__ import annotations
 from typing import Any
 
 from acpw.config import GatewayConfig
-from acpw.contract import DEFAULT_NAMES, ROLLOUT_LABEL, TOOL_UID, ObjectNames, labels
+from acpw.contract import (
+    DEFAULT_NAMES,
+    ROLLOUT_LABEL,
+    TOOL_SECURITY,
+    TOOL_UID,
+    ObjectNames,
+    labels,
+)
 from acpw.rollout import short_hash
 
 ROLLOUT_CHECK = DEFAULT_NAMES.rollout_check
@@ -34,14 +41,7 @@ BACKSTOP_SECONDS = 6 * 3600
 COMPONENT = "acpw-rollout-check"
 LABELS = labels(COMPONENT)
 """The default instance's labels."""
-_SECURITY = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "runAsUser": TOOL_UID,
-    "runAsGroup": TOOL_UID,
-    "capabilities": {"drop": ["ALL"]},
-}
+_SECURITY = TOOL_SECURITY
 
 
 def job_name(

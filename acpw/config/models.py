@@ -262,20 +262,12 @@ class ImagesConfig(_Model):
     @field_validator("ecr_kms_key_arn")
     @classmethod
     def _kms_key(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        partition = _other_partition_arn(value)
-        if partition:
-            raise ValueError(
-                f"{shown(value)} is an ARN of the {partition} partition: only the aws partition "
-                "is supported (arn:aws:kms:<region>:<account>:key/<id> or alias/<name>)"
-            )
-        if not KMS_KEY_ARN_RE.match(value):
-            raise ValueError(
-                f"{shown(value)} is not a KMS key ARN of the aws partition "
-                "(arn:aws:kms:<region>:<account>:key/<id> or alias/<name>)"
-            )
-        return value
+        return _aws_arn(
+            value,
+            KMS_KEY_ARN_RE,
+            "a KMS key ARN",
+            "arn:aws:kms:<region>:<account>:key/<id> or alias/<name>",
+        )
 
     @field_validator("sender_file", "receiver_file")
     @classmethod
@@ -320,19 +312,12 @@ class ImagesConfig(_Model):
     @field_validator("refresher_role_arn")
     @classmethod
     def _refresher_role_arn(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        partition = _other_partition_arn(value)
-        if partition:
-            raise ValueError(
-                f"{shown(value)} is an ARN of the {partition} partition: only the aws partition "
-                "is supported (arn:aws:iam::<account>:role/<name>)"
-            )
-        if not ROLE_ARN_RE.match(value):
-            raise ValueError(
-                f"{shown(value)} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/[path/]<name>)"
-            )
-        return value
+        return _aws_arn(
+            value,
+            ROLE_ARN_RE,
+            "an IAM role ARN",
+            "arn:aws:iam::<12-digit account>:role/[path/]<name>",
+        )
 
     @field_validator("sender_digest", "receiver_volume_digest")
     @classmethod
@@ -356,6 +341,21 @@ ALLOWED_SOURCE_VPCES_MAX = 10
 ALLOWED_SOURCE_IPS_MAX = 16
 """With these, the longest PutMetricData policy stays under IAM's 2048-character limit for a
 user's inline policies (tests/test_credentials.py checks the worst case)."""
+
+
+def _aws_arn(value: str | None, pattern: re.Pattern[str], what: str, example: str) -> str | None:
+    """``value`` if it is ``what`` in the aws partition, else a clear error."""
+    if value is None:
+        return value
+    partition = _other_partition_arn(value)
+    if partition:
+        raise ValueError(
+            f"{shown(value)} is an ARN of the {partition} partition: only the aws partition "
+            f"is supported ({example})"
+        )
+    if not pattern.match(value):
+        raise ValueError(f"{shown(value)} is not {what} of the aws partition ({example})")
+    return value
 
 
 def _other_partition_arn(value: str) -> str | None:
@@ -409,19 +409,9 @@ class IamConfig(_Model):
     @field_validator("permissions_boundary")
     @classmethod
     def _boundary(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        partition = _other_partition_arn(value)
-        if partition:
-            raise ValueError(
-                f"{shown(value)} is an ARN of the {partition} partition: only the aws partition "
-                "is supported (arn:aws:iam::<account>:policy/...)"
-            )
-        if not BOUNDARY_ARN_RE.match(value):
-            raise ValueError(
-                f"{shown(value)} is not an IAM policy ARN (arn:aws:iam::<account>:policy/...)"
-            )
-        return value
+        return _aws_arn(
+            value, BOUNDARY_ARN_RE, "an IAM policy ARN", "arn:aws:iam::<account>:policy/..."
+        )
 
     @field_validator("tags")
     @classmethod
