@@ -178,9 +178,9 @@ def test_render_without_the_declared_defaults_refuses_dev_like_the_cli_did(
     )
 
 
-def test_render_command_prints_only_its_result_and_warnings(tmp_path: Path) -> None:
+def test_render_command_prints_only_its_result_the_estimate_and_warnings(tmp_path: Path) -> None:
     """No ``Exception ignored in: <function BaseEventLoop.__del__ ...>`` at exit (it was
-    intermittent, so a few runs)."""
+    intermittent, so a few runs); the monthly cost estimate is shown, as a preview shows it."""
     for _ in range(3):
         result = subprocess.run(
             [sys.executable, "-m", "tools.render", "dev", "--out", str(tmp_path)],
@@ -193,7 +193,8 @@ def test_render_command_prints_only_its_result_and_warnings(tmp_path: Path) -> N
         assert "Exception ignored" not in result.stderr
         assert "Traceback" not in result.stderr
         lines = result.stderr.splitlines()
-        assert lines and all(line.startswith("warning: stack dev: ") for line in lines), lines
+        assert lines[0].startswith("info: stack dev: acpw:cost: estimated CloudWatch bill $")
+        assert lines[1:] and all(line.startswith("warning: stack dev: ") for line in lines[1:])
         assert result.stdout.splitlines() == [
             f"wrote {tmp_path / 'dev' / name}"
             for name in ("kubernetes.yaml", "aws.yaml", "images.yaml", "outputs.yaml")

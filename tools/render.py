@@ -40,6 +40,8 @@ class Render:
     registrations: list[Registration]
     outputs: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+    """What the program logs at info level (the monthly cost estimate), shown like a preview."""
 
     @property
     def kubernetes(self) -> list[dict[str, Any]]:
@@ -159,12 +161,18 @@ def _stacks() -> list[str]:
 
 
 class _WarningCollector(logging.Handler):
+    """Warnings, and the program's own info lines (``acpw:...``), as a preview shows them."""
+
     def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
+        super().__init__(level=logging.INFO)
         self.messages: list[str] = []
+        self.infos: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        if record.levelno >= logging.WARNING:
+            self.messages.append(record.getMessage())
+        elif record.getMessage().startswith("acpw:"):
+            self.infos.append(record.getMessage())
 
 
 def render_stack(
@@ -192,13 +200,14 @@ def render_stack(
     logger = logging.getLogger("acpw.render")
     logger.addHandler(collector)
     logger.propagate = False
+    logger.setLevel(logging.INFO)
     try:
         pulumi_sdk.run_program(_run_program)
         outputs = _stack_outputs()
     finally:
         logger.removeHandler(collector)
         mock_engine.shutdown()
-    return Render(stack, list(monitor.registrations), outputs, collector.messages)
+    return Render(stack, list(monitor.registrations), outputs, collector.messages, collector.infos)
 
 
 def last_monitor_registrations() -> list[Registration]:
@@ -293,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigError, FileNotFoundError) as error:
             print(f"stack {stack}: {error}", file=sys.stderr)
             return 1
+        for info in render.infos:
+            print(f"info: stack {stack}: {info}", file=sys.stderr)
         for warning in render.warnings:
             print(f"warning: stack {stack}: {warning}", file=sys.stderr)
         out_dir = Path(args.out) / stack
