@@ -603,6 +603,8 @@ def rollout_problems(resource_type: str, props: Any) -> list[str]:
     """Gateway rollouts keep ``maxUnavailable: 0``: on a DeploymentPatch, and on each enabled
     gateway of an IstioOperator (k8s.strategy, then any Deployment overlay touching it)."""
     if resource_type == DEPLOYMENT_PATCH:
+        if dig(props, "spec") is None:
+            return []  # a metadata-only patch (e.g. an annotation) rolls nothing
         return _check_strategy("spec.strategy", dig(props, "spec", "strategy"))
     if not ISTIO_OPERATOR_RE.match(resource_type):
         return []

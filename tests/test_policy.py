@@ -925,3 +925,21 @@ def test_pulumi_policy_yaml_runs_the_pack_from_its_own_ignored_virtualenv() -> N
         ["git", "check-ignore", "-q", "policy/.venv/bin/python"], cwd=ROOT, check=False
     )
     assert ignored.returncode == 0
+
+
+@pytest.mark.parametrize("version", ["1.20", "1.23", "1.24", "1.30"])
+@pytest.mark.usefixtures("secret_markers")
+def test_every_installer_and_delivery_passes_the_whole_pack(version: str) -> None:
+    """The matrix render has an istioOperator and a deploymentPatch gateway: on 1.24+ the
+    istioOperator one is rolled by istioctl and only gets a metadata patch (the generations
+    record), which is no rollout and has no strategy to judge."""
+    from tests.matrix import matrix_config
+
+    registrations = render_stack("matrix", config=matrix_config(version)).registrations
+    run = PackRun(registrations, stack_istio_version=version, config=EXAMPLE_STACKS_CONFIG)
+    assert run.violations == []
+
+
+def test_a_metadata_only_patch_rolls_nothing_and_is_not_judged() -> None:
+    record = {"kind": "Deployment", "metadata": {"annotations": {"a": "b"}}}
+    assert check(pack.validate_gateway_rollout, pack.DEPLOYMENT_PATCH, record) == []
