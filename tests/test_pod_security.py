@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.test_images import GATEWAYS
 from tools.render import Render, render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,20 +52,6 @@ ALLOWED_SECCOMP = {"RuntimeDefault", "Localhost"}
 BY_DIGEST = re.compile(r"@(sha256:[0-9a-f]{64}|\[unknown: manifest digest of [^\]]+\])$")
 """A digest, or one the program resolves at deploy time (the render's placeholder for it)."""
 
-GATEWAYS = [
-    {
-        "name": "gw-a",
-        "namespace": "edge-a",
-        "selector": {"app": "gw-a"},
-        "installer": "deploymentPatch",
-    },
-    {
-        "name": "gw-b",
-        "namespace": "edge-b",
-        "selector": {"app": "gw-b"},
-        "installer": "deploymentPatch",
-    },
-]
 EXTRA_CONFIGS: dict[str, dict[str, Any]] = {
     "operator-1.20": {"acpw:istioVersion": "1.20"},
     "istioctl-1.24": {"acpw:istioVersion": "1.24"},
