@@ -31,7 +31,6 @@ BOOTSTRAP_MOUNT_DIR = "/etc/istio/custom-bootstrap"
 BOOTSTRAP_OVERRIDE_PATH = f"{BOOTSTRAP_MOUNT_DIR}/{BOOTSTRAP_FILE_KEY}"
 BOOTSTRAP_OVERRIDE_ENV = "ISTIO_BOOTSTRAP_OVERRIDE"
 BOOTSTRAP_XDS_AGENT_ENV = "BOOTSTRAP_XDS_AGENT"
-QUEUE_NAME = "aws_cloudwatch_metric"
 
 # --- Kubernetes object names (per gateway namespace unless noted) ------------------------------
 DEFAULT_INSTANCE = "acpw"
@@ -42,7 +41,6 @@ CREDENTIALS_SECRET = "acpw-aws-credentials"
 BOOTSTRAP_CONFIGMAP = "acpw-bootstrap"
 PULL_SECRET_NAME = "acpw-registry-pull"
 """The ``kubernetes.io/dockerconfigjson`` Secret in each gateway namespace (registry ``ecr``)."""
-ISTIO_OPERATOR_NAME = "acpw-gateways"
 ISTIO_OPERATOR_NAMESPACE = "istio-system"
 """(The constants above are the default instance's names; :class:`ObjectNames` has any one's.)"""
 

@@ -126,9 +126,9 @@ class CostEstimate:
         return (
             f"acpw:cost: estimated CloudWatch bill {usd(self.total_usd)}/month: "
             f"{self.api_calls:,.0f} PutMetricData calls {usd(self.api_usd)}, "
-            f"{self.metrics:,} custom metrics {usd(self.metrics_usd)}, "
-            f"{self.dashboards} dashboard(s) {usd(self.dashboards_usd)}, "
-            f"{self.alarm_metrics:,} alarm metrics {usd(self.alarms_usd)} "
+            f"{_count(self.metrics, 'custom metric')} {usd(self.metrics_usd)}, "
+            f"{_count(self.dashboards, 'dashboard')} {usd(self.dashboards_usd)}, "
+            f"{_count(self.alarm_metrics, 'alarm metric')} {usd(self.alarms_usd)} "
             f"({prices} recorded {PRICES_RECORDED} from {PRICE_SOURCE}; free tier not deducted)"
         )
 
@@ -198,3 +198,8 @@ def estimate(config: AcpwConfig) -> CostEstimate:
         alarms_usd=alarm_metrics * prices.alarm_metric_month,
         budget_usd=cost.monthly_budget_usd,
     )
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 custom metric``, ``2 custom metrics``, ``1,000 custom metrics``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

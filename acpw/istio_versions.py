@@ -25,6 +25,14 @@ OLDEST_SUPPORTED = (1, 12)
 NEWEST_SUPPORTED = (1, 30)
 """Newest Istio minor release whose behaviour the program has been checked against."""
 
+NEWEST_KNOWN_PATCH: dict[int, int] = {
+    12: 9, 13: 9, 14: 6, 15: 7, 16: 7, 17: 8, 18: 7, 19: 10, 20: 8, 21: 6,
+    22: 8, 23: 6, 24: 6, 25: 5, 26: 8, 27: 9, 28: 10, 29: 6, 30: 3,
+}  # fmt: skip
+"""Per minor, the newest patch release known to this program: the newest ``1.<minor>.<patch>``
+tag of istio/istio in the snapshot of 2026-12-06 (``git tag``). A newer patch is accepted with a
+warning: its minor's facts apply, but it was not checked."""
+
 _VERSION_RE = re.compile(r"^1\.(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?$")
 
 ReceiverDelivery = Literal["envoyFilterBootstrapPatch", "bootstrapOverride"]
@@ -57,6 +65,12 @@ class IstioVersion:
 
     def __str__(self) -> str:
         return f"1.{self.minor}" + (f".{self.patch}" if self.patch is not None else "")
+
+    @property
+    def unknown_patch(self) -> bool:
+        """A patch release newer than the newest one known for its minor (:data:`NEWEST_KNOWN_PATCH`)."""
+        newest = NEWEST_KNOWN_PATCH.get(self.minor)
+        return self.patch is not None and newest is not None and self.patch > newest
 
 
 Column = Literal["receiver", "wasm", "networking", "gateway"]

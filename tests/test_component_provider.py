@@ -566,7 +566,8 @@ def test_python_example_runs_under_mocks() -> None:
     )
     providers = {r.name for r in monitor.registrations if r.type.startswith("pulumi:providers:")}
     assert providers == {"aws", "k8s"}
-    assert user_arn == "arn:aws:iam::unknown-aws-account-id:user/acpw/platform-prod"
+    # The running stack's names, not ones copied from the snippet: one IAM user per stack.
+    assert user_arn == "arn:aws:iam::unknown-aws-account-id:user/acpw/acpw-python-example-dev"
 
 
 def test_packaged_class_from_python_is_the_python_component() -> None:

@@ -154,8 +154,8 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     (
         "timeout written as a string",
         {"istioVersion": "1.13", "cloudwatch": {"requestTimeoutMs": "5000"}},
-        "acpw:cloudwatch.requestTimeoutMs: Input should be a valid integer ('5000' is a string: "
-        "the receiver refuses a number written as a string",
+        "acpw:cloudwatch.requestTimeoutMs: Input should be a valid integer ('5000' is text: "
+        "write the number without quotes)",
     ),
     (
         "timeout as a boolean",

@@ -92,7 +92,7 @@ def test_worked_example_of_the_readme() -> None:
     assert usd(result.total_usd) == "$3,232.04"
     assert result.summary().startswith(
         "acpw:cost: estimated CloudWatch bill $3,232.04/month: 262,843,800 PutMetricData calls "
-        "$2,628.44, 1,001 custom metrics $300.30, 1 dashboard(s) $3.00, 3,003 alarm metrics $300.30"
+        "$2,628.44, 1,001 custom metrics $300.30, 1 dashboard $3.00, 3,003 alarm metrics $300.30"
     )
 
 
@@ -244,3 +244,10 @@ def test_a_budget_needs_someone_to_notify() -> None:
     load(
         {"createBudget": True, "monthlyBudgetUsd": 10, "budgetEmails": ["ops@example.com"]}, ALL_OFF
     )
+
+
+def test_the_summary_counts_in_the_singular_where_one() -> None:
+    summary = estimate(load({})).summary()
+    assert " 1 dashboard $" in summary and "dashboard(s)" not in summary
+    assert " 1 custom metric $" in summary or " custom metrics $" in summary
+    assert "1 custom metrics" not in summary and "1 alarm metrics" not in summary

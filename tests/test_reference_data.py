@@ -202,3 +202,18 @@ def test_make_test_resolves_the_data_before_pytest() -> None:
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^pytest:.*\n\t(.+)$", makefile, re.M)
     assert recipe and "-m tools.reference_data --run $(PY) -m pytest" in recipe.group(1)
+
+
+def test_the_fetch_command_does_not_tell_you_to_run_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(reference_data, "ROOT", tmp_path)
+
+    def offline(pin: Pin, dest: Path, base_url: str, timeout: float) -> str:
+        raise FetchError(f"cannot fetch {base_url}/{pin.tag}/{pin.path}: no network")
+
+    assert reference_data.main(["--fetch", "pulumi-schema"], fetcher=offline) == 1
+    err = capsys.readouterr().err
+    assert "make fetch-pulumi-schema" not in err
+    assert "it needs network access to https://raw.githubusercontent.com/pulumi/pulumi" in err
+    assert "or set ACPW_PULUMI_SCHEMA to a copy of project.json" in err

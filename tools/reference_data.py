@@ -99,8 +99,19 @@ PULUMI_SCHEMA = DataSet(
 DATA_SETS = (ISTIO_CRDS, PULUMI_SCHEMA)
 
 
-def fetch(data: DataSet, root: Path, *, fetcher: Fetcher, timeout: float = 30.0) -> Path:
-    """Fetch every pinned file of ``data`` into its build directory; :class:`Unavailable` if not."""
+def fetch(
+    data: DataSet,
+    root: Path,
+    *,
+    fetcher: Fetcher,
+    timeout: float = 30.0,
+    is_fetch_command: bool = False,
+) -> Path:
+    """Fetch every pinned file of ``data`` into its build directory; :class:`Unavailable` if not.
+
+    ``is_fetch_command``: this is already ``data.fetch_hint`` running, so the message does not
+    tell the user to run it again.
+    """
     dest = root / data.build_dir
     for pin in data.pins:
         try:
@@ -108,9 +119,14 @@ def fetch(data: DataSet, root: Path, *, fetcher: Fetcher, timeout: float = 30.0)
         except FetchError as error:
             what = "a directory holding them" if data.file is None else f"a copy of {pin.name}"
             reason = " ".join(str(error).split())
+            retry = (
+                f"it needs network access to {data.base_url}"
+                if is_fetch_command
+                else f"run `{data.fetch_hint}` with network access"
+            )
             raise Unavailable(
-                f"cannot find or fetch {data.title} ({reason}): run `{data.fetch_hint}` with "
-                f"network access, or set {data.env_var} to {what}"
+                f"cannot find or fetch {data.title} ({reason}): {retry}, or set "
+                f"{data.env_var} to {what}"
             ) from error
         if not status.startswith("ok"):  # quiet when already there
             print(status, file=sys.stderr)
@@ -156,7 +172,7 @@ def main(
     try:
         if args.fetch:
             data = next(d for d in DATA_SETS if d.name == args.fetch)
-            path = fetch(data, ROOT, fetcher=fetcher)
+            path = fetch(data, ROOT, fetcher=fetcher, is_fetch_command=True)
             print(f"run the tests against it with: {data.env_var}={path.relative_to(ROOT)}")
             return 0
     except Unavailable as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from acpw.config.errors import PROJECT, ConfigProblem, config_key, shown
+from acpw.istio_versions import NEWEST_KNOWN_PATCH
 
 if TYPE_CHECKING:
     from acpw.config.models import AcpwConfig
@@ -178,6 +179,13 @@ def version_warnings(config: AcpwConfig) -> list[str]:
     found: list[str] = []
     features = config.features
     version = config.istio_version
+    if version.unknown_patch:
+        found.append(
+            f"{PROJECT}:istioVersion: Istio {version} is newer than the newest patch release this "
+            f"program knows (1.{version.minor}.{NEWEST_KNOWN_PATCH[version.minor]}): the facts of "
+            f"1.{version.minor} apply, check the release notes for changes to WasmPlugin, "
+            "EnvoyFilter or gateway installation"
+        )
     if not features.wasm_fail_strategy:
         # istiod treats an absent failStrategy as FAIL_CLOSE: a sender image that cannot be
         # fetched makes the gateway refuse traffic, whatever this setting says.

@@ -3,7 +3,9 @@ the stack, and turning pydantic's errors into one :class:`ConfigError` line per 
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -61,6 +63,48 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return key
 
 
+_NUMBER_TEXT_RE = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+
+
+def _model_fields_at(loc: tuple[int | str, ...]) -> dict[str, Any] | None:
+    """The fields (by the user's key) of the config object that holds the last step of ``loc``."""
+    model: Any = AcpwConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # a list entry: the list's item model was taken at its key
+        fields = {f.alias or n: f for n, f in model.model_fields.items()}
+        if part not in fields:
+            return None
+        model = _object_model(fields[part].annotation)
+        if model is None:
+            return None
+    return {f.alias or n: f for n, f in model.model_fields.items()}
+
+
+def _object_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds: itself, a list's item or an optional's value (else None)."""
+    candidates = [annotation]
+    while candidates:
+        current = candidates.pop()
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            return current
+        candidates.extend(typing.get_args(current))
+    return None
+
+
+def _unknown_key_message(loc: tuple[int | str, ...]) -> str:
+    """``unknown key``, the allowed keys and, when one is close, the likely one."""
+    fields = _model_fields_at(loc)
+    if not fields:
+        return "unknown key"
+    allowed = sorted(fields)
+    message = f"unknown key; allowed: {', '.join(allowed)}"
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+    if close:
+        message += f" (did you mean {close[0]!r}?)"
+    return message
+
+
 def _qualified(key: str, *, region_from_aws: bool = False) -> str:
     if region_from_aws and key == REGION_KEY:
         return REGION_FROM_AWS
@@ -82,7 +126,7 @@ def _format_errors(error: ValidationError, *, region_from_aws: bool = False) -> 
             continue
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "unknown key"
+            message = _unknown_key_message(item["loc"])
         elif item["type"] == "missing":
             message = "required"
         elif item["type"] == "string_type" and isinstance(item["input"], int | float):
@@ -91,10 +135,10 @@ def _format_errors(error: ValidationError, *, region_from_aws: bool = False) -> 
                 "add `--type string`)"
             )
         elif item["type"] == "int_type" and isinstance(item["input"], str):
-            message += (
-                f" ({shown(item['input'])} is a string: the receiver refuses a number written as "
-                "a string, so write it without quotes)"
-            )
+            if _NUMBER_TEXT_RE.match(item["input"].strip()):
+                message += f" ({shown(item['input'])} is text: write the number without quotes)"
+            else:
+                message = f"{shown(item['input'])} is not a whole number"
         elif item["type"] == "literal_error":
             message = (
                 f"{shown(item['input'])} is not allowed: "

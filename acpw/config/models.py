@@ -336,7 +336,6 @@ PROGRAM_TAGS = ("acpw:purpose", "pulumi:project", "pulumi:stack")
 """Tags the program sets on every AWS resource it tags (acpw/contract.py ``aws_tags``)."""
 IAM_TAGS_MAX = 50 - len(PROGRAM_TAGS)
 """AWS allows 50 tags on an IAM user; the program adds its own."""
-PURPOSE_TAG = PROGRAM_TAGS[0]
 ALLOWED_SOURCE_VPCES_MAX = 10
 ALLOWED_SOURCE_IPS_MAX = 16
 """With these, the longest PutMetricData policy stays under IAM's 2048-character limit for a
@@ -544,7 +543,11 @@ class AcpwConfig(_Model):
         oldest = IstioVersion(OLDEST_SUPPORTED[1])
         if version < oldest:
             hint = ""
-            if version.patch is None and version.minor < 10:
+            # 1.20 written unquoted in YAML is the number 1.2: only hint where that is the case.
+            if (
+                version.patch is None
+                and OLDEST_SUPPORTED[1] <= version.minor * 10 <= NEWEST_KNOWN_MINOR
+            ):
                 hint = f" (if you wrote 1.{version.minor}0 unquoted, YAML read it as a number: quote it)"
             raise ValueError(
                 f"Istio {version} is too old: supported are 1.{OLDEST_SUPPORTED[1]} to 1.{NEWEST_KNOWN_MINOR} "

@@ -6,7 +6,11 @@ from acpw.config import load_config
 from acpw.deployment import AcpwDeployment, AcpwDeploymentArgs
 
 config = load_config(
-    {"istioVersion": "1.24"}, project="platform", stack="prod", aws_region="ap-northeast-1"
+    {"istioVersion": "1.24"},
+    # The running stack's names: the IAM user defaults to <project>-<stack>, one per stack.
+    project=pulumi.get_project(),
+    stack=pulumi.get_stack(),
+    aws_region="ap-northeast-1",
 )
 acpw = AcpwDeployment(
     "acpw",
