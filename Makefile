@@ -15,9 +15,14 @@ SCANNER_VENV ?= build/scanner-venv
 .PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds \
 	fetch-pulumi-schema clean bench readme lint-workflows scanner
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Rendering needs only the runtime pins (requirements.txt); the tests add the dev toolchain.
+$(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
@@ -28,10 +33,10 @@ $(SCANNER_VENV)/.installed: requirements-scanner.txt
 
 scanner: $(SCANNER_VENV)/.installed
 
-render: $(VENV)/.installed
+render: $(VENV)/.runtime
 	$(PY) -m tools.render $(STACK)
 
-render-all: $(VENV)/.installed
+render-all: $(VENV)/.runtime
 	$(PY) -m tools.render $(STACKS)
 
 check-render: $(VENV)/.installed

@@ -212,3 +212,56 @@ def test_render_leaves_no_event_loop_or_executor_thread_behind() -> None:
     assert [t.name for t in threading.enumerate() if t.name.startswith("asyncio_")] == []
     assert mock_engine._loop is None
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_rendering_needs_only_the_runtime_requirements() -> None:
+    """``make render`` installs only requirements.txt: the render must import nothing else."""
+    import importlib.metadata
+    import json
+
+    code = (
+        "import sys, tools.render, json; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    modules = set(json.loads(result.stdout))
+    distributions = importlib.metadata.packages_distributions()
+    runtime = {
+        line.split("==")[0].strip().lower().replace("_", "-")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    allowed = set(runtime)
+    for name in list(runtime):  # and what the runtime pins depend on
+        allowed |= _requirements_closure(name)
+    # The project's own packages, and setuptools' interpreter-start hook (a .pth file).
+    own = {"acpw", "tools", "_distutils_hack"}
+    imported = {
+        dist.lower().replace("_", "-")
+        for module in modules - set(sys.stdlib_module_names) - own
+        for dist in distributions.get(module, [])
+    }
+    assert imported <= allowed, sorted(imported - allowed)
+    assert "render: $(VENV)/.runtime" in (ROOT / "Makefile").read_text()
+
+
+def _requirements_closure(name: str, seen: set[str] | None = None) -> set[str]:
+    import importlib.metadata
+    import re
+
+    seen = set() if seen is None else seen
+    if name in seen:
+        return seen
+    seen.add(name)
+    try:
+        requires = importlib.metadata.requires(name) or []
+    except importlib.metadata.PackageNotFoundError:
+        return seen
+    for requirement in requires:
+        if "extra ==" in requirement:
+            continue
+        dependency = re.split(r"[ ;<>=!~\[(]", requirement, maxsplit=1)[0]
+        _requirements_closure(dependency.lower().replace("_", "-"), seen)
+    return seen
