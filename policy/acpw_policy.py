@@ -50,6 +50,8 @@ NETWORKING_V1_TYPE_RE = re.compile(r"^kubernetes:networking\.istio\.io/v1:")
 PUT_METRIC_DATA = "cloudwatch:PutMetricData"
 NAMESPACE_CONDITION_KEY = "cloudwatch:namespace"
 
+# The pack runs in a venv of its own without the acpw package, so it restates these thresholds;
+# tests/test_policy_versions.py holds each to acpw/istio_versions.py.
 BOOTSTRAP_IGNORED_FROM = (21, 0)
 """istiod ignores EnvoyFilter BOOTSTRAP patches from 1.21 (istio/istio #48693)."""
 TLS_VERIFIES_BY_DEFAULT_FROM = (21, 0)
@@ -649,12 +651,6 @@ def validate_gateway_rollout(
 
 ResourceValidation = Callable[[ResourceValidationArgs, ReportViolation], None]
 StackValidation = Callable[[StackValidationArgs, ReportViolation], None]
-
-VERSION_DEPENDENT = (
-    "wasm-plugin-fail-open",
-    "destination-rule-verifies-server",
-    "no-ignored-bootstrap-envoyfilter",
-)
 
 
 def _with_defaults_resource(
