@@ -19,25 +19,15 @@ import pulumi_kubernetes as k8s
 
 from acpw import legacy
 from acpw.config import AcpwConfig, GatewayConfig
-from acpw.contract import (
-    BOOTSTRAP_CONFIGMAP,
-    BOOTSTRAP_FILE_KEY,
-    KEY_ENV_NAMES,
-    RECEIVER_WASM_PATH,
+from acpw.contract import BOOTSTRAP_CONFIGMAP, BOOTSTRAP_FILE_KEY
+from acpw.receiver import (
+    monitoring_host,
+    receiver_bootstrap,
 )
 from acpw.rollout import bootstrap_configmap_name, rollout_selector
 
 OS_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 """The OS trust bundle inside Istio's proxy image (Debian/Ubuntu and distroless bases alike)."""
-
-
-def monitoring_host(region: str) -> str:
-    return f"monitoring.{region}.amazonaws.com"
-
-
-def cloudwatch_cluster_name(region: str) -> str:
-    """The Envoy cluster istiod builds from the ServiceEntry (``direction|port|subset|host``)."""
-    return f"outbound|443||{monitoring_host(region)}"
 
 
 def _metadata(config: AcpwConfig, name: str, namespace: str, component: str) -> dict[str, Any]:
@@ -86,48 +76,6 @@ def destination_rule(config: AcpwConfig, namespace: str) -> dict[str, Any]:
             config, config.names.monitoring(config.region), namespace, "cloudwatch-endpoint"
         ),
         "spec": {"host": host, "exportTo": ["."], "trafficPolicy": {"tls": tls}},
-    }
-
-
-def receiver_configuration(config: AcpwConfig) -> str:
-    """The receiver's JSON configuration string (keys from the module contract; no credentials)."""
-    return json.dumps(
-        {
-            "cloud_watch_region": config.region,
-            "cloud_watch_cluster_name": cloudwatch_cluster_name(config.region),
-            "http_request_timeout_millisecond": config.cloudwatch.request_timeout_ms,
-            "metric_namespace": config.cloudwatch.namespace,
-            "metric_name": config.cloudwatch.metric_name,
-        },
-        sort_keys=True,
-    )
-
-
-def receiver_bootstrap(config: AcpwConfig) -> dict[str, Any]:
-    """The bootstrap fragment adding the receiver as a singleton ``envoy.bootstrap.wasm`` service."""
-    return {
-        "bootstrap_extensions": [
-            {
-                "name": "envoy.bootstrap.wasm",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.wasm.v3.WasmService",
-                    "singleton": True,
-                    "config": {
-                        "name": config.receiver_vm_id,
-                        "vm_config": {
-                            "vm_id": config.receiver_vm_id,
-                            "runtime": "envoy.wasm.runtime.v8",
-                            "code": {"local": {"filename": RECEIVER_WASM_PATH}},
-                            "environment_variables": {"host_env_keys": list(KEY_ENV_NAMES)},
-                        },
-                        "configuration": {
-                            "@type": "type.googleapis.com/google.protobuf.StringValue",
-                            "value": receiver_configuration(config),
-                        },
-                    },
-                },
-            }
-        ]
     }
 
 

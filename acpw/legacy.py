@@ -23,6 +23,7 @@ import hashlib
 import json
 
 from acpw.config import AcpwConfig, ConfigError, GatewayConfig
+from acpw.receiver import receiver_bootstrap
 
 LEGACY_SENDER = "acpw-sender-{gateway}"
 LEGACY_RECEIVER_FILTER = "acpw-receiver-{gateway}"
@@ -32,8 +33,6 @@ def rollout_hash(
     config: AcpwConfig, *, receiver_image: str, sender_url: str, sender_sha256: str | None
 ) -> str:
     """0.1.0's pod annotation ``aws-cloudwatch-proxy-wasm/bootstrap-hash`` for ``config``."""
-    from acpw.istio_resources import receiver_bootstrap  # the builders import this module
-
     material = {
         "receiverBootstrap": receiver_bootstrap(config),
         "keyGeneration": config.iam.key_generation,

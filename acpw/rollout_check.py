@@ -31,9 +31,6 @@ from acpw.contract import (
 )
 from acpw.rollout import short_hash
 
-ROLLOUT_CHECK = DEFAULT_NAMES.rollout_check
-"""ServiceAccount, Role and RoleBinding of the Jobs, per gateway namespace."""
-JOB_PREFIX = DEFAULT_NAMES.rollout_job_prefix
 OPERATOR_APPLY_TIMEOUT_SECONDS = 900
 """How long the in-cluster operator may take to put the new template on the Deployment."""
 BACKSTOP_SECONDS = 6 * 3600

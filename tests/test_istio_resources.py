@@ -13,11 +13,10 @@ from acpw.istio_resources import (
     bootstrap_override_configmap,
     destination_rule,
     envoy_filter,
-    receiver_bootstrap,
-    receiver_configuration,
     service_entry,
     wasm_plugin,
 )
+from acpw.receiver import receiver_bootstrap, receiver_configuration
 
 DIGEST_HEX = "12" * 32
 GEN = "0123456789ab"
