@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pulumi
 
 from acpw import legacy
-from acpw.config import AcpwConfig, ConfigError
+from acpw.config import AcpwConfig, ConfigError, config_warnings
 from acpw.credentials import Credentials, CredentialsArgs
 from acpw.gateway import GatewaySettings, GatewaySettingsArgs, PodGeneration
 from acpw.images import WasmImages, WasmImagesArgs
@@ -76,7 +76,7 @@ class AcpwDeployment(pulumi.ComponentResource):
     ) -> None:
         super().__init__("acpw:index:AcpwDeployment", name, None, opts)
         config = args.config
-        for warning in config.warnings():
+        for warning in config_warnings(config):
             pulumi.log.warn(warning, resource=self)
 
         child = pulumi.ResourceOptions(parent=self)

@@ -37,9 +37,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig, GatewayConfig
+from acpw.config.observability import DEFAULT_HEARTBEAT_HOST
 from acpw.contract import DEFAULT_NAMES, ObjectNames, aws_tags
 from acpw.cost import CostEstimate, estimate
-from acpw.observability_config import DEFAULT_HEARTBEAT_HOST
 
 DIMENSIONS = ("host", "method", "path", "status")
 """The dimensions the receiver puts on every data point (MODULE.md)."""

@@ -40,7 +40,7 @@ from pydantic import BaseModel
 from acpw import component
 from acpw.config import ConfigError, load_config
 from acpw.config.models import AcpwConfig, CloudWatchConfig, GatewayConfig, IamConfig, ImagesConfig
-from acpw.observability_config import CostConfig, HeartbeatConfig, ObservabilityConfig
+from acpw.config.observability import CostConfig, HeartbeatConfig, ObservabilityConfig
 from tools import mock_engine, pulumi_sdk
 from tools.provider_schema import SNAPSHOT, render
 

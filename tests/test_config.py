@@ -12,6 +12,7 @@ from acpw.config import (
     PUBLISHED_RECEIVER_VOLUME,
     PUBLISHED_SENDER,
     ConfigError,
+    config_warnings,
     load_config,
     load_yaml,
     load_yaml_file,
@@ -779,13 +780,13 @@ def test_structured_values_must_be_json() -> None:
 
 class TestWarnings:
     def test_fail_strategy_closed_before_1_19(self) -> None:
-        warnings = load({"istioVersion": "1.18", "failStrategy": "closed"}).warnings()
+        warnings = config_warnings(load({"istioVersion": "1.18", "failStrategy": "closed"}))
         assert any(
             "acpw:failStrategy: 'closed' cannot be honoured on Istio 1.18" in w for w in warnings
         )
 
     def test_fail_open_cannot_be_honoured_before_1_19_either(self) -> None:
-        warnings = load({"istioVersion": "1.13"}).warnings()
+        warnings = config_warnings(load({"istioVersion": "1.13"}))
         assert any(
             "'open' cannot be honoured on Istio 1.13" in w and "fails closed" in w for w in warnings
         )
@@ -795,7 +796,7 @@ class TestWarnings:
         heartbeat = {"heartbeat": {"image": AWS_CLI}}
         for extra in ({"failStrategy": "closed"}, {}):
             config = {"istioVersion": "1.19", "images": images, "observability": heartbeat}
-            assert load({**config, **extra}).warnings() == []
+            assert config_warnings(load({**config, **extra})) == []
 
     def test_tool_images_default_by_digest_and_take_any_well_formed_digest(self) -> None:
         config = load({"istioVersion": "1.30"})
@@ -814,7 +815,7 @@ class TestWarnings:
         assert mirrored.images.aws_cli.startswith("mirror.example.com:5000/")
 
     def test_istio_operator_without_in_cluster_operator(self) -> None:
-        warnings = load({"istioVersion": "1.24"}).warnings()
+        warnings = config_warnings(load({"istioVersion": "1.24"}))
         assert any("no in-cluster operator" in w for w in warnings)
 
     def test_pull_secrets_before_1_14_3(self) -> None:
@@ -828,8 +829,8 @@ class TestWarnings:
         fixed = load(
             {"istioVersion": "1.14.3", "gateways": gateways, "images": {"registry": "ecr"}}
         )
-        assert any("fixed in 1.14.3" in w for w in warned.warnings())
-        assert not any("fixed in 1.14.3" in w for w in fixed.warnings())
+        assert any("fixed in 1.14.3" in w for w in config_warnings(warned))
+        assert not any("fixed in 1.14.3" in w for w in config_warnings(fixed))
 
     def test_warnings_reach_the_preview_output(self) -> None:
         render = render_stack(
@@ -903,21 +904,72 @@ class TestLocalWasmFiles:
         assert last_monitor_registrations() == []
 
 
-def test_cross_field_problems_are_a_typed_pydantic_error() -> None:
-    from pydantic import ValidationError
+def test_models_validate_fields_only_and_validate_runs_the_checks() -> None:
+    """The models hold per-field rules; the rules across fields are one list run by validate()."""
+    from acpw.config import AcpwConfig, ConfigProblem, ConfigWarning, validate
 
-    from acpw.config import AcpwConfig, ConfigProblem
-    from acpw.config.errors import CROSS_FIELD_ERROR
+    config = AcpwConfig.model_validate(
+        {
+            "istioVersion": "1.13",
+            "cloudwatch": {"region": "ap-northeast-1"},
+            "images": {"registry": "ecr"},
+            "observability": {"heartbeat": {"enabled": False}},
+        }
+    )
+    problems, warnings = validate(config)
+    assert [p.key for p in problems] == ["images.registry", "observability.noDataAlarm"]
+    assert all(isinstance(p, ConfigProblem) for p in problems)
+    assert "failStrategy" in [w.key for w in warnings]
+    assert all(isinstance(w, ConfigWarning) for w in warnings)
+    assert config_warnings(config) == [w.line for w in warnings]
+    assert all(line.startswith("acpw:") for line in config_warnings(config))
 
-    with pytest.raises(ValidationError) as error:
-        AcpwConfig.model_validate(
-            {"istioVersion": "1.13", "images": {"registry": "ecr", "ecrKmsKeyArn": None}}
+
+def test_a_check_is_a_function_in_the_list() -> None:
+    from acpw.config import AcpwConfig, ConfigProblem, ConfigWarning, validate
+    from acpw.config.checks import CHECKS
+
+    config = AcpwConfig.model_validate(
+        {"istioVersion": "1.20", "cloudwatch": {"region": "ap-northeast-1"}}
+    )
+    assert validate(config) == ([], [])
+
+    def both(_: AcpwConfig) -> list[ConfigProblem | ConfigWarning]:
+        return [ConfigWarning("instance", "w"), ConfigProblem("instance", "p")]
+
+    assert validate(config, (*CHECKS, both)) == (
+        [ConfigProblem("instance", "p")],
+        [ConfigWarning("instance", "w")],
+    )
+
+
+def test_problems_of_several_checks_come_together() -> None:
+    with pytest.raises(ConfigError) as error:
+        load(
+            {
+                "istioVersion": "1.13",
+                "images": {"registry": "ecr"},
+                "matchHosts": ["a.example.com"],
+                "cost": {"hosts": 2},
+            }
         )
-    [item] = error.value.errors()
-    assert item["type"] == CROSS_FIELD_ERROR
-    [problem] = item["ctx"]["problems"]
-    assert isinstance(problem, ConfigProblem)
-    assert problem.key == "images.registry"
+    assert [p.split(":")[1] for p in error.value.problems] == ["images.registry", "cost.hosts"]
+
+
+def test_config_modules_import_no_cycle() -> None:
+    """No model imports its checks (nor anything importing them): acpw.config.models and
+    acpw.config.observability stand alone."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "acpw" / "config"
+    for name in ("base", "models", "observability", "errors", "formats"):
+        tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert not {"acpw.config.checks", "acpw.config.loading", "acpw.config"} & imported, name
 
 
 def test_config_keys_come_from_the_model() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from acpw.config import ConfigError, load_config
+from acpw.config import ConfigError, config_warnings, load_config
 from acpw.istio_versions import NEWEST_KNOWN_PATCH
 
 
@@ -74,12 +74,12 @@ def test_an_unknown_patch_release_is_a_warning_naming_the_newest_known() -> None
     config = load_config(
         {"istioVersion": f"1.13.{newest + 90}"}, project="p", stack="s", aws_region="ap-northeast-1"
     )
-    [warning] = [w for w in config.warnings() if w.startswith("acpw:istioVersion")]
+    [warning] = [w for w in config_warnings(config) if w.startswith("acpw:istioVersion")]
     assert f"(1.13.{newest})" in warning
     known = load_config(
         {"istioVersion": f"1.13.{newest}"}, project="p", stack="s", aws_region="ap-northeast-1"
     )
-    assert not [w for w in known.warnings() if w.startswith("acpw:istioVersion")]
+    assert not [w for w in config_warnings(known) if w.startswith("acpw:istioVersion")]
 
 
 def test_every_supported_minor_has_a_newest_known_patch() -> None:

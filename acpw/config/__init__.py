@@ -3,19 +3,22 @@
 Everything here runs before any resource is registered, so that bad input stops the
 program with one clear message per problem, naming the config key and what is allowed.
 
-- :mod:`acpw.config.models`: the pydantic models and their per-field rules;
-- :mod:`acpw.config.checks`: the rules across fields, and the per-version warnings;
+- :mod:`acpw.config.base`: :class:`ConfigModel`, the one base of every model;
+- :mod:`acpw.config.models` and :mod:`acpw.config.observability`: the pydantic models and their
+  per-field rules (each field's docstring is its description);
+- :mod:`acpw.config.checks`: :func:`validate`, running the list of rules across fields, which
+  return problems and warnings (:func:`config_warnings` for the preview output);
 - :mod:`acpw.config.loading`: :func:`load_config`, :func:`read_stack_config` and
   :func:`parse_raw_values`, which turn stack config into an :class:`AcpwConfig` or a
   :class:`ConfigError`;
-- :mod:`acpw.config.errors`: :class:`ConfigError`, the typed cross-field error, and
+- :mod:`acpw.config.errors`: :class:`ConfigError`, :class:`ConfigProblem`, :class:`ConfigWarning` and
   :func:`~acpw.config.errors.shown`, how messages quote a user's value;
 - :mod:`acpw.config.yaml_loader`: :func:`load_yaml_file`, reading stack files without silently
   dropping duplicate keys.
 """
 
-from acpw.config.checks import PUBLISHED_MODULE_REGION
-from acpw.config.errors import PROJECT, ConfigError, ConfigProblem, shown
+from acpw.config.checks import PUBLISHED_MODULE_REGION, Findings, config_warnings, validate
+from acpw.config.errors import PROJECT, ConfigError, ConfigProblem, ConfigWarning, shown
 from acpw.config.loading import (
     CONFIG_KEYS,
     STRING_KEYS,
@@ -34,6 +37,7 @@ from acpw.config.models import (
     IamConfig,
     ImagesConfig,
 )
+from acpw.config.observability import CostConfig, HeartbeatConfig, ObservabilityConfig
 from acpw.config.yaml_loader import load_yaml, load_yaml_file
 
 __all__ = [
@@ -49,13 +53,20 @@ __all__ = [
     "CloudWatchConfig",
     "ConfigError",
     "ConfigProblem",
+    "ConfigWarning",
+    "CostConfig",
+    "Findings",
     "GatewayConfig",
+    "HeartbeatConfig",
     "IamConfig",
     "ImagesConfig",
+    "ObservabilityConfig",
+    "config_warnings",
     "load_config",
     "load_yaml",
     "load_yaml_file",
     "parse_raw_values",
     "read_stack_config",
     "shown",
+    "validate",
 ]

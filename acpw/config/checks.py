@@ -1,28 +1,55 @@
-"""Checks that need several ``acpw:*`` fields at once, and the per-version warnings.
+"""The rules across ``acpw:*`` fields, and the warnings: one entry point, a list of checks.
 
-They run on an already field-validated :class:`~acpw.config.models.AcpwConfig` (its
-``mode="after"`` model validator) and return :class:`ConfigProblem` s, each naming the key it is
-about, instead of raising: the validator raises them together as one typed pydantic error
-(:func:`acpw.config.errors.cross_field_error`), which the loader splits back into one line each.
+:func:`validate` runs every function of :data:`CHECKS` on an already field-validated
+:class:`~acpw.config.models.AcpwConfig` and returns what they found, problems (the stack
+config is refused: :func:`acpw.config.load_config` raises them as one ``ConfigError``) and
+warnings (the program runs, and says what it cannot honour). Each check is a plain function
+``(config) -> iterable of ConfigProblem | ConfigWarning``, each naming the key it is about; a new
+rule is a new function in :data:`CHECKS`. The models never import this module.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
-from acpw.config.errors import PROJECT, ConfigProblem, config_key, shown
+from acpw.config.errors import PROJECT, ConfigProblem, ConfigWarning, config_key, shown
+from acpw.config.models import AcpwConfig
 from acpw.istio_versions import NEWEST_KNOWN_PATCH
-
-if TYPE_CHECKING:
-    from acpw.config.models import AcpwConfig
 
 PUBLISHED_MODULE_REGION = "ap-northeast-1"
 """v0.1.0 hard-codes ``monitoring.ap-northeast-1.amazonaws.com`` as Host and signing host."""
 
+_QUOTES = ('"', "'", "\\")
+"""What the dashboard's search expressions and Metrics Insights queries cannot quote."""
 
-def cross_field_problems(config: AcpwConfig) -> list[ConfigProblem]:
-    """Every problem found across fields, in a stable order (gateways, then region and images)."""
-    return [*_gateway_problems(config), *_region_problems(config), *_image_problems(config)]
+Finding = ConfigProblem | ConfigWarning
+Check = Callable[[AcpwConfig], Iterable[Finding]]
+
+
+class Findings(NamedTuple):
+    """What :func:`validate` found: problems refuse the config, warnings are shown in the preview."""
+
+    problems: list[ConfigProblem]
+    warnings: list[ConfigWarning]
+
+
+def validate(config: AcpwConfig, checks: Iterable[Check] | None = None) -> Findings:
+    """Run every check (:data:`CHECKS` unless given) on ``config``, in order."""
+    problems: list[ConfigProblem] = []
+    warnings: list[ConfigWarning] = []
+    for check in CHECKS if checks is None else checks:
+        for finding in check(config):
+            if isinstance(finding, ConfigWarning):
+                warnings.append(finding)
+            else:
+                problems.append(finding)
+    return Findings(problems, warnings)
+
+
+def config_warnings(config: AcpwConfig) -> list[str]:
+    """The warnings of ``config``, one ``acpw:<key>: ...`` line each, for the preview output."""
+    return [warning.line for warning in validate(config).warnings]
 
 
 def _gateway_problems(config: AcpwConfig) -> list[ConfigProblem]:
@@ -174,41 +201,143 @@ def _image_problems(config: AcpwConfig) -> list[ConfigProblem]:
     return problems
 
 
-def version_warnings(config: AcpwConfig) -> list[str]:
-    """Settings that cannot be honoured on this Istio version, worded for the preview output."""
-    found: list[str] = []
-    features = config.features
+def _observability_problems(config: AcpwConfig) -> list[ConfigProblem]:
+    observability = config.observability
+    problems = []
+    metric_name = config.cloudwatch.metric_name
+    if any(q in metric_name for q in _QUOTES) and (observability.dashboard or observability.alarms):
+        problems.append(
+            ConfigProblem(
+                "cloudwatch.metricName",
+                f"{shown(metric_name)} holds a quote or backslash, which the dashboard's search "
+                "expressions and the alarms' Metrics Insights queries cannot quote: rename the "
+                "metric or set acpw:observability.dashboard, noDataAlarm and serverErrorAlarm to false",
+            )
+        )
+    heartbeat = observability.heartbeat
+    hosts = config.match_hosts
+    if heartbeat.enabled and heartbeat.host and hosts and heartbeat.host not in hosts:
+        problems.append(
+            ConfigProblem(
+                "observability.heartbeat.host",
+                f"{shown(heartbeat.host)} is not in acpw:matchHosts, so the sender would not count "
+                "the heartbeat: use one of " + ", ".join(hosts),
+            )
+        )
+    if observability.no_data_alarm and not heartbeat.enabled:
+        problems.append(
+            ConfigProblem(
+                "observability.noDataAlarm",
+                "needs acpw:observability.heartbeat.enabled: true; without the heartbeat an idle "
+                "gateway sends no data and the alarm would fire for it. Set noDataAlarm: false "
+                "to run without either",
+            )
+        )
+    return problems
+
+
+def _cost_problems(config: AcpwConfig) -> list[ConfigProblem]:
+    cost, observability = config.cost, config.observability
+    problems = []
+    hosts = config.match_hosts
+    if cost.hosts is not None and hosts and cost.hosts > len(hosts):
+        problems.append(
+            ConfigProblem(
+                "cost.hosts",
+                f"{cost.hosts} is more than the {len(hosts)} hosts of acpw:matchHosts, the "
+                "only ones the sender counts",
+            )
+        )
+    if cost.create_budget:
+        if cost.monthly_budget_usd is None:
+            problems.append(
+                ConfigProblem(
+                    "cost.createBudget", "needs acpw:cost.monthlyBudgetUsd (the budget's limit)"
+                )
+            )
+        has_topic = observability.topic_arn is not None or observability.alarms
+        if not has_topic and not cost.budget_emails:
+            problems.append(
+                ConfigProblem(
+                    "cost.createBudget",
+                    "the budget needs someone to notify: set acpw:cost.budgetEmails, or "
+                    "acpw:observability.topicArn, or keep an alarm on (its topic is used)",
+                )
+            )
+    return problems
+
+
+def _unknown_patch_warning(config: AcpwConfig) -> list[ConfigWarning]:
     version = config.istio_version
-    if version.unknown_patch:
-        found.append(
-            f"{PROJECT}:istioVersion: Istio {version} is newer than the newest patch release this "
-            f"program knows (1.{version.minor}.{NEWEST_KNOWN_PATCH[version.minor]}): the facts of "
+    if not version.unknown_patch:
+        return []
+    return [
+        ConfigWarning(
+            "istioVersion",
+            f"Istio {version} is newer than the newest patch release this program knows "
+            f"(1.{version.minor}.{NEWEST_KNOWN_PATCH[version.minor]}): the facts of "
             f"1.{version.minor} apply, check the release notes for changes to WasmPlugin, "
-            "EnvoyFilter or gateway installation"
+            "EnvoyFilter or gateway installation",
         )
-    if not features.wasm_fail_strategy:
-        # istiod treats an absent failStrategy as FAIL_CLOSE: a sender image that cannot be
-        # fetched makes the gateway refuse traffic, whatever this setting says.
-        found.append(
-            f"{PROJECT}:failStrategy: '{config.fail_strategy}' cannot be honoured on Istio {version}: "
+    ]
+
+
+def _fail_strategy_warning(config: AcpwConfig) -> list[ConfigWarning]:
+    if config.features.wasm_fail_strategy:
+        return []
+    # istiod treats an absent failStrategy as FAIL_CLOSE: a sender image that cannot be
+    # fetched makes the gateway refuse traffic, whatever this setting says.
+    return [
+        ConfigWarning(
+            "failStrategy",
+            f"'{config.fail_strategy}' cannot be honoured on Istio {config.istio_version}: "
             "WasmPlugin.failStrategy exists from 1.19, so the sender fails closed (a sender image "
-            "that cannot be fetched blocks traffic through the gateway); pin images.senderDigest"
+            "that cannot be fetched blocks traffic through the gateway); pin images.senderDigest",
         )
+    ]
+
+
+def _pull_secrets_warning(config: AcpwConfig) -> list[ConfigWarning]:
+    features = config.features
     if (
         features.wasm_pull_secret
         and not features.wasm_distinct_pull_secrets
         and config.images.registry == "ecr"
         and len(config.gateways) > 1
     ):
-        found.append(
-            f"{PROJECT}:images.registry: Istio {version} mixes up WasmPlugins with different "
-            "pull secrets (fixed in 1.14.3): upgrade before relying on more than one gateway"
-        )
-    if not features.in_cluster_operator and any(
+        return [
+            ConfigWarning(
+                "images.registry",
+                f"Istio {config.istio_version} mixes up WasmPlugins with different pull secrets "
+                "(fixed in 1.14.3): upgrade before relying on more than one gateway",
+            )
+        ]
+    return []
+
+
+def _operator_warning(config: AcpwConfig) -> list[ConfigWarning]:
+    if config.features.in_cluster_operator or not any(
         g.installer == "istioOperator" for g in config.gateways
     ):
-        found.append(
-            f"{PROJECT}:gateways: Istio {version} has no in-cluster operator: the IstioOperator "
-            "is only exported (stack output istioOperatorYaml) for `istioctl install -f`"
+        return []
+    return [
+        ConfigWarning(
+            "gateways",
+            f"Istio {config.istio_version} has no in-cluster operator: the IstioOperator "
+            "is only exported (stack output istioOperatorYaml) for `istioctl install -f`",
         )
-    return found
+    ]
+
+
+CHECKS: tuple[Check, ...] = (
+    _gateway_problems,
+    _region_problems,
+    _image_problems,
+    _observability_problems,
+    _cost_problems,
+    _unknown_patch_warning,
+    _fail_strategy_warning,
+    _pull_secrets_warning,
+    _operator_warning,
+)
+"""Every rule across fields, in the order their findings are reported."""

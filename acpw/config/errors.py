@@ -1,21 +1,16 @@
-"""How configuration problems are reported: :class:`ConfigError` and the cross-field error type."""
+"""How configuration problems are reported: :class:`ConfigError`, :class:`ConfigProblem` and
+:class:`ConfigWarning` (what :mod:`acpw.config.checks` finds), and how a user's value is quoted."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import NamedTuple
 
 import pulumi
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
 
 PROJECT = "acpw"
 """The config namespace: every key is reported as ``acpw:<key>``."""
-
-CROSS_FIELD_ERROR = "acpw_cross_field"
-"""pydantic error type of the problems found across fields (``ctx["problems"]``: ConfigProblems)."""
-
 
 SHOWN_LIMIT = 60
 """How many characters of a user's value an error message quotes before cutting it short."""
@@ -54,12 +49,25 @@ class ConfigError(pulumi.RunError, ValueError):
 
 
 class ConfigProblem(NamedTuple):
-    """One problem found across fields: the key (without ``acpw:``) it is reported at, and why."""
+    """A problem found across fields: the key (without ``acpw:``) it is reported at, and why."""
 
     key: str
     message: str
-    absolute: bool = False
-    """The key is from the top (``cloudwatch.metricName``), not from where the check ran."""
+
+    @property
+    def line(self) -> str:
+        return f"{PROJECT}:{self.key}: {self.message}"
+
+
+class ConfigWarning(NamedTuple):
+    """A setting the program cannot honour as written: the key (without ``acpw:``), and why."""
+
+    key: str
+    message: str
+
+    @property
+    def line(self) -> str:
+        return f"{PROJECT}:{self.key}: {self.message}"
 
 
 def config_key(*path: str | int) -> str:
@@ -74,13 +82,3 @@ def config_key(*path: str | int) -> str:
         else:
             key += ("." if key else "") + to_camel(part)
     return key
-
-
-def cross_field_error(problems: Iterable[ConfigProblem]) -> PydanticCustomError:
-    """The error a model validator raises for problems that each name their own key."""
-    found = tuple(problems)
-    return PydanticCustomError(
-        CROSS_FIELD_ERROR,
-        "{summary}",
-        {"summary": "; ".join(f"{p.key}: {p.message}" for p in found), "problems": found},
-    )

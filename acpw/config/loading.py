@@ -12,14 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from acpw.config.errors import (
-    CROSS_FIELD_ERROR,
-    PROJECT,
-    SHOWN_LIMIT,
-    ConfigError,
-    ConfigProblem,
-    shown,
-)
+from acpw.config.checks import validate
+from acpw.config.errors import PROJECT, SHOWN_LIMIT, ConfigError, shown
 from acpw.config.formats import AWS_PARTITION, region_partition
 from acpw.config.models import AcpwConfig, partition_message
 
@@ -115,15 +109,6 @@ def _format_errors(error: ValidationError, *, region_from_aws: bool = False) -> 
     problems: list[str] = []
     for item in error.errors():
         where = _location(item["loc"])
-        if item["type"] == CROSS_FIELD_ERROR:
-            # Found across fields (acpw.config.checks): each problem names its own key.
-            found: tuple[ConfigProblem, ...] = item["ctx"]["problems"]
-            problems.extend(
-                f"{_qualified(p.key if p.absolute else '.'.join(filter(None, (where, p.key))), region_from_aws=region_from_aws)}"
-                f": {p.message}"
-                for p in found
-            )
-            continue
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = _unknown_key_message(item["loc"])
@@ -156,7 +141,10 @@ def load_config(
     ``aws_region`` is the stack's ``aws:region``, the default of ``acpw:cloudwatch.region``; a
     problem of the region is then reported at ``aws:region``. The AWS provider creates the IAM
     user in ``aws:region``'s partition, so that must be the aws partition even when
-    ``acpw:cloudwatch.region`` is set. Raises :class:`ConfigError` listing every problem.
+    ``acpw:cloudwatch.region`` is set. Every field is validated by the models, then, when all
+    are valid, the rules across fields (:func:`acpw.config.checks.validate`); its warnings are
+    left to the caller (:func:`acpw.config.checks.config_warnings`). Raises :class:`ConfigError`
+    listing every problem.
     """
     data = dict(raw)
     early: list[str] = []
@@ -189,8 +177,12 @@ def load_config(
         if early:  # aws:region's partition is already reported: not again as the default
             problems = [p for p in problems if not p.startswith(f"{REGION_FROM_AWS}:")]
         raise ConfigError(early + problems) from None
-    if early:
-        raise ConfigError(early)
+    problems = [
+        f"{_qualified(p.key, region_from_aws=region_from_aws)}: {p.message}"
+        for p in validate(config).problems
+    ]
+    if early or problems:
+        raise ConfigError(early + problems)
     return config
 
 

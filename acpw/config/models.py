@@ -12,11 +12,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, field_validator
 
-from acpw.config.checks import cross_field_problems, version_warnings
-from acpw.config.errors import cross_field_error, shown
+from acpw.config.base import ConfigModel
+from acpw.config.errors import shown
 from acpw.config.formats import (
     AWS_PARTITION,
     BOUNDARY_ARN_RE,
@@ -40,9 +39,9 @@ from acpw.config.formats import (
     label_problems,
     region_partition,
 )
+from acpw.config.observability import CostConfig, ObservabilityConfig
 from acpw.contract import AWS_CLI_IMAGE, DEFAULT_INSTANCE, KUBECTL_IMAGE, ObjectNames
 from acpw.istio_versions import NEWEST_SUPPORTED, OLDEST_SUPPORTED, IstioFeatures, IstioVersion
-from acpw.observability_config import CostField, ObservabilityField
 from acpw.oci.errors import ImageFormatError
 from acpw.oci.formats import check_wasm_module
 
@@ -60,12 +59,6 @@ DEFAULT_GATEWAY = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=False
-    )
-
-
 _PARTITION_NOTES = {"aws-cn": " (aws-cn endpoints end in .amazonaws.com.cn)"}
 
 
@@ -81,7 +74,7 @@ def partition_message(region: str, partition: str) -> str:
     )
 
 
-class CloudWatchConfig(_Model):
+class CloudWatchConfig(ConfigModel):
     """``acpw:cloudwatch``: the receiver's configuration."""
 
     region: str | None = None
@@ -133,7 +126,7 @@ class CloudWatchConfig(_Model):
         return value
 
 
-class GatewayConfig(_Model):
+class GatewayConfig(ConfigModel):
     """One entry of ``acpw:gateways``: an ingress gateway the modules run in."""
 
     name: str
@@ -143,9 +136,9 @@ class GatewayConfig(_Model):
     """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector)."""
     installer: Literal["istioOperator", "deploymentPatch"] = "istioOperator"
     max_surge: int | str = "25%"
+    """Extra pods a rollout may start at once (``maxUnavailable`` stays 0): a count or a percentage."""
     enabled: bool = Field(True, strict=True)
     """False: take ACPW off this gateway (pods roll without it); remove the entry afterwards."""
-    """Extra pods a rollout may start at once (``maxUnavailable`` stays 0): a count or a percentage."""
 
     @field_validator("name")
     @classmethod
@@ -203,7 +196,7 @@ PATH_LIMIT = 256
 """File paths are quoted in full up to this length: their ends matter, and they are rarely huge."""
 
 
-class ImagesConfig(_Model):
+class ImagesConfig(ConfigModel):
     """``acpw:images``: where the Wasm modules come from and how they are pulled."""
 
     sender: str = PUBLISHED_SENDER
@@ -365,7 +358,7 @@ def _other_partition_arn(value: str) -> str | None:
     return None
 
 
-class IamConfig(_Model):
+class IamConfig(ConfigModel):
     """``acpw:iam``: the AWS identity whose static keys the receiver signs with."""
 
     user_name: str | None = None
@@ -504,7 +497,7 @@ class IamConfig(_Model):
         return networks
 
 
-class AcpwConfig(_Model):
+class AcpwConfig(ConfigModel):
     """The whole validated ``acpw:*`` configuration of one stack."""
 
     istio_version: IstioVersion
@@ -521,9 +514,10 @@ class AcpwConfig(_Model):
     receiver_vm_id: str = "aws-cloudwatch-proxy-wasm-receiver"
     instance: str = DEFAULT_INSTANCE
     """Prefix of every Kubernetes object name and the ``app.kubernetes.io/instance`` label."""
-    # Last, so that their checks see the fields above (acpw/observability_config.py).
-    observability: ObservabilityField = Field(default_factory=dict, validate_default=True)
-    cost: CostField = Field(default_factory=dict, validate_default=True)
+    observability: ObservabilityConfig = Field(
+        default_factory=lambda: ObservabilityConfig.model_validate({})
+    )
+    cost: CostConfig = Field(default_factory=lambda: CostConfig.model_validate({}))
 
     model_config = ConfigDict(arbitrary_types_allowed=True)  # merged with _Model's
 
@@ -589,13 +583,6 @@ class AcpwConfig(_Model):
             )
         return value
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> AcpwConfig:
-        problems = cross_field_problems(self)
-        if problems:
-            raise cross_field_error(problems)
-        return self
-
     @property
     def features(self) -> IstioFeatures:
         return IstioFeatures(self.istio_version)
@@ -635,7 +622,3 @@ class AcpwConfig(_Model):
     def enabled_namespaces(self) -> list[str]:
         """Namespaces of enabled gateways, in first-seen order: where the modules' objects live."""
         return list(dict.fromkeys(g.namespace for g in self.enabled_gateways))
-
-    def warnings(self) -> list[str]:
-        """Settings that cannot be honoured on this Istio version, worded for the preview output."""
-        return version_warnings(self)
