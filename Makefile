@@ -13,7 +13,7 @@ ISTIO_CRDS_DIR ?= build/istio-crds
 SCANNER_VENV ?= build/scanner-venv
 
 .PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds \
-	fetch-pulumi-schema clean bench readme lint-workflows scanner
+	fetch-pulumi-schema clean bench readme docs lint-workflows scanner
 
 # Rendering needs only the runtime pins (requirements.txt); the tests add the dev toolchain.
 $(VENV)/.runtime: requirements.txt
@@ -118,3 +118,8 @@ bench: $(VENV)/.installed
 # Rewrite the README's Istio version matrix and ranges from acpw/istio_versions.py.
 readme: $(VENV)/.installed
 	$(PY) -m tools.readme_tables --write
+
+# Every generated document: the config reference (docs/configuration.md, Pulumi.yaml's
+# descriptions) from the models' field docstrings, and the Istio facts from acpw/istio_versions.py.
+docs: $(VENV)/.runtime readme
+	$(PY) -m tools.config_docs --write

@@ -46,178 +46,233 @@ class CloudWatch(TypedDict):
     """``cloudwatch``: where and under which names the receiver publishes."""
 
     region: NotRequired[pulumi.Input[str]]
-    """AWS region of the CloudWatch endpoint (aws partition); default: the stack's ``aws:region``."""
+    """AWS region of the CloudWatch endpoint; unset: the stack's ``aws:region``. Allowed: a region
+    of the aws partition."""
     namespace: NotRequired[pulumi.Input[str]]
-    """CloudWatch metric namespace (default ``AWSCloudWatchProxyWasm``); not starting with ``AWS/``."""
+    """CloudWatch metric namespace (also the IAM policy's ``cloudwatch:namespace`` condition).
+    Allowed: 1 to 255 of letters, digits, spaces and . _ - / # :, not starting AWS/. Default:
+    ``AWSCloudWatchProxyWasm``."""
     metric_name: NotRequired[pulumi.Input[str]]
-    """Metric name (default ``RequestCount``)."""
+    """Name of the metric the receiver publishes (one data point per request). Allowed: 1 to 255
+    printable ASCII characters. Default: ``RequestCount``."""
     request_timeout_ms: NotRequired[pulumi.Input[int]]
-    """Timeout of one PutMetricData call, 100 to 60000 milliseconds (default 5000)."""
+    """Timeout of one PutMetricData call, in milliseconds. Allowed: 100 to 60000. Default:
+    ``5000``."""
 
 
 class Gateway(TypedDict):
     """One ingress gateway the modules run in."""
 
     name: pulumi.Input[str]
-    """The gateway's Deployment name (also its IstioOperator component name)."""
+    """The gateway's Deployment name (also its IstioOperator component name). Allowed: a DNS label
+    (up to 63 of a-z, 0-9, -)."""
     namespace: pulumi.Input[str]
-    """Namespace of the gateway."""
+    """Namespace of the gateway's Deployment. Allowed: a DNS label (up to 63 of a-z, 0-9, -)."""
     selector: pulumi.Input[dict[str, str]]
-    """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector); not empty."""
+    """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector); no two gateways of
+    one namespace may select the same pods. Allowed: Kubernetes labels, not empty (numbers and
+    booleans taken as text)."""
     installer: NotRequired[pulumi.Input[str]]
-    """How the gateway is installed: ``istioOperator`` (default) or ``deploymentPatch``."""
+    """How the gateway is installed, and so who rolls its pods: ``istioOperator`` (an IstioOperator
+    overlay, applied by the operator or ``istioctl install``) or ``deploymentPatch`` (the program
+    patches the Deployment and waits for the rollout). Allowed: ``istioOperator``,
+    ``deploymentPatch``. Default: ``istioOperator``."""
     max_surge: NotRequired[pulumi.Input[str]]
-    """Extra pods a rollout may start at once: a count like ``"2"`` or a percentage like ``"25%"`` (default)."""
+    """Extra pods a rollout may start at once (``maxUnavailable`` stays 0): a count or a percentage.
+    Allowed: a count of at least 1, or '1%' to '100%'. Default: ``25%``."""
     enabled: NotRequired[pulumi.Input[bool]]
-    """False: take ACPW off this gateway (its pods roll without it); remove the entry afterwards."""
+    """False: take ACPW off this gateway (pods roll without it); remove the entry afterwards.
+    Default: ``true``."""
 
 
 class Images(TypedDict):
     """Where the Wasm modules come from and how they are pulled."""
 
     sender: NotRequired[pulumi.Input[str]]
-    """``oci://`` URL of the sender image (default: the published v0.1.0 module)."""
+    """``oci://`` URL of the sender image (one layer holding ``plugin.wasm``, or a Wasm OCI
+    artifact). Allowed: oci:// and an image reference."""
     sender_digest: NotRequired[pulumi.Input[str]]
-    """Manifest digest ``sha256:<64 hex>`` pinning the sender image."""
+    """Manifest digest ``sha256:<64 hex>`` pinning the sender image. Allowed: sha256: and 64
+    lowercase hex."""
     receiver_volume: NotRequired[pulumi.Input[str]]
-    """Image whose working directory holds ``receiver.wasm`` (no scheme)."""
+    """Image whose working directory holds ``receiver.wasm``, copied by the init container. Allowed:
+    an image reference (no scheme)."""
     receiver_volume_digest: NotRequired[pulumi.Input[str]]
-    """Manifest digest pinning the receiver volume image."""
+    """Manifest digest pinning the receiver volume image. Allowed: sha256: and 64 lowercase hex."""
     sender_file: NotRequired[pulumi.Input[str]]
-    """A local sender ``.wasm`` to push instead of copying ``sender`` (registry ``ecr`` only)."""
+    """A local sender ``.wasm`` to push instead of copying ``sender`` (registry ``ecr`` only).
+    Allowed: path of a .wasm file."""
     receiver_file: NotRequired[pulumi.Input[str]]
-    """A local receiver ``.wasm`` to push as the volume image (registry ``ecr`` only)."""
+    """A local receiver ``.wasm`` to push as the volume image (registry ``ecr`` only). Allowed: path
+    of a .wasm file."""
     pull_policy: NotRequired[pulumi.Input[str]]
-    """``IfNotPresent`` (default) or ``Always``."""
+    """``imagePullPolicy`` of the sender WasmPlugin and the receiver's init container. Allowed:
+    ``IfNotPresent``, ``Always``. Default: ``IfNotPresent``."""
     registry: NotRequired[pulumi.Input[str]]
-    """``ghcr`` (default): pull the source images as they are; ``ecr``: copy them into private ECR first."""
+    """``ghcr``: pull the source images as they are; ``ecr``: copy them into private ECR first.
+    Allowed: ``ghcr``, ``ecr``. Default: ``ghcr``."""
     ecr_keep_images: NotRequired[pulumi.Input[int]]
-    """ECR lifecycle policy: how many images each repository keeps (1 to 1000, default 10)."""
+    """ECR lifecycle policy: how many images each repository keeps. Allowed: 1 to 1000. Default:
+    ``10``."""
     ecr_kms_key_arn: NotRequired[pulumi.Input[str]]
-    """Encrypt the ECR repositories with this KMS key instead of AES256."""
+    """Encrypt the ECR repositories with this KMS key instead of AES256. Allowed:
+    arn:aws:kms:<region>:<account>:key/<id> or alias/<name>."""
     modules_honour_region: NotRequired[pulumi.Input[bool]]
-    """Set true only for modules built so that they call the configured region (not v0.1.0)."""
+    """Set true only for modules built so that they call the configured region (not v0.1.0).
+    Default: ``false``."""
     kubectl: NotRequired[pulumi.Input[str]]
-    """kubectl image of the rollout-check and refresher Jobs, by digest (``...@sha256:<hex>``)."""
+    """The kubectl image of the rollout-check Jobs and the refresher, by digest (``...@sha256:``).
+    Allowed: an image reference ending @sha256:<64 lowercase hex>."""
     aws_cli: NotRequired[pulumi.Input[str]]
-    """AWS CLI image of the refresher (and the heartbeat), by digest."""
+    """The AWS CLI image of the refresher (and the heartbeat's default), by digest. Allowed: an
+    image reference ending @sha256:<64 lowercase hex>."""
     copy_tool_images: NotRequired[pulumi.Input[bool]]
-    """Registry ``ecr``: copy the kubectl and AWS CLI images into private ECR and run them there."""
+    """Registry ``ecr``: copy ``kubectl`` and ``awsCli`` into private ECR too, and run them from
+    there. Default: ``false``."""
     refresher_namespace: NotRequired[pulumi.Input[str]]
-    """Registry ``ecr``: the namespace the one pull-secret refresher runs in (default: the first
-    gateway namespace)."""
+    """Registry ``ecr``: where the one refresher runs; default: the first gateway namespace.
+    Allowed: a DNS label."""
     refresher_role_arn: NotRequired[pulumi.Input[str]]
-    """Registry ``ecr``: an IAM role for the refresher (IRSA / EKS Pod Identity) instead of a
-    static key."""
+    """Registry ``ecr``: an IAM role the refresher assumes through IRSA / EKS Pod Identity instead
+    of a static key of its own IAM user. Allowed: arn:aws:iam::<account>:role/[path/]<name>."""
 
 
 class Iam(TypedDict):
     """The AWS identity whose static keys the receiver signs with."""
 
     user_name: NotRequired[pulumi.Input[str]]
-    """IAM user name (default ``<project>-<stack>``)."""
+    """Name of the IAM user; unset: ``<project>-<stack>``. Allowed: 1 to 64 of letters, digits and +
+    = , . @ _ -."""
     path: NotRequired[pulumi.Input[str]]
-    """IAM path (default ``/acpw/``)."""
+    """IAM path of the user. Allowed: / or /segments/ of printable ASCII, no //, up to 512. Default:
+    ``/acpw/``."""
     permissions_boundary: NotRequired[pulumi.Input[str]]
-    """ARN of a managed policy set as the user's permissions boundary."""
+    """ARN of a managed policy set as the user's permissions boundary. Allowed:
+    arn:aws:iam::<account>:policy/..."""
     tags: NotRequired[pulumi.Input[dict[str, str]]]
-    """Tags of the AWS resources (``acpw:purpose``, ``pulumi:project`` and ``pulumi:stack`` are
-    set by the component)."""
+    """Tags of the AWS resources; the program adds ``acpw:purpose``, ``pulumi:project`` and
+    ``pulumi:stack`` itself. Allowed: at most 47 IAM tags (letters, digits, spaces and _ . : / = + -
+    @; numbers and booleans taken as text)."""
     key_generation: NotRequired[pulumi.Input[int]]
-    """Bump by one to rotate the access key without downtime (1 to 99999, default 1)."""
+    """Bump by one to rotate the access key without downtime. Allowed: 1 to 99999. Default:
+    ``1``."""
     revoke_previous_key: NotRequired[pulumi.Input[bool]]
-    """Emergency: deactivate every older key at once, even while pods still use it."""
+    """Emergency: deactivate every older key at once, even while pods still use it. Default:
+    ``false``."""
     allowed_source_vpces: NotRequired[pulumi.Input[list[str]]]
-    """VPC endpoint ids (``vpce-...``) the key may call PutMetricData through."""
+    """VPC endpoint ids (``vpce-...``) the key may call PutMetricData through (``aws:SourceVpce``).
+    Allowed: at most 10 distinct vpce-... ids."""
     allowed_source_ips: NotRequired[pulumi.Input[list[str]]]
-    """Public CIDRs the key may call PutMetricData from."""
+    """Public CIDRs the key may call PutMetricData from (``aws:SourceIp``); normalised. Allowed: at
+    most 16 distinct public CIDRs."""
 
 
 class Heartbeat(TypedDict):
     """One request a minute through each gateway, so that the no-data alarm means something."""
 
     enabled: NotRequired[pulumi.Input[bool]]
-    """Run the heartbeat CronJobs (default true while the no-data alarm is on)."""
+    """Run the heartbeat CronJobs (the no-data alarm needs them). Default: ``true``."""
     host: NotRequired[pulumi.Input[str]]
-    """``Host`` of the request; must be counted (default: the first of ``matchHosts``)."""
+    """``Host`` of the request; must be counted. Unset: the first of ``matchHosts``. Allowed: a
+    lowercase hostname, optional :port."""
     path: NotRequired[pulumi.Input[str]]
-    """Path of the request, without a query string (default ``/acpw-heartbeat``)."""
+    """Path of the request (no query string: each distinct path is a billed metric). Allowed: / and
+    letters, digits, . _ ~ / -. Default: ``/acpw-heartbeat``."""
     port: NotRequired[pulumi.Input[int]]
-    """Port of the gateway Service (default 80)."""
+    """Port of the gateway Service (named like the gateway's Deployment). Allowed: 1 to 65535.
+    Default: ``80``."""
     image: NotRequired[pulumi.Input[str]]
-    """Image of the heartbeat job."""
+    """Image providing ``curl`` (the AWS CLI image, which the project already uses, has it).
+    Allowed: an image reference."""
 
 
 class Observability(TypedDict):
     """Dashboard, alarms and their SNS topic; each part can be switched off."""
 
     dashboard: NotRequired[pulumi.Input[bool]]
-    """Create the CloudWatch dashboard (default true)."""
+    """Create the CloudWatch dashboard. Default: ``true``."""
     no_data_alarm: NotRequired[pulumi.Input[bool]]
-    """Alarm when no metric arrives (default true)."""
+    """Alarm when the namespace receives no data point for ``noDataMinutes``. Default: ``true``."""
     no_data_minutes: NotRequired[pulumi.Input[int]]
-    """Minutes without data before the no-data alarm fires (default 10)."""
+    """Minutes without a data point before the no-data alarm fires. Allowed: 3 to 180. Default:
+    ``10``."""
     server_error_alarm: NotRequired[pulumi.Input[bool]]
-    """Alarm on the share of 5xx responses (default true)."""
+    """Alarm when the share of 5xx responses is over ``serverErrorPercent``. Default: ``true``."""
     server_error_percent: NotRequired[pulumi.Input[float]]
-    """5xx share that fires the alarm, more than 0 and less than 100 (default 5)."""
+    """Share of 5xx responses, in percent, over which a minute counts against the 5xx alarm.
+    Allowed: more than 0, less than 100. Default: ``5.0``."""
     server_error_minutes: NotRequired[pulumi.Input[int]]
-    """Minutes the share must stay above the threshold (default 5)."""
+    """Consecutive minutes over the threshold before the alarm fires. Allowed: 1 to 180. Default:
+    ``5``."""
     server_error_min_requests: NotRequired[pulumi.Input[int]]
-    """Requests per minute below which the 5xx alarm does not judge (default 20)."""
+    """Minutes with fewer requests than this never count as over the threshold (1 of 2 is 50%).
+    Allowed: at least 0. Default: ``20``."""
     topic_arn: NotRequired[pulumi.Input[str]]
-    """SNS topic the alarms notify; unset: the component creates one."""
+    """SNS topic the alarms notify; unset: the program creates one (subscriptions are yours).
+    Allowed: arn:aws:sns:<region>:<account>:<name>."""
     heartbeat: NotRequired[pulumi.Input[Heartbeat]]
-    """The heartbeat requests."""
+    """The heartbeat: one request a minute through each gateway."""
 
 
 class Cost(TypedDict):
     """Expected traffic and cardinality, for the monthly CloudWatch estimate and budget."""
 
     requests_per_second: NotRequired[pulumi.Input[float]]
-    """Requests per second through all gateways (default 0)."""
+    """Average requests per second over all gateways (each one is a PutMetricData call). Allowed: 0
+    or more. Default: ``0``."""
     hosts: NotRequired[pulumi.Input[int]]
-    """Distinct counted hosts (default: the number of ``matchHosts``, or 1)."""
+    """Distinct counted hosts; unset: the number of ``matchHosts``, or 1. Allowed: at least 1."""
     methods: NotRequired[pulumi.Input[int]]
-    """Distinct HTTP methods (1 to 100, default 1)."""
+    """Distinct HTTP methods. Allowed: 1 to 100. Default: ``1``."""
     paths: NotRequired[pulumi.Input[int]]
-    """Distinct paths (default 1)."""
+    """Distinct raw paths including query strings (each distinct value is a new metric). Allowed: at
+    least 1. Default: ``1``."""
     statuses: NotRequired[pulumi.Input[int]]
-    """Distinct response statuses (1 to 500, default 1)."""
+    """Distinct HTTP response statuses. Allowed: 1 to 500. Default: ``1``."""
     monthly_budget_usd: NotRequired[pulumi.Input[float]]
-    """Warn when the estimate reaches this many USD a month."""
+    """Warn when the estimate reaches this; with ``createBudget`` also the AWS Budget's limit.
+    Allowed: more than 0."""
     create_budget: NotRequired[pulumi.Input[bool]]
-    """Create an AWS Budget on CloudWatch spend at ``monthlyBudgetUsd``."""
+    """Create an AWS Budget on the account's CloudWatch spend, notifying the alarm topic. Default:
+    ``false``."""
     budget_emails: NotRequired[pulumi.Input[list[str]]]
-    """Addresses the budget notifies."""
+    """Extra e-mail subscribers of the budget's notifications. Allowed: e-mail addresses."""
 
 
 class AcpwDeploymentArgs(TypedDict):
     """Inputs of the packaged ``AcpwDeployment``: the keys of the ``acpw:*`` stack config."""
 
     istio_version: pulumi.Input[str]
-    """Istio release of the cluster, ``"1.13"`` or ``"1.13.9"``; decides every version-dependent choice."""
+    """Istio release of the cluster, ``"1.13"`` or ``"1.13.9"`` (quote it); decides every
+    version-dependent choice. Allowed: "1.12" to "1.30", or with a patch release ("1.22.3");
+    quoted."""
     cloudwatch: NotRequired[pulumi.Input[CloudWatch]]
-    """Receiver configuration: region, namespace, metric name, timeout."""
+    """The receiver's configuration: region, metric namespace and name, timeout."""
     gateways: NotRequired[pulumi.Input[list[Gateway]]]
-    """Gateways the modules run in (default: ``istio-ingressgateway`` in ``istio-system``)."""
+    """The ingress gateways the modules run in; default: ``istio-ingressgateway`` in
+    ``istio-system``."""
     match_hosts: NotRequired[pulumi.Input[list[str]]]
-    """Exact ``:authority`` values the sender counts; empty counts every host."""
+    """Exact ``:authority`` values the sender counts (its ``match_hosts``); empty counts every host.
+    Allowed: distinct lowercase hostnames, optional :port (1 to 65535)."""
     images: NotRequired[pulumi.Input[Images]]
-    """Module images, their digests, the registry and pull policy."""
+    """Module images, their digests, the registry and pull policy, and the tool images."""
     iam: NotRequired[pulumi.Input[Iam]]
     """The AWS identity of the receiver and its key generation."""
     fail_strategy: NotRequired[pulumi.Input[str]]
-    """What the sender's HTTP filter does when its module cannot load: ``open`` (default) or ``closed``."""
+    """What the sender's HTTP filter does when its module cannot load (honoured from Istio 1.19).
+    Allowed: ``open``, ``closed``. Default: ``open``."""
     receiver_vm_id: NotRequired[pulumi.Input[str]]
-    """vm_id of the receiver VM (default ``aws-cloudwatch-proxy-wasm-receiver``)."""
+    """``vm_id`` of the receiver VM; the sender's ``receiver_vm_id`` points at it. Allowed: 1 to 128
+    of letters, digits and _ . -, starting alphanumeric. Default:
+    ``aws-cloudwatch-proxy-wasm-receiver``."""
     instance: NotRequired[pulumi.Input[str]]
-    """Prefix of every Kubernetes object name and the ``app.kubernetes.io/instance`` label
-    (default ``acpw``); two instances in one cluster need different ones."""
+    """Prefix of every Kubernetes object name and the ``app.kubernetes.io/instance`` label; two
+    stacks (or components) in one cluster need different ones, and changing it makes a new
+    generation. Allowed: 1 to 20 of a-z, 0-9 and -, starting with a letter. Default: ``acpw``."""
     observability: NotRequired[pulumi.Input[Observability]]
-    """Dashboard, alarms, their topic and the heartbeat."""
+    """Dashboard, alarms, their SNS topic and the heartbeat."""
     cost: NotRequired[pulumi.Input[Cost]]
-    """Expected traffic for the monthly cost estimate, and an optional budget."""
+    """Expected traffic for the monthly CloudWatch estimate, and an optional AWS Budget."""
 
 
 # Output types keep the key names of the Python component's dicts (which are its stack outputs),

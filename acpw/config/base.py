@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 
 class ConfigModel(BaseModel):
@@ -26,3 +27,12 @@ class ConfigModel(BaseModel):
         populate_by_name=False,
         use_attribute_docstrings=True,
     )
+
+
+def allowed(text: str) -> JsonDict:
+    """A field's ``json_schema_extra``: its allowed values in words, for docs/configuration.md.
+
+    Only where the type does not say it (a ``Literal``, ``ge``/``le`` and booleans speak for
+    themselves); the field's validator enforces it.
+    """
+    return {"allowed": text}

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from acpw.config.base import ConfigModel
+from acpw.config.base import ConfigModel, allowed
 from acpw.config.errors import shown
 from acpw.config.formats import (
     AWS_PARTITION,
@@ -77,12 +77,21 @@ def partition_message(region: str, partition: str) -> str:
 class CloudWatchConfig(ConfigModel):
     """``acpw:cloudwatch``: the receiver's configuration."""
 
-    region: str | None = None
-    """AWS region of the CloudWatch endpoint; defaults to ``aws:region``."""
-    namespace: str = "AWSCloudWatchProxyWasm"
+    region: str | None = Field(None, json_schema_extra=allowed("a region of the aws partition"))
+    """AWS region of the CloudWatch endpoint; unset: the stack's ``aws:region``."""
+    namespace: str = Field(
+        "AWSCloudWatchProxyWasm",
+        json_schema_extra=allowed(
+            "1 to 255 of letters, digits, spaces and . _ - / # :, not starting AWS/"
+        ),
+    )
     """CloudWatch metric namespace (also the IAM policy's ``cloudwatch:namespace`` condition)."""
-    metric_name: str = "RequestCount"
-    request_timeout_ms: int = Field(5000, strict=True)
+    metric_name: str = Field(
+        "RequestCount", json_schema_extra=allowed("1 to 255 printable ASCII characters")
+    )
+    """Name of the metric the receiver publishes (one data point per request)."""
+    request_timeout_ms: int = Field(5000, strict=True, json_schema_extra=allowed("100 to 60000"))
+    """Timeout of one PutMetricData call, in milliseconds."""
 
     @field_validator("region")
     @classmethod
@@ -129,13 +138,24 @@ class CloudWatchConfig(ConfigModel):
 class GatewayConfig(ConfigModel):
     """One entry of ``acpw:gateways``: an ingress gateway the modules run in."""
 
-    name: str
+    name: str = Field(json_schema_extra=allowed("a DNS label (up to 63 of a-z, 0-9, -)"))
     """The gateway's Deployment name (also its IstioOperator component name)."""
-    namespace: str
-    selector: dict[str, TextValue]
-    """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector)."""
+    namespace: str = Field(json_schema_extra=allowed("a DNS label (up to 63 of a-z, 0-9, -)"))
+    """Namespace of the gateway's Deployment."""
+    selector: dict[str, TextValue] = Field(
+        json_schema_extra=allowed(
+            "Kubernetes labels, not empty (numbers and booleans taken as text)"
+        )
+    )
+    """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector); no two gateways
+    of one namespace may select the same pods."""
     installer: Literal["istioOperator", "deploymentPatch"] = "istioOperator"
-    max_surge: int | str = "25%"
+    """How the gateway is installed, and so who rolls its pods: ``istioOperator`` (an IstioOperator
+    overlay, applied by the operator or ``istioctl install``) or ``deploymentPatch`` (the program
+    patches the Deployment and waits for the rollout)."""
+    max_surge: int | str = Field(
+        "25%", json_schema_extra=allowed("a count of at least 1, or '1%' to '100%'")
+    )
     """Extra pods a rollout may start at once (``maxUnavailable`` stays 0): a count or a percentage."""
     enabled: bool = Field(True, strict=True)
     """False: take ACPW off this gateway (pods roll without it); remove the entry afterwards."""
@@ -196,39 +216,55 @@ PATH_LIMIT = 256
 """File paths are quoted in full up to this length: their ends matter, and they are rarely huge."""
 
 
+_BY_DIGEST = "an image reference ending @sha256:<64 lowercase hex>"
+
+
 class ImagesConfig(ConfigModel):
     """``acpw:images``: where the Wasm modules come from and how they are pulled."""
 
-    sender: str = PUBLISHED_SENDER
+    sender: str = Field(
+        PUBLISHED_SENDER, json_schema_extra=allowed("oci:// and an image reference")
+    )
     """``oci://`` URL of the sender image (one layer holding ``plugin.wasm``, or a Wasm OCI artifact)."""
-    sender_digest: str | None = None
+    sender_digest: str | None = Field(
+        None, json_schema_extra=allowed("sha256: and 64 lowercase hex")
+    )
     """Manifest digest ``sha256:<64 hex>`` pinning the sender image."""
-    receiver_volume: str = PUBLISHED_RECEIVER_VOLUME
+    receiver_volume: str = Field(
+        PUBLISHED_RECEIVER_VOLUME, json_schema_extra=allowed("an image reference (no scheme)")
+    )
     """Image whose working directory holds ``receiver.wasm``, copied by the init container."""
-    receiver_volume_digest: str | None = None
+    receiver_volume_digest: str | None = Field(
+        None, json_schema_extra=allowed("sha256: and 64 lowercase hex")
+    )
     """Manifest digest pinning the receiver volume image."""
-    sender_file: str | None = None
+    sender_file: str | None = Field(None, json_schema_extra=allowed("path of a .wasm file"))
     """A local sender ``.wasm`` to push instead of copying ``sender`` (registry ``ecr`` only)."""
-    receiver_file: str | None = None
+    receiver_file: str | None = Field(None, json_schema_extra=allowed("path of a .wasm file"))
     """A local receiver ``.wasm`` to push as the volume image (registry ``ecr`` only)."""
     pull_policy: Literal["IfNotPresent", "Always"] = "IfNotPresent"
+    """``imagePullPolicy`` of the sender WasmPlugin and the receiver's init container."""
     registry: Literal["ghcr", "ecr"] = "ghcr"
     """``ghcr``: pull the source images as they are; ``ecr``: copy them into private ECR first."""
     ecr_keep_images: int = Field(10, strict=True, ge=1, le=1000)
     """ECR lifecycle policy: how many images each repository keeps."""
-    ecr_kms_key_arn: str | None = None
+    ecr_kms_key_arn: str | None = Field(
+        None, json_schema_extra=allowed("arn:aws:kms:<region>:<account>:key/<id> or alias/<name>")
+    )
     """Encrypt the ECR repositories with this KMS key instead of AES256."""
     modules_honour_region: bool = Field(False, strict=True)
     """Set true only for modules built so that they call the configured region (not v0.1.0)."""
-    kubectl: str = KUBECTL_IMAGE
+    kubectl: str = Field(KUBECTL_IMAGE, json_schema_extra=allowed(_BY_DIGEST))
     """The kubectl image of the rollout-check Jobs and the refresher, by digest (``...@sha256:``)."""
-    aws_cli: str = AWS_CLI_IMAGE
+    aws_cli: str = Field(AWS_CLI_IMAGE, json_schema_extra=allowed(_BY_DIGEST))
     """The AWS CLI image of the refresher (and the heartbeat's default), by digest."""
     copy_tool_images: bool = Field(False, strict=True)
     """Registry ``ecr``: copy ``kubectl`` and ``awsCli`` into private ECR too, and run them from there."""
-    refresher_namespace: str | None = None
+    refresher_namespace: str | None = Field(None, json_schema_extra=allowed("a DNS label"))
     """Registry ``ecr``: where the one refresher runs; default: the first gateway namespace."""
-    refresher_role_arn: str | None = None
+    refresher_role_arn: str | None = Field(
+        None, json_schema_extra=allowed("arn:aws:iam::<account>:role/[path/]<name>")
+    )
     """Registry ``ecr``: an IAM role the refresher assumes through IRSA / EKS Pod Identity
     instead of a static key of its own IAM user."""
 
@@ -361,17 +397,45 @@ def _other_partition_arn(value: str) -> str | None:
 class IamConfig(ConfigModel):
     """``acpw:iam``: the AWS identity whose static keys the receiver signs with."""
 
-    user_name: str | None = None
-    path: str = "/acpw/"
-    permissions_boundary: str | None = None
-    tags: dict[str, TextValue] = Field(default_factory=dict)
-    key_generation: int = Field(1, strict=True)
-    """Bump to rotate the access key without downtime."""
+    user_name: str | None = Field(
+        None, json_schema_extra=allowed("1 to 64 of letters, digits and + = , . @ _ -")
+    )
+    """Name of the IAM user; unset: ``<project>-<stack>``."""
+    path: str = Field(
+        "/acpw/",
+        json_schema_extra=allowed(
+            f"/ or /segments/ of printable ASCII, no //, up to {IAM_PATH_MAX}"
+        ),
+    )
+    """IAM path of the user."""
+    permissions_boundary: str | None = Field(
+        None, json_schema_extra=allowed("arn:aws:iam::<account>:policy/...")
+    )
+    """ARN of a managed policy set as the user's permissions boundary."""
+    tags: dict[str, TextValue] = Field(
+        default_factory=dict,
+        json_schema_extra=allowed(
+            f"at most {IAM_TAGS_MAX} IAM tags (letters, digits, spaces and _ . : / = + - @; "
+            "numbers and booleans taken as text)"
+        ),
+    )
+    """Tags of the AWS resources; the program adds ``acpw:purpose``, ``pulumi:project`` and
+    ``pulumi:stack`` itself."""
+    key_generation: int = Field(
+        1, strict=True, json_schema_extra=allowed(f"1 to {KEY_GENERATION_MAX}")
+    )
+    """Bump by one to rotate the access key without downtime."""
     revoke_previous_key: bool = Field(False, strict=True)
     """Emergency: deactivate every older key at once, even while pods still use it."""
-    allowed_source_vpces: list[str] = Field(default_factory=list)
+    allowed_source_vpces: list[str] = Field(
+        default_factory=list,
+        json_schema_extra=allowed(f"at most {ALLOWED_SOURCE_VPCES_MAX} distinct vpce-... ids"),
+    )
     """VPC endpoint ids (``vpce-...``) the key may call PutMetricData through (``aws:SourceVpce``)."""
-    allowed_source_ips: list[str] = Field(default_factory=list)
+    allowed_source_ips: list[str] = Field(
+        default_factory=list,
+        json_schema_extra=allowed(f"at most {ALLOWED_SOURCE_IPS_MAX} distinct public CIDRs"),
+    )
     """Public CIDRs the key may call PutMetricData from (``aws:SourceIp``); normalised."""
 
     @field_validator("user_name")
@@ -500,26 +564,56 @@ class IamConfig(ConfigModel):
 class AcpwConfig(ConfigModel):
     """The whole validated ``acpw:*`` configuration of one stack."""
 
-    istio_version: IstioVersion
+    istio_version: IstioVersion = Field(
+        json_schema_extra=allowed(
+            f'"1.{OLDEST_SUPPORTED[1]}" to "1.{NEWEST_KNOWN_MINOR}", or with a patch release '
+            '("1.22.3"); quoted'
+        )
+    )
+    """Istio release of the cluster, ``"1.13"`` or ``"1.13.9"`` (quote it); decides every
+    version-dependent choice."""
     cloudwatch: CloudWatchConfig = Field(
         default_factory=lambda: CloudWatchConfig.model_validate({})
     )
+    """The receiver's configuration: region, metric namespace and name, timeout."""
     gateways: Annotated[list[GatewayConfig], Field(min_length=1)] = Field(
         default_factory=lambda: [GatewayConfig.model_validate(DEFAULT_GATEWAY)]
     )
-    match_hosts: list[str] = Field(default_factory=list)
+    """The ingress gateways the modules run in; default: ``istio-ingressgateway`` in
+    ``istio-system``."""
+    match_hosts: list[str] = Field(
+        default_factory=list,
+        json_schema_extra=allowed("distinct lowercase hostnames, optional :port (1 to 65535)"),
+    )
+    """Exact ``:authority`` values the sender counts (its ``match_hosts``); empty counts every
+    host."""
     images: ImagesConfig = Field(default_factory=lambda: ImagesConfig.model_validate({}))
+    """Module images, their digests, the registry and pull policy, and the tool images."""
     iam: IamConfig = Field(default_factory=lambda: IamConfig.model_validate({}))
+    """The AWS identity of the receiver and its key generation."""
     fail_strategy: Literal["open", "closed"] = "open"
-    receiver_vm_id: str = "aws-cloudwatch-proxy-wasm-receiver"
-    instance: str = DEFAULT_INSTANCE
-    """Prefix of every Kubernetes object name and the ``app.kubernetes.io/instance`` label."""
+    """What the sender's HTTP filter does when its module cannot load (honoured from Istio
+    1.19)."""
+    receiver_vm_id: str = Field(
+        "aws-cloudwatch-proxy-wasm-receiver",
+        json_schema_extra=allowed("1 to 128 of letters, digits and _ . -, starting alphanumeric"),
+    )
+    """``vm_id`` of the receiver VM; the sender's ``receiver_vm_id`` points at it."""
+    instance: str = Field(
+        DEFAULT_INSTANCE,
+        json_schema_extra=allowed("1 to 20 of a-z, 0-9 and -, starting with a letter"),
+    )
+    """Prefix of every Kubernetes object name and the ``app.kubernetes.io/instance`` label; two
+    stacks (or components) in one cluster need different ones, and changing it makes a new
+    generation."""
     observability: ObservabilityConfig = Field(
         default_factory=lambda: ObservabilityConfig.model_validate({})
     )
+    """Dashboard, alarms, their SNS topic and the heartbeat."""
     cost: CostConfig = Field(default_factory=lambda: CostConfig.model_validate({}))
+    """Expected traffic for the monthly CloudWatch estimate, and an optional AWS Budget."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)  # merged with _Model's
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # merged with ConfigModel's
 
     @field_validator("istio_version", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from acpw.config.base import ConfigModel
+from acpw.config.base import ConfigModel, allowed
 from acpw.config.errors import shown
 from acpw.config.formats import HOST_RE, IMAGE_REF_RE
 from acpw.contract import AWS_CLI_IMAGE
@@ -37,16 +37,18 @@ class HeartbeatConfig(ConfigModel):
 
     enabled: bool = Field(True, strict=True)
     """Run the heartbeat CronJobs (the no-data alarm needs them)."""
-    host: str | None = None
+    host: str | None = Field(
+        None, json_schema_extra=allowed("a lowercase hostname, optional :port")
+    )
     """``Host`` of the request; must be counted. Unset: the first of ``matchHosts``."""
     path: str = Field(
-        "/acpw-heartbeat", json_schema_extra={"allowed": "/ and letters, digits, . _ ~ / -"}
+        "/acpw-heartbeat", json_schema_extra=allowed("/ and letters, digits, . _ ~ / -")
     )
     """Path of the request (no query string: each distinct path is a billed metric)."""
     port: int = Field(80, strict=True, ge=1, le=65535)
     """Port of the gateway Service (named like the gateway's Deployment)."""
-    image: str = AWS_CLI_IMAGE
-    """Image providing ``curl`` (the AWS CLI image the project already uses has it), by digest."""
+    image: str = Field(AWS_CLI_IMAGE, json_schema_extra=allowed("an image reference"))
+    """Image providing ``curl`` (the AWS CLI image, which the project already uses, has it)."""
 
     @field_validator("host")
     @classmethod
@@ -87,24 +89,26 @@ class ObservabilityConfig(ConfigModel):
     no_data_minutes: int = Field(
         10,
         strict=True,
-        json_schema_extra={"allowed": f"3 to {METRICS_INSIGHTS_EVALUATION_MINUTES}"},
+        json_schema_extra=allowed(f"3 to {METRICS_INSIGHTS_EVALUATION_MINUTES}"),
     )
     """Minutes without a data point before the no-data alarm fires."""
     server_error_alarm: bool = Field(True, strict=True)
     """Alarm when the share of 5xx responses is over ``serverErrorPercent``."""
     server_error_percent: float = Field(
-        5.0, strict=False, json_schema_extra={"allowed": "more than 0, less than 100"}
+        5.0, strict=False, json_schema_extra=allowed("more than 0, less than 100")
     )
     """Share of 5xx responses, in percent, over which a minute counts against the 5xx alarm."""
     server_error_minutes: int = Field(
         5,
         strict=True,
-        json_schema_extra={"allowed": f"1 to {METRICS_INSIGHTS_EVALUATION_MINUTES}"},
+        json_schema_extra=allowed(f"1 to {METRICS_INSIGHTS_EVALUATION_MINUTES}"),
     )
     """Consecutive minutes over the threshold before the alarm fires."""
     server_error_min_requests: int = Field(20, strict=True, ge=0)
     """Minutes with fewer requests than this never count as over the threshold (1 of 2 is 50%)."""
-    topic_arn: str | None = None
+    topic_arn: str | None = Field(
+        None, json_schema_extra=allowed("arn:aws:sns:<region>:<account>:<name>")
+    )
     """SNS topic the alarms notify; unset: the program creates one (subscriptions are yours)."""
     heartbeat: HeartbeatConfig = Field(default_factory=lambda: HeartbeatConfig.model_validate({}))
     """The heartbeat: one request a minute through each gateway."""
@@ -162,7 +166,7 @@ class ObservabilityConfig(ConfigModel):
 class CostConfig(ConfigModel):
     """``acpw:cost``: expected traffic and cardinality, for the monthly CloudWatch estimate."""
 
-    requests_per_second: Decimal = Field(Decimal(0), json_schema_extra={"allowed": "0 or more"})
+    requests_per_second: Decimal = Field(Decimal(0), json_schema_extra=allowed("0 or more"))
     """Average requests per second over all gateways (each one is a PutMetricData call)."""
     hosts: int | None = Field(None, strict=True, ge=1)
     """Distinct counted hosts; unset: the number of ``matchHosts``, or 1."""
@@ -172,11 +176,13 @@ class CostConfig(ConfigModel):
     """Distinct raw paths including query strings (each distinct value is a new metric)."""
     statuses: int = Field(1, strict=True, ge=1, le=500)
     """Distinct HTTP response statuses."""
-    monthly_budget_usd: Decimal | None = Field(None, json_schema_extra={"allowed": "more than 0"})
+    monthly_budget_usd: Decimal | None = Field(None, json_schema_extra=allowed("more than 0"))
     """Warn when the estimate reaches this; with ``createBudget`` also the AWS Budget's limit."""
     create_budget: bool = Field(False, strict=True)
     """Create an AWS Budget on the account's CloudWatch spend, notifying the alarm topic."""
-    budget_emails: list[str] = Field(default_factory=list)
+    budget_emails: list[str] = Field(
+        default_factory=list, json_schema_extra=allowed("e-mail addresses")
+    )
     """Extra e-mail subscribers of the budget's notifications."""
 
     @field_validator("requests_per_second", "monthly_budget_usd", mode="before")
