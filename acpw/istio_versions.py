@@ -2,7 +2,7 @@
 
 - the supported range (:data:`OLDEST_SUPPORTED`, :data:`NEWEST_SUPPORTED`);
 - :data:`CHANGES`, the table of what changes at which release: :class:`IstioFeatures` answers
-  from it, and ``python -m tools.readme_tables`` writes the README's version matrix from it;
+  from it, and ``python -m tools.readme_tables`` writes docs/istio-versions.md from it;
 - the releases the tests render (:data:`MATRIX_MINORS`), each release's Kubernetes support
   window (:data:`KUBERNETES_WINDOWS`) and the pinned Istio CRD files the conformance tests
   validate against (:data:`CRD_FILES`, fetched by ``tools/fetch_istio_crds.py``).
