@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +80,11 @@ def previous_release(name: str) -> tuple[dict[str, Any], Deployed]:
 
 def update(cluster: Cluster, before: Deployed, after: Deployed) -> Outcome:
     """``pulumi up`` from the state ``before`` to the program's ``after``."""
-    steps = plan_update(before.resources, after.resources)
+    steps = plan_update(before.resources, after.resources, cluster.job_unready)
     start = len(cluster.violations)
     done: list[Step] = []
     failed = None
+    partial: Step | None = None
     templates = {key: g.template for key, g in cluster.gateways.items()}
     for step in steps:
         generations = {key: g.generation for key, g in cluster.gateways.items()}
@@ -91,6 +92,8 @@ def update(cluster: Cluster, before: Deployed, after: Deployed) -> Outcome:
             cluster.apply(step)
         except StepFailed as error:
             failed = f"{step.describe()}: {error}"
+            if error.partial:
+                partial = step
             break
         done.append(step)
         cluster.check(step.describe())
@@ -103,7 +106,7 @@ def update(cluster: Cluster, before: Deployed, after: Deployed) -> Outcome:
             cluster.advance(only=changed)
             cluster.check(f"new pods start after {step.describe()}")
     if failed:
-        state = _state_after_failure(before.resources, after.resources, done)
+        state = _state_after_failure(before.resources, after.resources, done, partial, failed)
         deployed = Deployed(state, before.outputs, after.warnings)
     else:
         deployed = after
@@ -125,10 +128,20 @@ def settle(cluster: Cluster) -> list[str]:
 
 
 def _state_after_failure(
-    before: list[Resource], after: list[Resource], done: list[Step]
+    before: list[Resource],
+    after: list[Resource],
+    done: list[Step],
+    partial: Step | None = None,
+    error: str | None = None,
 ) -> list[Resource]:
-    """What Pulumi's state holds after a failed update: finished steps applied, the rest not."""
+    """What Pulumi's state holds after a failed update: finished steps applied, the rest not.
+    A step that failed to initialize (``partial``) is kept with init errors (step.go)."""
     state = {r.urn: r for r in before}
+    if partial is not None:
+        done = [
+            *done,
+            Step(partial.op, replace(partial.resource, init_errors=(error or "",)), partial.old),
+        ]
     for step in done:
         if step.op in ("delete", "delete-original"):
             state.pop(step.resource.urn, None)

@@ -281,9 +281,13 @@ def test_old_user_name_change_deletes_the_key_without_rolling() -> None:
     assert "signs with a key which was deleted" in outcome.problems()
 
 
-def test_old_pull_policy_change_rolls_without_waiting() -> None:
+def test_old_pull_policy_change_is_awaited_by_the_patch_itself() -> None:
+    # Release 0.1.0 was thought to roll without waiting (pulumi/pulumi-kubernetes#2455). Under
+    # the provider's real rules its DeploymentPatch waits for the rollout (await/awaiters.go,
+    # deployment.go): nothing is left rolling, and the patch step is what waited.
     outcome = play_old("patch-1.30", "patch-1.30-always")
-    assert outcome.unawaited == ["edge/gw"]
+    assert outcome.unawaited == []
+    assert outcome.failed is None
 
 
 def test_old_fixed_names_delete_before_replace() -> None:
