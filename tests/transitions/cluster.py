@@ -26,13 +26,21 @@ gateway keeps at least its replica count of ready pods.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.transitions.engine import SKIP_AWAIT, Resource, Step, await_timeout
+from tests.transitions.engine import (
+    DYNAMIC_TYPE,
+    SKIP_AWAIT,
+    Resource,
+    Step,
+    await_timeout,
+    pickled_class,
+)
 
 ACCESS_KEY_ENV = "ACPW_AWS_ACCESS_KEY_ID"
 RECEIVER_INIT = "acpw-receiver-wasm"
@@ -262,7 +270,17 @@ class Cluster:
             if not spec:
                 gateway.record = None
             return
-        if resource.type == "aws:iam/accessKey:AccessKey":
+        if resource.type == DYNAMIC_TYPE:
+            # The engine deletes it by running the pickled provider with the consumer's (here:
+            # the next release's) code: its module and class must still import.
+            module, name = pickled_class(resource.dynamic_provider)
+            try:
+                provider = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError) as error:
+                raise StepFailed(f"delete of {resource.name}: {error}") from error
+            if not callable(getattr(provider, "delete", None)):
+                raise StepFailed(f"delete of {resource.name}: {module}.{name} has no delete")
+        elif resource.type == "aws:iam/accessKey:AccessKey":
             self.keys.pop(self.key_of_resource.pop(resource.urn, ""), None)
         elif resource.type == "aws:iam/user:User":
             user = resource.inputs.get("name")
@@ -486,7 +504,10 @@ class Cluster:
 
     def _stuck(self, gateway: Gateway) -> str:
         failures = sorted({p.failure for p in gateway.pods if p.failure})
-        return "; ".join(failures) or "no progress"
+        if failures:
+            return "; ".join(failures)
+        updated = sum(p.ready and p.template == gateway.template for p in gateway.pods)
+        return f"still progressing, {updated}/{gateway.replicas} pods updated and Ready"
 
     # --- the invariant -------------------------------------------------------------------------
 

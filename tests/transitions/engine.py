@@ -111,6 +111,23 @@ the Deployment, whose awaiter then runs) and a Job; ConfigMaps, RBAC and custom 
 none; Secrets and ServiceAccounts are ready at once."""
 
 
+DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
+
+
+def pickled_class(provider: str) -> tuple[str, str]:
+    """Module and class a dynamic provider was pickled by reference to (dill, for a class defined
+    outside ``__main__``; sdk/python/lib/pulumi/dynamic/dynamic.py), read without unpickling."""
+    import base64
+    import pickletools
+
+    strings = [
+        arg
+        for op, arg, _ in pickletools.genops(base64.b64decode(provider))
+        if isinstance(arg, str) and op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE")
+    ]
+    return strings[0], strings[1]
+
+
 def _seconds(duration: str) -> int:
     """A Go duration as customTimeouts carries it (``"21600s"``, ``"10m"``, ``"1h30m"``)."""
     units = {"h": 3600, "m": 60, "s": 1}
@@ -148,6 +165,8 @@ class Resource:
     retain_on_delete: bool = False
     custom_timeouts: Mapping[str, str] = field(default_factory=dict)
     init_errors: tuple[str, ...] = ()
+    dynamic_provider: str = ""
+    """A dynamic resource's pickled provider (``__provider``), as the state keeps it."""
     """Set in the state when create/update succeeded at the API but the awaiter failed
     (a partial failure): pulumi/pulumi pkg/resource/deploy/step.go records ``InitErrors``."""
 
@@ -198,6 +217,7 @@ def resources_from_registrations(registrations: Iterable[Any]) -> list[Resource]
                 delete_before_replace=bool(fields.get("delete_before_replace")),
                 retain_on_delete=bool(fields.get("retain_on_delete")),
                 custom_timeouts=dict(fields.get("custom_timeouts") or {}),
+                dynamic_provider=str(fields["inputs"].get("__provider") or ""),
             )
         )
     return out

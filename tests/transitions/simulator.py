@@ -13,7 +13,11 @@ from tests.transitions.cluster import Cluster, StepFailed
 from tests.transitions.engine import Resource, Step, plan_update, resources_from_registrations
 from tools.render import render_stack
 
-FIXTURE = Path(__file__).parent / "fixtures" / "previous-release.json"
+FIXTURES = {
+    "0.1.0": Path(__file__).parent / "fixtures" / "previous-release.json",
+    "0.2.0": Path(__file__).parent / "fixtures" / "release-0.2.0.json",
+}
+"""Per release, its renders (tests/transitions/previous_release.py writes them)."""
 
 
 @dataclass
@@ -70,9 +74,9 @@ def render(config: Mapping[str, Any], cluster: Cluster) -> Deployed:
     )
 
 
-def previous_release(name: str) -> tuple[dict[str, Any], Deployed]:
-    """A configuration and its render by release 0.1.0 (the committed fixture)."""
-    fixture = json.loads(FIXTURE.read_text())[name]
+def previous_release(name: str, release: str = "0.1.0") -> tuple[dict[str, Any], Deployed]:
+    """A configuration and its render by an earlier release (the committed fixture)."""
+    fixture = json.loads(FIXTURES[release].read_text())[name]
     return fixture["config"], Deployed(
         resources_from_registrations(fixture["registrations"]), fixture["outputs"]
     )
@@ -164,13 +168,17 @@ def deploy_from_scratch(
     replicas: int = 3,
     previous: str | None = None,
     other_gateways: list[Mapping[str, Any]] | None = None,
+    release: str = "0.1.0",
+    pod_start_seconds: int = 30,
 ) -> tuple[Cluster, Deployed]:
     """A cluster with the gateways (no ACPW), then a first ``pulumi up`` of ``config`` (or of
-    release 0.1.0's fixture ``previous``), rolled out completely (``istioctl install`` where
+    the fixture ``previous`` of ``release``), rolled out completely (``istioctl install`` where
     the program cannot roll)."""
     if previous is not None:
-        config, first = previous_release(previous)
-    cluster = Cluster.with_gateways([*_gateways(config), *(other_gateways or [])], replicas)
+        config, first = previous_release(previous, release)
+    cluster = Cluster.with_gateways(
+        [*_gateways(config), *(other_gateways or [])], replicas, pod_start_seconds
+    )
     if previous is None:
         first = render(config, cluster)
     outcome = update(cluster, Deployed([], {}), first)
