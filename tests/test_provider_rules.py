@@ -221,3 +221,37 @@ def test_deleting_a_patch_relinquishes_the_strategy_unless_retained() -> None:
     cluster.advance()
     cluster.advance()
     assert any("fewer than 8" in v for v in cluster.check("after the relinquish"))
+
+
+def _dynamic(module: str, name: str) -> Resource:
+    import base64
+
+    def short(text: str) -> bytes:  # SHORT_BINUNICODE
+        return b"\x8c" + bytes([len(text)]) + text.encode()
+
+    # protocol 4: module, name, STACK_GLOBAL, EMPTY_TUPLE, NEWOBJ, STOP (an instance by reference)
+    text = b"\x80\x04" + short(module) + short(name) + b"\x93)\x81."
+    return Resource(
+        urn=f"urn:dynamic:{name}",
+        type=engine.DYNAMIC_TYPE,
+        name=name,
+        inputs={},
+        dynamic_provider=base64.b64encode(text).decode(),
+    )
+
+
+def test_deleting_a_dynamic_resource_needs_its_pickled_provider_to_import() -> None:
+    # The 0.2.0 state holds ImageDigest/ImagePush resources: their delete runs the pickled
+    # provider, by module and class, with the next release's code (sdk dynamic.py, dill).
+    pickled = {
+        engine.pickled_class(r["inputs"]["__provider"])
+        for release in json.loads(FIXTURES["0.2.0"].read_text()).values()
+        for r in release["registrations"]
+        if r["type"] == engine.DYNAMIC_TYPE
+    }
+    assert ("acpw.oci.provider", "ImageDigestProvider") in pickled
+    cluster = Cluster(gateways={})
+    for module, name in sorted(pickled):  # what an upgrade from 0.2.0 deletes
+        cluster.apply(Step("delete", _dynamic(module, name)))
+    with pytest.raises(StepFailed, match="No module named 'acpw_gone'"):
+        cluster.apply(Step("delete", _dynamic("acpw_gone", "ImageDigestProvider")))

@@ -468,6 +468,11 @@ class Cluster:
                 pod.pending = False
                 pod.ready = pod.started is not None
                 progressed = progressed or pod.ready
+            elif pod.started is None:
+                # The kubelet retries a pod that could not start: once its cause is gone it
+                # starts (Ready at the next tick).
+                pod.started, pod.failure = self.start(gateway, pod.template)
+                pod.pending = pod.started is not None
         if not gateway.rolling:
             return True
         current = [p for p in gateway.pods if p.template == gateway.template]

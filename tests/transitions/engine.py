@@ -3,15 +3,24 @@
 Facts modelled (../shared/PULUMI-ENGINE.md, each with its source):
 - a resource's identity is its URN; ``aliases`` map an earlier URN to the new one;
 - a resource not in ``before`` is created, one with other inputs is updated, or replaced when a
-  field that forces replacement changed (:data:`REPLACE_ON`);
+  field that forces replacement changed: for Kubernetes objects the provider's triggers by field
+  path (:data:`K8S_REPLACE_ON`, diff.go), for AWS ones :data:`REPLACE_ON`;
+- a resource recorded with init errors (it did not become ready) gets an update step on the next
+  run even when unchanged, which awaits it again (pulumi/pulumi step_generator.go); a Job
+  annotated ``pulumi.com/replaceUnready: "true"`` whose live Job is not ready is replaced
+  instead (pulumi-kubernetes provider.go Diff);
 - replacement is create-before-delete, unless the provider forces delete-before-replace: a
-  Kubernetes object that keeps its fixed name and namespace (pulumi-kubernetes Diff,
-  pulumi/pulumi-terraform#383, pulumi/pulumi-kubernetes#21);
+  Kubernetes object that keeps its fixed name and namespace (provider.go Diff);
 - the "delete original" step of a create-before-delete replacement runs after the replacement
   and the resources that depend on it (pulumi/pulumi-kubernetes#4522): modelled at the
   earliest such point, the worst case for pods;
 - resources no longer in the program are deleted at the end of the update, in reverse
-  dependency order, and not at all when a step failed (``pulumi up`` stops on the first error).
+  dependency order, and not at all when a step failed (``pulumi up`` stops on the first error);
+  one whose state has ``retainOnDelete`` is dropped from the state only (step.go).
+
+What a step does in the cluster (awaiters, relinquish, the API server) is in cluster.py; the
+awaiters' timeouts are :func:`await_timeout` here. Every pulumi-kubernetes rule was read at
+:data:`PROVIDER_SOURCE` for :data:`PROVIDER_VERSION` (tests/test_provider_rules.py holds both).
 """
 
 from __future__ import annotations

@@ -116,8 +116,19 @@ def test_awaited_rotation_deletes_the_old_key_only_at_the_end(installer: str) ->
     outcome, _ = play(_config(version, gateway), {"iam": {"keyGeneration": 2}})
     ops = [(s.op, s.resource.type.rsplit(":", 1)[-1]) for s in outcome.steps]
     deleted_key = ops.index(("delete", "AccessKey"))
-    created_job = max(i for i, op in enumerate(ops) if op == ("create", "Job"))
-    assert deleted_key > created_job
+    # What waits for the rollout: a rollout-check Job, or the DeploymentPatch's own awaiter
+    # (await/deployment.go), unless it skips awaiting.
+    awaiting = [
+        i
+        for i, step in enumerate(outcome.steps)
+        if step.op in ("create", "update", "replace-create")
+        and step.resource.annotations.get("pulumi.com/skipAwait") != "true"
+        and (
+            ops[i][1] == "Job"
+            or (ops[i][1] == "DeploymentPatch" and step.resource.inputs.get("spec"))
+        )
+    ]
+    assert awaiting and deleted_key > max(awaiting)
     assert all(op[0] == "delete" for op in ops[deleted_key:])
 
 
@@ -210,6 +221,50 @@ def test_a_rollout_that_never_completes_keeps_everything_and_the_fix_needs_no_cl
     assert following.failed is None
     assert following.violations == []
     assert settle(cluster) == []
+
+
+@pytest.mark.parametrize("installer", ["deploymentPatch-1.30", "inClusterOperator-1.23"])
+def test_a_failed_rollout_is_retried_by_pulumi_up_with_no_config_change(installer: str) -> None:
+    """The new pods cannot start for a while (here: their receiver image cannot be pulled yet),
+    so `pulumi up` fails where it awaits the rollout; the resource is recorded with init errors.
+    Once the cause is gone, `pulumi up` again, with the same config, completes the rollout."""
+    version, gateway = INSTALLERS[installer]
+    base = _config(version, gateway)
+    cluster, first = deploy_from_scratch(base)
+    changed = _merge(base, {"images": {"receiverVolumeDigest": PIN}})
+    after = render(changed, cluster)
+    [image] = {
+        c["image"]
+        for r in after.resources
+        if r.type.endswith("DeploymentPatch") or r.type.endswith("IstioOperator")
+        for c in _init_containers(r.inputs)
+    }
+    cluster.broken_images.add(image)
+    outcome = update(cluster, first, after)
+    assert outcome.failed is not None and "did not complete" in outcome.failed
+    assert outcome.violations == []
+    assert any(r.init_errors for r in outcome.deployed.resources)
+    cluster.broken_images.clear()
+    retry = update(cluster, outcome.deployed, render(changed, cluster))
+    assert retry.failed is None, retry.failed
+    assert retry.violations == []
+    # The engine awaited again what had failed (an update step, or a replaced Job).
+    retried = {s.resource.urn for s in retry.applied if s.op != "delete"}
+    assert retried >= {r.urn for r in outcome.deployed.resources if r.init_errors}
+    assert not cluster.gateways[f"{gateway['namespace']}/{gateway['name']}"].rolling
+
+
+def _init_containers(inputs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    spec = inputs.get("spec") or {}
+    if "components" in spec:
+        return [
+            p["value"]
+            for entry in spec["components"]["ingressGateways"]
+            for overlay in entry.get("k8s", {}).get("overlays", [])
+            for p in overlay["patches"]
+            if p["path"].startswith("spec.template.spec.initContainers")
+        ]
+    return list(((spec.get("template") or {}).get("spec") or {}).get("initContainers") or [])
 
 
 SECOND = {**PATCHED, "name": "gw2", "namespace": "edge2", "selector": {"app": "gw2"}}
