@@ -180,6 +180,18 @@ def test_a_deployment_patch_waits_for_its_rollout_ten_minutes_by_default() -> No
     with pytest.raises(StepFailed, match="within 600s") as failure:
         cluster.apply(Step("create", _patch()))
     assert failure.value.partial
+    # A rollout that cannot progress is waited for until the timeout, not failed sooner
+    # (ProgressDeadlineExceeded is only logged by deployment.go).
+    cluster = Cluster.with_gateways([GATEWAY], replicas=3)
+    cluster.broken_images.add("broken")
+    stuck = _patch(**{"pulumi.com/timeoutSeconds": "1200"})
+    stuck.inputs["spec"]["template"]["spec"] = {
+        "initContainers": [{"name": "acpw-receiver-wasm", "image": "broken"}],
+        "containers": [{"name": "istio-proxy", "env": [{"name": "ISTIO_BOOTSTRAP_OVERRIDE"}]}],
+    }
+    with pytest.raises(StepFailed, match="within 1200s"):
+        cluster.apply(Step("create", stuck))
+    assert cluster.awaited == ["create DeploymentPatch Deployment/ns/gw waited 1200s"]
     # skipAwait: the apply returns at once; the rollout goes on unawaited.
     cluster = Cluster.with_gateways([GATEWAY], replicas=30, pod_start_seconds=60)
     cluster.apply(Step("create", _patch(**{"pulumi.com/skipAwait": "true"})))

@@ -236,7 +236,9 @@ class Cluster:
         skip = resource.annotations.get(SKIP_AWAIT) == "true"
         if resource.type == "kubernetes:apps/v1:DeploymentPatch" and not skip:
             # The apply returns the Deployment: the Deployment awaiter runs (awaiters.go,
-            # deployment.go): the current ReplicaSet available, within the timeout.
+            # deployment.go): the current ReplicaSet available, within the timeout. It does not
+            # fail early on ProgressDeadlineExceeded (only logged): a stuck rollout fails at
+            # the timeout.
             gateway = self.gateways[f"{identity[1]}/{identity[2]}"]
             waited, done = self.roll_for(gateway, timeout)
             self.awaited.append(f"{step.describe()} waited {waited}s")
