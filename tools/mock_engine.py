@@ -46,6 +46,11 @@ class Registration:
     aliases: list[str] = field(default_factory=list)
     """URNs this resource had under earlier names (``aliases`` with a name)."""
     delete_before_replace: bool = False
+    retain_on_delete: bool = False
+    """``retain_on_delete``: the engine's delete step then leaves the object (for a Patch: no
+    relinquish), pulumi/pulumi pkg/resource/deploy/step.go (DeleteStep.Apply)."""
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """``custom_timeouts`` as given (``create``/``update``/``delete``, e.g. ``"600s"``), only those set."""
 
     def plain_inputs(self) -> dict[str, Any]:
         """Inputs with secrets unwrapped (for assertions only; never print these)."""
@@ -223,9 +228,20 @@ class RecordingMonitor(pulumi_sdk.MockMonitor):  # type: ignore[misc]
                         if alias.spec.name
                     ],
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    custom_timeouts=_custom_timeouts(request),
                 )
             )
         return response
+
+
+def _custom_timeouts(request: Any) -> dict[str, str]:
+    if not request.HasField("customTimeouts"):
+        return {}
+    timeouts = request.customTimeouts
+    return {
+        op: getattr(timeouts, op) for op in ("create", "update", "delete") if getattr(timeouts, op)
+    }
 
 
 def config_values(project: str, values: dict[str, Any]) -> dict[str, str]:

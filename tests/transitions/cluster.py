@@ -10,6 +10,14 @@ What it models (../shared/PULUMI-ENGINE.md, "Kubernetes"):
 - a receiver that cannot start keeps Envoy from starting (../shared/MODULE.md);
 - IAM: deleting a user with ``force_destroy`` deletes its keys; an inactive key cannot sign.
 
+What the provider does to the cluster (tests/transitions/engine.py holds the rules, each with its
+source in pulumi-kubernetes): awaiters and their timeouts (a ``DeploymentPatch`` waits for the
+rollout like a Deployment), Jobs that complete or fail, the relinquish when a patch is deleted,
+and the API server refusing an in-place update of an immutable ConfigMap or Secret.
+
+Time: a new pod becomes Ready one tick after it is created (``pod_start_seconds``); an awaiter
+with a timeout of T seconds waits at most T / pod_start_seconds ticks.
+
 The invariant, checked after every step for every pod that serves: (a) its key exists and is
 active; (b) if it restarted now it would start, with the receiver configuration it has; (c)
 exactly one sender (WasmPlugin) selects it, pointing at its receiver's ``vm_id``; and each
@@ -18,22 +26,39 @@ gateway keeps at least its replica count of ready pods.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.transitions.engine import Resource, Step
+from tests.transitions.engine import (
+    DYNAMIC_TYPE,
+    SKIP_AWAIT,
+    Resource,
+    Step,
+    await_timeout,
+    pickled_class,
+)
 
 ACCESS_KEY_ENV = "ACPW_AWS_ACCESS_KEY_ID"
 RECEIVER_INIT = "acpw-receiver-wasm"
 BOOTSTRAP_VOLUME = "acpw-bootstrap"
 APPEND = ".[1000]"
+API_DEFAULT_STRATEGY = ("25%", "25%")
+"""A Deployment's rollingUpdate maxSurge / maxUnavailable when nobody sets them (apps/v1)."""
 
 
 class StepFailed(Exception):
-    """A step the engine would report as failed (``pulumi up`` stops there)."""
+    """A step the engine would report as failed (``pulumi up`` stops there).
+
+    ``partial``: the object was written but did not become ready (the provider's partial
+    error); the engine records the resource with init errors."""
+
+    def __init__(self, message: str, *, partial: bool = False) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 @dataclass(frozen=True)
@@ -73,6 +98,8 @@ class Pod:
     ready: bool
     started: Started | None
     failure: str = ""
+    pending: bool = False
+    """Created, not Ready yet (it becomes Ready at the next tick if it started)."""
 
 
 @dataclass
@@ -81,7 +108,11 @@ class Gateway:
     name: str
     selector: dict[str, str]
     replicas: int = 3
-    max_surge: int | str = 1
+    max_surge: int | str = API_DEFAULT_STRATEGY[0]
+    max_unavailable: int | str = API_DEFAULT_STRATEGY[1]
+    """The installer's strategy before ACPW (here the API defaults), until a patch or the
+    IstioOperator entry sets one."""
+    pod_start_seconds: int = 30
     template: Template = field(default_factory=Template)
     pods: list[Pod] = field(default_factory=list)
     record: str | None = None
@@ -94,9 +125,17 @@ class Gateway:
         return f"{self.namespace}/{self.name}"
 
     def surge(self) -> int:
+        # Kubernetes: maxSurge percentages round up, maxUnavailable ones down; not both 0.
         if isinstance(self.max_surge, str):
-            return max(1, math.ceil(self.replicas * int(self.max_surge.rstrip("%")) / 100))
-        return max(1, int(self.max_surge))
+            surge = math.ceil(self.replicas * int(self.max_surge.rstrip("%")) / 100)
+        else:
+            surge = int(self.max_surge)
+        return surge if surge or self.unavailable() else 1
+
+    def unavailable(self) -> int:
+        if isinstance(self.max_unavailable, str):
+            return math.floor(self.replicas * int(self.max_unavailable.rstrip("%")) / 100)
+        return int(self.max_unavailable)
 
 
 @dataclass
@@ -115,6 +154,13 @@ class Cluster:
     replaced_keys: dict[str, str] = field(default_factory=dict)
     """URN of an AccessKey replaced create-before-delete -> the original physical key."""
     broken_images: set[str] = field(default_factory=set)
+    jobs: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Live Jobs (namespace, name) -> ``complete`` or ``failed``."""
+    job_failures: dict[str, int] = field(default_factory=dict)
+    """Job name prefix -> how many more runs of such a Job fail (e.g. a new IAM key that has
+    not propagated yet)."""
+    awaited: list[str] = field(default_factory=list)
+    """Per awaiter that ran: ``<step> waited <seconds>s`` (what a step blocked on)."""
     log: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     _counter: int = 0
@@ -122,13 +168,23 @@ class Cluster:
     # --- setup ---------------------------------------------------------------------------------
 
     @classmethod
-    def with_gateways(cls, gateways: list[Mapping[str, Any]], replicas: int = 3) -> Cluster:
+    def with_gateways(
+        cls, gateways: list[Mapping[str, Any]], replicas: int = 3, pod_start_seconds: int = 30
+    ) -> Cluster:
         cluster = cls(gateways={})
         for g in gateways:
-            gateway = Gateway(g["namespace"], g["name"], dict(g["selector"]), replicas)
+            gateway = Gateway(
+                g["namespace"],
+                g["name"],
+                dict(g["selector"]),
+                replicas,
+                pod_start_seconds=pod_start_seconds,
+            )
             cluster.gateways[gateway.key] = gateway
             for _ in range(replicas):
-                gateway.pods.append(cluster._new_pod(gateway, gateway.template))
+                pod = cluster._new_pod(gateway, gateway.template)
+                pod.pending, pod.ready = False, pod.started is not None
+                gateway.pods.append(pod)
         return cluster
 
     def _next(self, prefix: str) -> str:
@@ -139,25 +195,94 @@ class Cluster:
 
     def apply(self, step: Step) -> None:
         resource = step.resource
+        self.log.append(step.describe())
+        if step.op in ("delete", "delete-original") and resource.retain_on_delete:
+            # step.go DeleteStep.Apply: the old state's retainOnDelete makes the delete a no-op
+            # (no provider Delete: for a Patch, no relinquish).
+            return
         if step.op == "delete-original" and resource.urn in self.replaced_keys:
             self.keys.pop(self.replaced_keys.pop(resource.urn), None)
         elif step.op in ("delete", "delete-original"):
             self._delete(resource)
         else:
+            self._refuse_immutable(resource, step)
             self._upsert(resource, step)
-        self.log.append(step.describe())
+            self._await(resource, step)
+
+    def _refuse_immutable(self, resource: Resource, step: Step) -> None:
+        """The API server refuses an update of an immutable ConfigMap or Secret that unsets
+        ``immutable`` or changes its data (core validation, ValidateConfigMapUpdate /
+        ValidateSecretUpdate); the provider updates such objects in place (diff.go)."""
+        identity = resource.k8s_identity
+        if step.op != "update" or identity is None or identity[0] not in ("ConfigMap", "Secret"):
+            return
+        live = self.objects.get(identity)
+        if not live or live.get("immutable") is not True:
+            return
+        fields = ("data", "binaryData", "stringData", "type")
+        if resource.inputs.get("immutable") is not True or any(
+            live.get(f) != resource.inputs.get(f) for f in fields
+        ):
+            raise StepFailed(
+                f"{identity[0]} {identity[2]}: field is immutable when `immutable` is set"
+            )
+
+    def _await(self, resource: Resource, step: Step) -> None:
+        """The provider's awaiter after a create or update (await.go Creation/Update)."""
+        identity = resource.k8s_identity
+        if identity is None:
+            return
+        timeout = await_timeout(resource, "create" if step.op != "update" else "update")
+        skip = resource.annotations.get(SKIP_AWAIT) == "true"
+        if resource.type == "kubernetes:apps/v1:DeploymentPatch" and not skip:
+            # The apply returns the Deployment: the Deployment awaiter runs (awaiters.go,
+            # deployment.go): the current ReplicaSet available, within the timeout. It does not
+            # fail early on ProgressDeadlineExceeded (only logged): a stuck rollout fails at
+            # the timeout.
+            gateway = self.gateways[f"{identity[1]}/{identity[2]}"]
+            waited, done = self.roll_for(gateway, timeout)
+            self.awaited.append(f"{step.describe()} waited {waited}s")
+            if not done:
+                raise StepFailed(
+                    f"rollout of {gateway.key} did not complete within {timeout}s "
+                    f"(DeploymentPatch awaiter): {self._stuck(gateway)}",
+                    partial=True,
+                )
+        elif resource.type == "kubernetes:batch/v1:Job" and not skip:
+            key = identity[1:]
+            if self.jobs.get(key) == "failed":
+                # job.go: a Failed condition fails the awaiter at once.
+                raise StepFailed(f"Job {identity[2]} failed", partial=True)
+            if self.jobs.get(key) != "complete":
+                raise StepFailed(f"Job {identity[2]} did not complete", partial=True)
 
     def _delete(self, resource: Resource) -> None:
         identity = resource.k8s_identity
         if resource.type == "kubernetes:apps/v1:DeploymentPatch" and identity:
-            # Deleting a patch gives up its fields (server-side apply): the template loses them.
+            # ssa/actions.go Relinquish: an empty apply under the patch's field manager. Every
+            # field only it owned goes: the template loses its additions, and the strategy it
+            # took over with patchForce falls to the API defaults (not to the earlier owner's).
+            # The delete awaits nothing.
             gateway = self.gateways[f"{identity[1]}/{identity[2]}"]
-            if resource.inputs.get("spec"):
+            spec = resource.inputs.get("spec") or {}
+            if spec.get("strategy"):
+                gateway.max_surge, gateway.max_unavailable = API_DEFAULT_STRATEGY
+            if spec.get("template"):
                 self._set_template(gateway, Template())
-            else:
+            if not spec:
                 gateway.record = None
             return
-        if resource.type == "aws:iam/accessKey:AccessKey":
+        if resource.type == DYNAMIC_TYPE:
+            # The engine deletes it by running the pickled provider with the consumer's (here:
+            # the next release's) code: its module and class must still import.
+            module, name = pickled_class(resource.dynamic_provider)
+            try:
+                provider = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError) as error:
+                raise StepFailed(f"delete of {resource.name}: {error}") from error
+            if not callable(getattr(provider, "delete", None)):
+                raise StepFailed(f"delete of {resource.name}: {module}.{name} has no delete")
+        elif resource.type == "aws:iam/accessKey:AccessKey":
             self.keys.pop(self.key_of_resource.pop(resource.urn, ""), None)
         elif resource.type == "aws:iam/user:User":
             user = resource.inputs.get("name")
@@ -166,6 +291,7 @@ class Cluster:
                     del self.keys[key_id]
         elif identity and not resource.type.endswith("Patch"):
             self.objects.pop(identity, None)
+            self.jobs.pop(identity[1:], None) if identity[0] == "Job" else None
             self.secret_key.pop(identity[1:], None) if identity[0] == "Secret" else None
 
     def _upsert(self, resource: Resource, step: Step) -> None:
@@ -204,6 +330,7 @@ class Cluster:
             if spec:
                 strategy = spec.get("strategy", {}).get("rollingUpdate", {})
                 gateway.max_surge = strategy.get("maxSurge", gateway.max_surge)
+                gateway.max_unavailable = strategy.get("maxUnavailable", gateway.max_unavailable)
                 self._set_template(gateway, template_from_patch(spec["template"]))
             return
         self.objects[identity] = inputs
@@ -215,17 +342,46 @@ class Cluster:
             # The in-cluster operator applies the overlays to the gateways, asynchronously.
             for entry in inputs["spec"]["components"]["ingressGateways"]:
                 self.apply_operator_entry(entry)
-        if kind == "Job" and (_job_gateway(inputs) is not None):
-            gateway = self.gateways[_job_gateway(inputs) or ""]
-            if not self.roll(gateway):
+        if kind == "Job" and step.op != "update":
+            # A new Job runs (an update cannot change its template: diff.go replaces).
+            self._run_job(resource)
+
+    def _run_job(self, resource: Resource) -> None:
+        _, namespace, name = resource.k8s_identity or ("", "", "")
+        target = _job_gateway(resource.inputs)
+        if target is not None:
+            # `kubectl rollout status` ends when the rollout completes, or fails when the
+            # Deployment reports no progress (progressDeadlineSeconds); the Job's own limits are
+            # far longer (acpw/rollout_check.py).
+            gateway = self.gateways[target]
+            timeout = await_timeout(resource, "create")
+            waited, done = self.roll_for(gateway, timeout)
+            self.awaited.append(f"Job {name} waited {waited}s")
+            self.jobs[(namespace, name)] = "complete" if done else "failed"
+            if not done:
                 raise StepFailed(
-                    f"rollout of {gateway.key} did not complete: {self._stuck(gateway)}"
+                    f"rollout of {gateway.key} did not complete (Job {name}): "
+                    f"{self._stuck(gateway)}",
+                    partial=True,
                 )
+            return
+        failing = next((p for p, n in self.job_failures.items() if name.startswith(p) and n), None)
+        if failing is not None:
+            self.job_failures[failing] -= 1
+            self.jobs[(namespace, name)] = "failed"
+        else:
+            self.jobs[(namespace, name)] = "complete"
+
+    def job_unready(self, resource: Resource) -> bool:
+        """What the provider's Diff reads for ``replaceUnready``: the live Job not complete."""
+        identity = resource.k8s_identity
+        return bool(identity) and self.jobs.get(identity[1:]) != "complete"  # type: ignore[index]
 
     def apply_operator_entry(self, entry: Mapping[str, Any]) -> None:
         gateway = self.gateways[f"{entry['namespace']}/{entry['name']}"]
         strategy = entry.get("k8s", {}).get("strategy", {}).get("rollingUpdate", {})
         gateway.max_surge = strategy.get("maxSurge", gateway.max_surge)
+        gateway.max_unavailable = strategy.get("maxUnavailable", gateway.max_unavailable)
         self._set_template(gateway, template_from_operator_entry(entry))
 
     def istioctl_install(self, iop_yaml: str, *, complete: bool = True) -> None:
@@ -250,7 +406,7 @@ class Cluster:
 
     def _new_pod(self, gateway: Gateway, template: Template) -> Pod:
         started, failure = self.start(gateway, template)
-        return Pod(self._next(f"{gateway.name}-"), template, started is not None, started, failure)
+        return Pod(self._next(f"{gateway.name}-"), template, False, started, failure, pending=True)
 
     def pod_labels(self, gateway: Gateway, template: Template) -> dict[str, str]:
         return {**gateway.selector, **dict(template.labels)}
@@ -287,7 +443,7 @@ class Cluster:
         vm_id = json.loads(receiver)["vm_id"] if receiver else None
         return Started(key, receiver, vm_id), ""
 
-    def roll(self, gateway: Gateway, max_ticks: int = 100) -> bool:
+    def roll(self, gateway: Gateway, max_ticks: int = 200) -> bool:
         """Run the gateway's rollout until it completes (True) or stops progressing (False)."""
         for _ in range(max_ticks):
             if not gateway.rolling:
@@ -296,33 +452,56 @@ class Cluster:
                 return False
         return not gateway.rolling
 
+    def roll_for(self, gateway: Gateway, seconds: int) -> tuple[int, bool]:
+        """An awaiter waiting at most ``seconds`` for the rollout: (seconds waited, done)."""
+        ticks = 0
+        while gateway.rolling and ticks * gateway.pod_start_seconds < seconds:
+            ticks += 1
+            if not self.tick(gateway):
+                # Stuck: the awaiter waits until its timeout (or the deadline of the check).
+                return seconds, False
+        return ticks * gateway.pod_start_seconds, not gateway.rolling
+
     def tick(self, gateway: Gateway) -> bool:
-        """One step of a rolling update; False when it cannot progress."""
+        """One step of a rolling update (``pod_start_seconds``); False when it cannot progress."""
+        progressed = False
+        for pod in gateway.pods:
+            if pod.pending:
+                pod.pending = False
+                pod.ready = pod.started is not None
+                progressed = progressed or pod.ready
+            elif pod.started is None:
+                # The kubelet retries a pod that could not start: once its cause is gone it
+                # starts (Ready at the next tick).
+                pod.started, pod.failure = self.start(gateway, pod.template)
+                pod.pending = pod.started is not None
         if not gateway.rolling:
             return True
         current = [p for p in gateway.pods if p.template == gateway.template]
         old = [p for p in gateway.pods if p.template != gateway.template]
-        progressed = False
         if not old and len(current) >= gateway.replicas and all(p.ready for p in current):
             gateway.rolling = False
             return True
+        # Old pods go while at least replicas - maxUnavailable pods stay ready.
+        floor = gateway.replicas - gateway.unavailable()
+        for pod in sorted(old, key=lambda p: p.ready):
+            ready = sum(p.ready for p in gateway.pods)
+            if not pod.ready or ready - 1 >= floor:
+                gateway.pods.remove(pod)
+                progressed = True
+        current = [p for p in gateway.pods if p.template == gateway.template]
         limit = gateway.replicas + gateway.surge()
         while len(gateway.pods) < limit and len(current) < gateway.replicas:
             pod = self._new_pod(gateway, gateway.template)
             gateway.pods.append(pod)
             current.append(pod)
             progressed = True
-        # Old pods go only while enough ready pods remain (maxUnavailable: 0).
-        for pod in sorted(old, key=lambda p: p.ready):
-            ready = sum(p.ready for p in gateway.pods)
-            if not pod.ready or ready - 1 >= gateway.replicas:
-                gateway.pods.remove(pod)
-                progressed = True
-        current = [p for p in gateway.pods if p.template == gateway.template]
         if len(current) >= gateway.replicas and len(gateway.pods) == len(current):
-            gateway.rolling = not all(p.ready for p in current)
-            return not gateway.rolling or progressed
-        return progressed
+            if all(p.ready for p in current):
+                gateway.rolling = False
+                return True
+            return progressed or any(p.pending for p in current)
+        return progressed or any(p.pending for p in gateway.pods)
 
     def advance(self, only: set[str] | None = None) -> None:
         """Time passes: every rollout in progress (or those of ``only``) moves one tick."""
@@ -332,7 +511,10 @@ class Cluster:
 
     def _stuck(self, gateway: Gateway) -> str:
         failures = sorted({p.failure for p in gateway.pods if p.failure})
-        return "; ".join(failures) or "no progress"
+        if failures:
+            return "; ".join(failures)
+        updated = sum(p.ready and p.template == gateway.template for p in gateway.pods)
+        return f"still progressing, {updated}/{gateway.replicas} pods updated and Ready"
 
     # --- the invariant -------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,11 @@ from tests.transitions.cluster import Cluster, StepFailed
 from tests.transitions.engine import Resource, Step, plan_update, resources_from_registrations
 from tools.render import render_stack
 
-FIXTURE = Path(__file__).parent / "fixtures" / "previous-release.json"
+FIXTURES = {
+    "0.1.0": Path(__file__).parent / "fixtures" / "previous-release.json",
+    "0.2.0": Path(__file__).parent / "fixtures" / "release-0.2.0.json",
+}
+"""Per release, its renders (tests/transitions/previous_release.py writes them)."""
 
 
 @dataclass
@@ -70,9 +74,9 @@ def render(config: Mapping[str, Any], cluster: Cluster) -> Deployed:
     )
 
 
-def previous_release(name: str) -> tuple[dict[str, Any], Deployed]:
-    """A configuration and its render by release 0.1.0 (the committed fixture)."""
-    fixture = json.loads(FIXTURE.read_text())[name]
+def previous_release(name: str, release: str = "0.1.0") -> tuple[dict[str, Any], Deployed]:
+    """A configuration and its render by an earlier release (the committed fixture)."""
+    fixture = json.loads(FIXTURES[release].read_text())[name]
     return fixture["config"], Deployed(
         resources_from_registrations(fixture["registrations"]), fixture["outputs"]
     )
@@ -80,10 +84,11 @@ def previous_release(name: str) -> tuple[dict[str, Any], Deployed]:
 
 def update(cluster: Cluster, before: Deployed, after: Deployed) -> Outcome:
     """``pulumi up`` from the state ``before`` to the program's ``after``."""
-    steps = plan_update(before.resources, after.resources)
+    steps = plan_update(before.resources, after.resources, cluster.job_unready)
     start = len(cluster.violations)
     done: list[Step] = []
     failed = None
+    partial: Step | None = None
     templates = {key: g.template for key, g in cluster.gateways.items()}
     for step in steps:
         generations = {key: g.generation for key, g in cluster.gateways.items()}
@@ -91,6 +96,8 @@ def update(cluster: Cluster, before: Deployed, after: Deployed) -> Outcome:
             cluster.apply(step)
         except StepFailed as error:
             failed = f"{step.describe()}: {error}"
+            if error.partial:
+                partial = step
             break
         done.append(step)
         cluster.check(step.describe())
@@ -103,7 +110,7 @@ def update(cluster: Cluster, before: Deployed, after: Deployed) -> Outcome:
             cluster.advance(only=changed)
             cluster.check(f"new pods start after {step.describe()}")
     if failed:
-        state = _state_after_failure(before.resources, after.resources, done)
+        state = _state_after_failure(before.resources, after.resources, done, partial, failed)
         deployed = Deployed(state, before.outputs, after.warnings)
     else:
         deployed = after
@@ -125,10 +132,20 @@ def settle(cluster: Cluster) -> list[str]:
 
 
 def _state_after_failure(
-    before: list[Resource], after: list[Resource], done: list[Step]
+    before: list[Resource],
+    after: list[Resource],
+    done: list[Step],
+    partial: Step | None = None,
+    error: str | None = None,
 ) -> list[Resource]:
-    """What Pulumi's state holds after a failed update: finished steps applied, the rest not."""
+    """What Pulumi's state holds after a failed update: finished steps applied, the rest not.
+    A step that failed to initialize (``partial``) is kept with init errors (step.go)."""
     state = {r.urn: r for r in before}
+    if partial is not None:
+        done = [
+            *done,
+            Step(partial.op, replace(partial.resource, init_errors=(error or "",)), partial.old),
+        ]
     for step in done:
         if step.op in ("delete", "delete-original"):
             state.pop(step.resource.urn, None)
@@ -151,13 +168,17 @@ def deploy_from_scratch(
     replicas: int = 3,
     previous: str | None = None,
     other_gateways: list[Mapping[str, Any]] | None = None,
+    release: str = "0.1.0",
+    pod_start_seconds: int = 30,
 ) -> tuple[Cluster, Deployed]:
     """A cluster with the gateways (no ACPW), then a first ``pulumi up`` of ``config`` (or of
-    release 0.1.0's fixture ``previous``), rolled out completely (``istioctl install`` where
+    the fixture ``previous`` of ``release``), rolled out completely (``istioctl install`` where
     the program cannot roll)."""
     if previous is not None:
-        config, first = previous_release(previous)
-    cluster = Cluster.with_gateways([*_gateways(config), *(other_gateways or [])], replicas)
+        config, first = previous_release(previous, release)
+    cluster = Cluster.with_gateways(
+        [*_gateways(config), *(other_gateways or [])], replicas, pod_start_seconds
+    )
     if previous is None:
         first = render(config, cluster)
     outcome = update(cluster, Deployed([], {}), first)

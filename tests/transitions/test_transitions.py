@@ -37,6 +37,9 @@ INSTALLERS = {
 }
 AWAITED = [k for k in INSTALLERS if not k.startswith("istioctl")]
 PIN = "sha256:" + "22" * 32
+FIXED_ON_AWAITS = pytest.mark.xfail(strict=True, reason="fixed on branch awaits")
+"""Scenarios that show real violations under the provider's rules (issue 19): they fail on
+today's product and must pass once branch `awaits` lands (strict: then remove the mark)."""
 
 
 def _merge(config: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
@@ -113,8 +116,19 @@ def test_awaited_rotation_deletes_the_old_key_only_at_the_end(installer: str) ->
     outcome, _ = play(_config(version, gateway), {"iam": {"keyGeneration": 2}})
     ops = [(s.op, s.resource.type.rsplit(":", 1)[-1]) for s in outcome.steps]
     deleted_key = ops.index(("delete", "AccessKey"))
-    created_job = max(i for i, op in enumerate(ops) if op == ("create", "Job"))
-    assert deleted_key > created_job
+    # What waits for the rollout: a rollout-check Job, or the DeploymentPatch's own awaiter
+    # (await/deployment.go), unless it skips awaiting.
+    awaiting = [
+        i
+        for i, step in enumerate(outcome.steps)
+        if step.op in ("create", "update", "replace-create")
+        and step.resource.annotations.get("pulumi.com/skipAwait") != "true"
+        and (
+            ops[i][1] == "Job"
+            or (ops[i][1] == "DeploymentPatch" and step.resource.inputs.get("spec"))
+        )
+    ]
+    assert awaiting and deleted_key > max(awaiting)
     assert all(op[0] == "delete" for op in ops[deleted_key:])
 
 
@@ -209,6 +223,50 @@ def test_a_rollout_that_never_completes_keeps_everything_and_the_fix_needs_no_cl
     assert settle(cluster) == []
 
 
+@pytest.mark.parametrize("installer", ["deploymentPatch-1.30", "inClusterOperator-1.23"])
+def test_a_failed_rollout_is_retried_by_pulumi_up_with_no_config_change(installer: str) -> None:
+    """The new pods cannot start for a while (here: their receiver image cannot be pulled yet),
+    so `pulumi up` fails where it awaits the rollout; the resource is recorded with init errors.
+    Once the cause is gone, `pulumi up` again, with the same config, completes the rollout."""
+    version, gateway = INSTALLERS[installer]
+    base = _config(version, gateway)
+    cluster, first = deploy_from_scratch(base)
+    changed = _merge(base, {"images": {"receiverVolumeDigest": PIN}})
+    after = render(changed, cluster)
+    [image] = {
+        c["image"]
+        for r in after.resources
+        if r.type.endswith("DeploymentPatch") or r.type.endswith("IstioOperator")
+        for c in _init_containers(r.inputs)
+    }
+    cluster.broken_images.add(image)
+    outcome = update(cluster, first, after)
+    assert outcome.failed is not None and "did not complete" in outcome.failed
+    assert outcome.violations == []
+    assert any(r.init_errors for r in outcome.deployed.resources)
+    cluster.broken_images.clear()
+    retry = update(cluster, outcome.deployed, render(changed, cluster))
+    assert retry.failed is None, retry.failed
+    assert retry.violations == []
+    # The engine awaited again what had failed (an update step, or a replaced Job).
+    retried = {s.resource.urn for s in retry.applied if s.op != "delete"}
+    assert retried >= {r.urn for r in outcome.deployed.resources if r.init_errors}
+    assert not cluster.gateways[f"{gateway['namespace']}/{gateway['name']}"].rolling
+
+
+def _init_containers(inputs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    spec = inputs.get("spec") or {}
+    if "components" in spec:
+        return [
+            p["value"]
+            for entry in spec["components"]["ingressGateways"]
+            for overlay in entry.get("k8s", {}).get("overlays", [])
+            for p in overlay["patches"]
+            if p["path"].startswith("spec.template.spec.initContainers")
+        ]
+    return list(((spec.get("template") or {}).get("spec") or {}).get("initContainers") or [])
+
+
 SECOND = {**PATCHED, "name": "gw2", "namespace": "edge2", "selector": {"app": "gw2"}}
 SAME_NAMESPACE = {**PATCHED, "name": "gw3", "selector": {"app": "gw3"}}
 
@@ -281,9 +339,13 @@ def test_old_user_name_change_deletes_the_key_without_rolling() -> None:
     assert "signs with a key which was deleted" in outcome.problems()
 
 
-def test_old_pull_policy_change_rolls_without_waiting() -> None:
+def test_old_pull_policy_change_is_awaited_by_the_patch_itself() -> None:
+    # Release 0.1.0 was thought to roll without waiting (pulumi/pulumi-kubernetes#2455). Under
+    # the provider's real rules its DeploymentPatch waits for the rollout (await/awaiters.go,
+    # deployment.go): nothing is left rolling, and the patch step is what waited.
     outcome = play_old("patch-1.30", "patch-1.30-always")
-    assert outcome.unawaited == ["edge/gw"]
+    assert outcome.unawaited == []
+    assert outcome.failed is None
 
 
 def test_old_fixed_names_delete_before_replace() -> None:
@@ -296,7 +358,13 @@ def test_old_shared_objects_change_under_running_pods() -> None:
     assert any("its sender points at vm other-receiver" in p for p in outcome.problems())
 
 
-@pytest.mark.parametrize("installer", list(INSTALLERS))
+@pytest.mark.parametrize(
+    "installer",
+    [
+        pytest.param(k, marks=FIXED_ON_AWAITS) if k.startswith("deploymentPatch") else k
+        for k in INSTALLERS
+    ],
+)
 def test_removing_a_gateway_in_two_steps(installer: str) -> None:
     """First `enabled: false` (pods roll without ACPW, awaited or confirmed), then the entry goes."""
     version, gateway = INSTALLERS[installer]
@@ -319,6 +387,9 @@ def test_removing_a_gateway_in_two_steps(installer: str) -> None:
     assert not cluster.gateways["edge2/gw2"].template.acpw
     removed = _merge(base, {"gateways": [gateway]})
     step2 = update(cluster, deployed, render(removed, cluster))
+    # Nothing may roll unawaited: deleting the patch relinquishes its fields (ssa/actions.go),
+    # which restarts every pod of a deploymentPatch gateway (defect 3 of issue 19).
+    assert step2.unawaited == []
     step2.violations += settle(cluster)
     assert step2.failed is None
     assert step2.violations == [], "\n".join(step2.violations[:20])
@@ -329,3 +400,110 @@ def test_removing_a_gateway_at_once_is_what_the_two_steps_avoid() -> None:
     cluster, first = deploy_from_scratch(base)
     outcome = update(cluster, first, render(_merge(base, {"gateways": [PATCHED]}), cluster))
     assert "would not start again: Secret missing" in outcome.problems()
+
+
+# --- release 0.2.0 -> this release, every installer ---------------------------------------------
+
+RELEASE_0_2_0 = [
+    "patch-1.20",
+    "patch-1.30",
+    "operator-1.20",
+    "operator-1.23",
+    "istioctl-1.24",
+    "istioctl-1.30",
+    "patch-1.30-ecr",
+]
+
+
+@pytest.mark.parametrize("name", RELEASE_0_2_0)
+def test_upgrading_from_0_2_0_keeps_every_pod_serving(name: str) -> None:
+    """A stack deployed by 0.2.0 (its state holds ImagePush/ImageDigest dynamic resources),
+    updated by this release with the same settings: every step succeeds (dynamic resources
+    left behind are deleted by their pickled provider, which must still import), and no pod
+    loses anything."""
+    cluster, first = deploy_from_scratch({}, previous=name, release="0.2.0")
+    config, _ = previous_release(name, "0.2.0")
+    outcome, rest = update_and_follow(cluster, first, config)
+    assert outcome.failed is None, outcome.failed
+    assert outcome.violations == [], "\n".join(outcome.violations[:20])
+    for later in rest:
+        assert later.failed is None, later.failed
+        assert later.violations == [], "\n".join(later.violations[:20])
+    # A change after the upgrade rolls safely too.
+    changed = _merge(config, {"iam": {"keyGeneration": 2}})
+    after, rest = update_and_follow(cluster, (rest or [outcome])[-1].deployed, changed)
+    assert after.failed is None, after.failed
+    assert after.violations == [], "\n".join(after.violations[:20])
+    for later in rest:
+        assert later.failed is None, later.failed
+        assert later.violations == [], "\n".join(later.violations[:20])
+
+
+# --- regression cases: the provider's real rules (issue 19) --------------------------------------
+# Each fails on today's product and passes once branch `awaits` lands (strict xfail: it then
+# XPASSes, and the mark must go).
+
+
+@FIXED_ON_AWAITS
+def test_a_large_gateway_that_keeps_progressing_is_not_failed_for_its_size() -> None:
+    """Defect 2: the DeploymentPatch is awaited like a Deployment, 10 minutes by default
+    (await/deployment.go). 30 pods that take 5 minutes each to become Ready roll for longer."""
+    base = _config("1.30", PATCHED)
+    cluster, first = deploy_from_scratch(base, replicas=30, pod_start_seconds=300)
+    outcome = update(cluster, first, render(_merge(base, CHANGES["sender digest change"]), cluster))
+    assert outcome.failed is None, outcome.failed
+    assert outcome.violations == []
+
+
+@FIXED_ON_AWAITS
+def test_the_record_patch_does_not_wait_for_an_istioctl_rollout() -> None:
+    """Defect 2: the metadata-only generations-record patch is awaited like the Deployment, so a
+    `pulumi up` while an `istioctl install` rollout runs stalls on it (and fails after 10 min)."""
+    base = _config("1.30", OPERATED)
+    cluster, first = deploy_from_scratch(base, replicas=30, pod_start_seconds=300)
+    rotated = _merge(base, {"iam": {"keyGeneration": 2}})
+    outcome = update(cluster, first, render(rotated, cluster))
+    assert outcome.failed is None
+    istioctl(cluster, outcome.deployed, complete=False)  # the user starts the rollout
+    later = _merge(rotated, CHANGES["metric name change"])
+    start = len(cluster.awaited)
+    following = update(cluster, outcome.deployed, render(later, cluster))
+    assert following.failed is None, following.failed
+    assert all(entry.endswith(" waited 0s") for entry in cluster.awaited[start:]), cluster.awaited[
+        start:
+    ]
+
+
+@FIXED_ON_AWAITS
+def test_removing_a_larger_gateway_keeps_its_capacity() -> None:
+    """Defect 3: step 2 of a removal deletes the DeploymentPatch; the relinquish (ssa/actions.go)
+    drops `maxUnavailable: 0` and the template label, so the gateway rolls under the API defaults
+    (25% unavailable: 2 of 8 pods) and nothing waits for it."""
+    other = {**SECOND, "installer": "deploymentPatch"}
+    base = _merge(_config("1.30", PATCHED), {"gateways": [PATCHED, other]})
+    cluster, first = deploy_from_scratch(base, replicas=8)
+    off = _merge(base, {"gateways": [PATCHED, {**other, "enabled": False}]})
+    step1 = update(cluster, first, render(off, cluster))
+    step1.violations += settle(cluster)
+    assert step1.failed is None and step1.violations == []
+    step2 = update(cluster, step1.deployed, render(_merge(base, {"gateways": [PATCHED]}), cluster))
+    step2.violations += settle(cluster)
+    assert step2.failed is None
+    assert step2.violations == [], "\n".join(step2.violations[:20])
+    assert step2.unawaited == []
+
+
+@FIXED_ON_AWAITS
+def test_a_failed_refresher_job_is_retried_by_the_next_update() -> None:
+    """Defect 6: the refresher's initial Job has no `replaceUnready`. After one failure (a new
+    IAM key still propagating), the next `pulumi up` re-awaits the same failed Job
+    (step_generator.go: init errors -> update step; job.go fails at once on `Failed`)."""
+    base = _config("1.30", PATCHED, images={"registry": "ecr"})
+    cluster, first = deploy_from_scratch(base)
+    rotated = _merge(base, {"iam": {"keyGeneration": 2}})
+    cluster.job_failures["acpw-registry-refresher-initial-"] = 1
+    outcome = update(cluster, first, render(rotated, cluster))
+    assert outcome.failed is not None and "refresher-initial" in outcome.failed
+    retry = update(cluster, outcome.deployed, render(rotated, cluster))
+    assert retry.failed is None, retry.failed
+    assert retry.violations == []
