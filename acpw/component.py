@@ -95,6 +95,11 @@ class Images(TypedDict):
     """ECR lifecycle policy: how many images each repository keeps (1 to 1000, default 10)."""
     ecr_kms_key_arn: NotRequired[pulumi.Input[str]]
     """Encrypt the ECR repositories with this KMS key instead of AES256."""
+    ecr_upstream_credentials: NotRequired[pulumi.Input[dict[str, str]]]
+    """Registry ``ecr``: per upstream host (``ghcr.io``, ``docker.io``), the ARN of the Secrets
+    Manager secret ``ecr-pullthroughcache/<name>`` the pull-through cache authenticates with."""
+    ecr_creation_role_arn: NotRequired[pulumi.Input[str]]
+    """Registry ``ecr``: the role ECR assumes to create cached repositories with a KMS key."""
     modules_honour_region: NotRequired[pulumi.Input[bool]]
     """Set true only for modules built so that they call the configured region (not v0.1.0)."""
     kubectl: NotRequired[pulumi.Input[str]]
