@@ -35,8 +35,8 @@ import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig, ConfigError
 from acpw.config.checks import LOCAL_FILE_REFUSAL
-from acpw.contract import aws_tags
 from acpw.config.upstreams import PREFIX_MAX, Upstream, upstream_of
+from acpw.contract import aws_tags
 from acpw.oci.client import Reference
 from acpw.refresher import RefresherImages, create_refresher
 
@@ -86,10 +86,6 @@ def lifecycle_policy(keep: int) -> dict[str, Any]:
             }
         ]
     }
-
-
-def repository_arn_pattern(region: str, account: str, prefix: str) -> str:
-    return f"arn:aws:ecr:{region}:{account}:repository/{prefix}/*"
 
 
 # --- the component ------------------------------------------------------------------------------
@@ -159,7 +155,9 @@ class WasmImages(pulumi.ComponentResource):
         sender_ref, sender_pin = pinned_source(
             images.sender.removeprefix("oci://"), images.sender_digest
         )
-        volume_ref, volume_pin = pinned_source(images.receiver_volume, images.receiver_volume_digest)
+        volume_ref, volume_pin = pinned_source(
+            images.receiver_volume, images.receiver_volume_digest
+        )
         # Pinned digests are known at preview; a tag is read from its registry.
         self.sender_digest = self._digest("sender", sender_ref, sender_pin)
         self.receiver_volume_digest = self._digest("receiver-volume", volume_ref, volume_pin)
@@ -202,64 +200,48 @@ class WasmImages(pulumi.ComponentResource):
         config = self._config
         images = config.images
         project, stack = pulumi.get_project(), pulumi.get_stack()
-        sources: dict[str, tuple[str, pulumi.Input[str] | None]] = {
+        # Per image: its upstream reference and digest (the tool images are pinned by config).
+        sources: dict[str, tuple[str, pulumi.Input[str]]] = {
             "sender": (sender_ref, self.sender_digest),
             "receiverVolume": (volume_ref, self.receiver_volume_digest),
         }
         if images.copy_tool_images:
-            sources["kubectl"] = (images.kubectl, None)
-            sources["awsCli"] = (images.aws_cli, None)
-        rules: dict[str, aws.ecr.PullThroughCacheRule] = {}
-        prefixes: dict[str, str] = {}
+            sources["kubectl"] = (images.kubectl, images.kubectl.split("@", 1)[1])
+            sources["awsCli"] = (images.aws_cli, images.aws_cli.split("@", 1)[1])
+        # One rule (and template) per upstream registry; the config checks refused the others.
+        rules: dict[str, tuple[str, aws.ecr.PullThroughCacheRule]] = {}
         for reference, _ in sources.values():
-            upstream = upstream_of(reference)
-            if upstream is None or upstream.short in rules:
-                continue  # the config checks refused an unsupported upstream
-            prefix = stack_prefix(project, stack, upstream.short)
-            rules[upstream.short] = self._rule(upstream, prefix)
-            prefixes[upstream.short] = prefix
-
-        def upstream_short(reference: str) -> str:
-            found = upstream_of(reference)
-            assert found is not None
-            return found.short
-
-        first_rule = rules[upstream_short(sender_ref)]
-        # <account>.dkr.ecr.<region>.amazonaws.com: the account and region the rule lives in
-        # (only the aws partition is accepted by the config).
-        host = pulumi.Output.all(first_rule.registry_id, first_rule.region).apply(
-            lambda values: f"{values[0]}.dkr.ecr.{values[1]}.amazonaws.com"
-        )
+            upstream = _upstream(reference)
+            if upstream.short not in rules:
+                prefix = stack_prefix(project, stack, upstream.short)
+                rules[upstream.short] = (prefix, self._rule(upstream, prefix))
         images_out: dict[str, pulumi.Output[str]] = {}
+        arn_patterns: dict[str, pulumi.Output[str]] = {}
         for key, (reference, digest) in sources.items():
-            repository = cached_repository(prefixes[upstream_short(reference)], reference)
-            url = host.apply(lambda h, r=repository: f"{h}/{r}")
-            self.repository_urls[key] = url
-            pin = digest if digest is not None else reference.split("@", 1)[1]
-            images_out[key] = pulumi.Output.all(url, pin).apply(
-                lambda values: f"{values[0]}@{values[1]}"
+            prefix, rule = rules[_upstream(reference).short]
+            repository = cached_repository(prefix, reference)
+            # <account>.dkr.ecr.<region>.amazonaws.com: where the rule lives (aws partition only).
+            url = pulumi.Output.concat(
+                rule.registry_id, ".dkr.ecr.", rule.region, ".amazonaws.com/", repository
             )
-        self.sender_url = images_out["sender"].apply(lambda ref: f"oci://{ref}")
+            self.repository_urls[key] = url
+            images_out[key] = pulumi.Output.concat(url, "@", digest)
+            arn_patterns[key] = pulumi.Output.concat(
+                "arn:aws:ecr:", rule.region, ":", rule.registry_id, f":repository/{prefix}/*"
+            )
+        self.sender_url = pulumi.Output.concat("oci://", images_out["sender"])
         self.receiver_volume_image = images_out["receiverVolume"]
         if images.copy_tool_images:
             self.kubectl_image = images_out["kubectl"]
             self.aws_cli_image = images_out["awsCli"]
         self.pull_secret_name = config.names.pull_secret
-        arn_patterns = {
-            key: pulumi.Output.all(rules[upstream_short(ref)].region, rules[upstream_short(ref)].registry_id).apply(
-                lambda values, p=prefixes[upstream_short(ref)]: repository_arn_pattern(
-                    values[0], values[1], p
-                )
-            )
-            for key, (ref, _) in sources.items()
-        }
         refresher = create_refresher(
             self,
             self._name,
             config,
             {key: (arn_patterns[key], self.repository_urls[key]) for key in sources},
             RefresherImages(aws_cli=self.aws_cli_image, kubectl=self.kubectl_image),
-            depends_on=list(rules.values()),
+            depends_on=[rule for _, rule in rules.values()],
         )
         self.pull_secrets = refresher.pull_secrets
         self.refresher_user_arn = refresher.user_arn
@@ -297,7 +279,9 @@ class WasmImages(pulumi.ComponentResource):
             # custom_role_arn); without one the template sets no tags.
             custom_role_arn=images.ecr_creation_role_arn,
             resource_tags=(
-                aws_tags(self._config.iam.tags, f"aws-cloudwatch-proxy-wasm images from {upstream.url}")
+                aws_tags(
+                    self._config.iam.tags, f"aws-cloudwatch-proxy-wasm images from {upstream.url}"
+                )
                 if images.ecr_creation_role_arn
                 else None
             ),
@@ -310,6 +294,13 @@ class WasmImages(pulumi.ComponentResource):
             credential_arn=credential,
             opts=self._child(),
         )
+
+
+def _upstream(reference: str) -> Upstream:
+    found = upstream_of(reference)
+    if found is None:  # refused by the config checks (_pull_through_problems)
+        raise ConfigError([f"acpw:images: ECR has no pull-through cache rule for {reference}"])
+    return found
 
 
 def _hex(digest: str | None) -> str | None:

@@ -35,11 +35,13 @@ from acpw.oci.transfer import (
 )
 
 
-def _connection(host: str, plain_http: list[str]) -> Connection:
+def _connection(host: str, args: argparse.Namespace) -> Connection:
     username = os.environ.get("ACPW_REGISTRY_USERNAME")
     password = os.environ.get("ACPW_REGISTRY_PASSWORD")
     credentials = Credentials(username, password) if username and password else None
-    return Connection(credentials=credentials, plain_http=host in plain_http)
+    return Connection(
+        credentials=credentials, plain_http=host in args.plain_http, ca_file=args.ca_file
+    )
 
 
 def _print_pins(image_key: str, digest_key: str, reference: str, digest: str) -> None:
@@ -59,16 +61,22 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("sender", "receiver"):
         push = sub.add_parser(name, help=f"push a local {name} .wasm")
         push.add_argument("file")
-        push.add_argument("--to", required=True, help="registry/repository (the tag is derived from the digest)")
+        push.add_argument(
+            "--to", required=True, help="registry/repository (the tag is derived from the digest)"
+        )
         push.add_argument("--istio-version", required=True)
         push.add_argument("--plain-http", action="append", default=[])
+        push.add_argument("--ca-file", help="extra CA bundle (PEM) to trust")
         if name == "receiver":
-            push.add_argument("--base", required=True, help="image that provides cp (by tag or digest)")
+            push.add_argument(
+                "--base", required=True, help="image that provides cp (by tag or digest)"
+            )
     check = sub.add_parser("check", help="check a published image and print its digest")
     check.add_argument("role", choices=["sender", "receiver"])
     check.add_argument("image")
     check.add_argument("--istio-version", required=True)
     check.add_argument("--plain-http", action="append", default=[])
+    check.add_argument("--ca-file", help="extra CA bundle (PEM) to trust")
     args = parser.parse_args(argv)
     try:
         features = IstioFeatures(IstioVersion.parse(args.istio_version))
@@ -82,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 ref,
                 role=role,
                 features=features,
-                connection=_connection(ref.registry, args.plain_http),
+                connection=_connection(ref.registry, args),
             )
             print(f"# {description}", file=sys.stderr)
             if args.role == "sender":
@@ -91,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 _print_pins("receiverVolume", "receiverVolumeDigest", args.image, digest)
             return 0
         repository, _tag = _split_target(args.to)
-        target = _connection(repository.split("/", 1)[0], args.plain_http)
+        target = _connection(repository.split("/", 1)[0], args)
         if args.command == "sender":
             result = push_wasm_file(
                 args.file,
@@ -108,10 +116,15 @@ def main(argv: list[str] | None = None) -> int:
                 base,
                 repository,
                 features=features,
-                source_connection=_connection(base.registry, args.plain_http),
+                source_connection=_connection(base.registry, args),
                 target_connection=target,
             )
-            _print_pins("receiverVolume", "receiverVolumeDigest", f"{repository}:{result.tag}", result.digest)
+            _print_pins(
+                "receiverVolume",
+                "receiverVolumeDigest",
+                f"{repository}:{result.tag}",
+                result.digest,
+            )
     except (OciError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

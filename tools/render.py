@@ -216,7 +216,11 @@ def render_stack(
     finally:
         logger.removeHandler(collector)
         mock_engine.shutdown()
-    mocks = monitor.mocks if isinstance(getattr(monitor, "mocks", None), mock_engine.RecordingMocks) else None
+    mocks = (
+        monitor.mocks
+        if isinstance(getattr(monitor, "mocks", None), mock_engine.RecordingMocks)
+        else None
+    )
     return Render(
         stack,
         list(monitor.registrations),

@@ -215,9 +215,9 @@ def _pull_through_problems(config: AcpwConfig) -> list[ConfigProblem]:
                     config_key("images", "ecr_upstream_credentials"),
                     f"{host} (from {PROJECT}:images.{config_key(name)}) needs a credential for the "
                     f"ECR pull-through cache: create a Secrets Manager secret named "
-                    f"ecr-pullthroughcache/<name> holding {{\"username\": ..., \"accessToken\": ...}} "
+                    f'ecr-pullthroughcache/<name> holding {{"username": ..., "accessToken": ...}} '
                     f"in the stack's account and region, and set {PROJECT}:images."
-                    f"ecrUpstreamCredentials: {{\"{host}\": <its ARN>}}",
+                    f'ecrUpstreamCredentials: {{"{host}": <its ARN>}}',
                 )
             )
             credentials.add(upstream.url)  # one problem per upstream

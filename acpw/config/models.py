@@ -16,7 +16,6 @@ from pydantic.alias_generators import to_camel
 
 from acpw.config.checks import cross_field_problems, version_warnings
 from acpw.config.errors import cross_field_error, shown
-from acpw.config.upstreams import CREDENTIAL_ARN_RE, supported_hosts, upstream_of
 from acpw.config.formats import (
     AWS_PARTITION,
     BOUNDARY_ARN_RE,
@@ -40,6 +39,7 @@ from acpw.config.formats import (
     label_problems,
     region_partition,
 )
+from acpw.config.upstreams import CREDENTIAL_ARN_RE, supported_hosts, upstream_of
 from acpw.contract import AWS_CLI_IMAGE, DEFAULT_INSTANCE, KUBECTL_IMAGE, ObjectNames
 from acpw.istio_versions import NEWEST_SUPPORTED, OLDEST_SUPPORTED, IstioFeatures, IstioVersion
 from acpw.observability_config import CostField, ObservabilityField
