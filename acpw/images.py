@@ -159,8 +159,8 @@ class WasmImages(pulumi.ComponentResource):
             images.receiver_volume, images.receiver_volume_digest
         )
         # Pinned digests are known at preview; a tag is read from its registry.
-        self.sender_digest = self._digest("sender", sender_ref, sender_pin)
-        self.receiver_volume_digest = self._digest("receiver-volume", volume_ref, volume_pin)
+        self.sender_digest = self._digest(sender_ref, sender_pin)
+        self.receiver_volume_digest = self._digest(volume_ref, volume_pin)
         if images.registry == "ecr":
             self._ecr(sender_ref, volume_ref)
         else:
@@ -184,7 +184,7 @@ class WasmImages(pulumi.ComponentResource):
     def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **kwargs)
 
-    def _digest(self, _what: str, reference: str, pin: str | None) -> pulumi.Output[str]:
+    def _digest(self, reference: str, pin: str | None) -> pulumi.Output[str]:
         """The pinned digest, else what the tag points to now (pulumi-docker's getRegistryImage,
         served by the docker provider plugin: kreuzwerker/terraform-provider-docker
         internal/provider/data_source_docker_registry_image.go, HEAD of /v2/<repo>/manifests/<tag>
