@@ -939,6 +939,36 @@ class TestPullThroughCache:
             for p in error.value.problems
         )
 
+    def test_docker_hub_tools_need_their_own_credential(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {
+                    "istioVersion": "1.30",
+                    "images": {
+                        "registry": "ecr",
+                        "copyToolImages": True,
+                        "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL},
+                    },
+                }
+            )
+        [problem] = error.value.problems
+        assert problem.startswith(
+            "acpw:images.ecrUpstreamCredentials: docker.io (from acpw:images.awsCli)"
+        )
+
+    def test_credentials_only_apply_to_ecr(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {
+                    "istioVersion": "1.30",
+                    "images": {"ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}},
+                }
+            )
+        assert error.value.problems == [
+            "acpw:images.ecrUpstreamCredentials: only applies to registry 'ecr' (the pull-secret "
+            "refresher and the private registry exist only there): set acpw:images.registry: ecr"
+        ]
+
     def test_kms_needs_a_creation_role(self) -> None:
         with pytest.raises(ConfigError) as error:
             load(
