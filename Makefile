@@ -43,7 +43,7 @@ render-all: $(VENV)/.runtime
 #   make publish-images WHAT=sender FILE=plugin.wasm TO=ghcr.io/me/acpw-sender ISTIO=1.30
 #   make publish-images WHAT=receiver FILE=receiver.wasm TO=ghcr.io/me/acpw-receiver ISTIO=1.30 BASE=<image>
 publish-images: $(VENV)/.runtime
-	$(PY) -m tools.publish_images $(WHAT) $(FILE) --to $(TO) --istio-version $(ISTIO) $(if $(BASE),--base $(BASE))
+	$(PY) -m acpw.oci.publish $(WHAT) $(FILE) --to $(TO) --istio-version $(ISTIO) $(if $(BASE),--base $(BASE))
 
 check-render: $(VENV)/.installed
 	$(PY) -m tools.render --check $(STACKS)

@@ -121,7 +121,7 @@ class WasmImages(pulumi.ComponentResource):
     refresher_user_arn: pulumi.Output[str] | None
     """Registry ``ecr``: ARN of the refresher's IAM user."""
     sender_file_sha256: str | None = None
-    """Always None: local files are published outside the engine (``tools.publish_images``)."""
+    """Always None: local files are published outside the engine (``acpw.oci.publish``)."""
     receiver_file_sha256: str | None = None
     kubectl_image: pulumi.Input[str]
     """The kubectl image of the rollout-check Jobs and the refresher, by digest (the ECR cache

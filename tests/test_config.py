@@ -876,7 +876,7 @@ class TestLocalWasmFiles:
         with pytest.raises(ConfigError) as error:
             load({"istioVersion": "1.20", "images": {"registry": "ecr", key: str(module)}})
         [problem] = [p for p in error.value.problems if p.startswith(f"acpw:images.{key}:")]
-        assert f"python -m tools.publish_images {command} <file>" in problem
+        assert f"python -m acpw.oci.publish {command} <file>" in problem
         assert f"acpw:images.{image} to the printed reference" in problem
         assert f"acpw:images.{digest} to the printed digest" in problem
 

@@ -180,7 +180,7 @@ def _image_problems(config: AcpwConfig) -> list[ConfigProblem]:
 LOCAL_FILE_REFUSAL = (
     "the program no longer pushes local files (that took a Python dynamic provider, which fails "
     "from every other language): publish it outside the engine with `python -m "
-    "tools.publish_images {command} <file> --to <registry>/<repository>` (or `make "
+    "acpw.oci.publish {command} <file> --to <registry>/<repository>` (or `make "
     "publish-images`), then set {project}:images.{image} to the printed reference and "
     "{project}:images.{digest} to the printed digest"
 )

@@ -214,9 +214,9 @@ class ImagesConfig(_Model):
     """Manifest digest pinning the receiver volume image."""
     sender_file: str | None = None
     """Refused since 0.3.0 (the program no longer pushes): publish the file with
-    ``python -m tools.publish_images`` and set ``sender`` and ``senderDigest``."""
+    ``python -m acpw.oci.publish`` and set ``sender`` and ``senderDigest``."""
     receiver_file: str | None = None
-    """Refused since 0.3.0: publish with ``python -m tools.publish_images``, set ``receiverVolume``
+    """Refused since 0.3.0: publish with ``python -m acpw.oci.publish``, set ``receiverVolume``
     and ``receiverVolumeDigest``."""
     pull_policy: Literal["IfNotPresent", "Always"] = "IfNotPresent"
     registry: Literal["ghcr", "ecr"] = "ghcr"

@@ -1,4 +1,4 @@
-"""OCI distribution client and Wasm image formats, used by ``tools.publish_images``.
+"""OCI distribution client and Wasm image formats, used by ``acpw.oci.publish``.
 
 - :mod:`acpw.oci.formats`: media types, the Wasm module check, deterministic image builders
   and Istio's Wasm fetcher rules per Istio version.

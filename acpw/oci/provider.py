@@ -29,7 +29,7 @@ KEPT_UNTIL = "0.4.0"
 _REFUSAL = (
     "acpw {cls}: 0.2.0's dynamic image resources are no longer created or updated (acpw only "
     "deletes them, keeping the images). Pin the image digests in acpw:images instead "
-    "(docs/images.md); local .wasm files are published with `python -m tools.publish_images`."
+    "(docs/images.md); local .wasm files are published with `python -m acpw.oci.publish`."
 )
 
 

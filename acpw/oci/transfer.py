@@ -1,4 +1,4 @@
-"""Push and resolve images: the operations behind ``tools.publish_images`` (outside the engine).
+"""Push and resolve images: the operations behind ``acpw.oci.publish`` (outside the engine).
 
 Order of every push, so that a failure never leaves a usable-looking half image behind:
 read and check everything first (source manifest, blobs Istio or the init container reads,

@@ -8,12 +8,15 @@ Istio's fetcher rules for 1.13 and 1.30.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from acpw.istio_versions import IstioFeatures, IstioVersion
+from acpw.oci import publish as publish_images
 from acpw.oci.client import Connection, Credentials, Reference, RegistryClient
 from acpw.oci.formats import (
     DOCKER_CONFIG,
@@ -36,7 +39,6 @@ from acpw.oci.formats import (
     tar_one_file,
 )
 from tests.oci.registry import RunningRegistry, free_port
-from tools import publish_images
 
 V113 = IstioFeatures(IstioVersion(13))
 V130 = IstioFeatures(IstioVersion(30))
@@ -323,3 +325,18 @@ def test_reference_parsing() -> None:
     assert (local.registry, local.repository, local.tag) == ("127.0.0.1:5000", "a/b", None)
     assert local.reference == "sha256:" + "a" * 64
     assert Reference.parse("alpine:3").repository_url == "registry-1.docker.io/library/alpine"
+
+
+@pytest.mark.parametrize("module", ["acpw.oci.publish", "tools.publish_images"])
+def test_the_cli_runs_as_a_module(module: str) -> None:
+    """Installed as a package (``acpw.oci.publish``) and in a checkout (``make publish-images``)."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, "check", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--istio-version" in result.stdout
