@@ -12,7 +12,7 @@ ISTIO_CRDS_DIR ?= build/istio-crds
 # checkov (tests/test_scanner.py) lives in a venv of its own: its pins conflict with requirements-dev.txt.
 SCANNER_VENV ?= build/scanner-venv
 
-.PHONY: render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds \
+.PHONY: publish-images render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds \
 	fetch-pulumi-schema clean bench readme docs lint-workflows scanner
 
 # Rendering needs only the runtime pins (requirements.txt); the tests add the dev toolchain.
@@ -38,6 +38,12 @@ render: $(VENV)/.runtime
 
 render-all: $(VENV)/.runtime
 	$(PY) -m tools.render $(STACKS)
+
+# Publish local .wasm files outside the engine and print the acpw:images pins (docs/images.md):
+#   make publish-images WHAT=sender FILE=plugin.wasm TO=ghcr.io/me/acpw-sender ISTIO=1.30
+#   make publish-images WHAT=receiver FILE=receiver.wasm TO=ghcr.io/me/acpw-receiver ISTIO=1.30 BASE=<image>
+publish-images: $(VENV)/.runtime
+	$(PY) -m acpw.oci.publish $(WHAT) $(FILE) --to $(TO) --istio-version $(ISTIO) $(if $(BASE),--base $(BASE))
 
 check-render: $(VENV)/.installed
 	$(PY) -m tools.render --check $(STACKS)

@@ -100,23 +100,31 @@ class Images(TypedDict):
     receiver_volume_digest: NotRequired[pulumi.Input[str]]
     """Manifest digest pinning the receiver volume image. Allowed: sha256: and 64 lowercase hex."""
     sender_file: NotRequired[pulumi.Input[str]]
-    """A local sender ``.wasm`` to push instead of copying ``sender`` (registry ``ecr`` only).
-    Allowed: path of a .wasm file."""
+    """Refused since 0.3.0 (the program no longer pushes): publish the file with ``python -m
+    acpw.oci.publish`` and set ``sender`` and ``senderDigest``."""
     receiver_file: NotRequired[pulumi.Input[str]]
-    """A local receiver ``.wasm`` to push as the volume image (registry ``ecr`` only). Allowed: path
-    of a .wasm file."""
+    """Refused since 0.3.0: publish with ``python -m acpw.oci.publish``, set ``receiverVolume``
+    and ``receiverVolumeDigest``."""
     pull_policy: NotRequired[pulumi.Input[str]]
     """``imagePullPolicy`` of the sender WasmPlugin and the receiver's init container. Allowed:
     ``IfNotPresent``, ``Always``. Default: ``IfNotPresent``."""
     registry: NotRequired[pulumi.Input[str]]
-    """``ghcr``: pull the source images as they are; ``ecr``: copy them into private ECR first.
+    """``ghcr``: pull the source images as they are; ``ecr``: through an ECR pull-through cache.
     Allowed: ``ghcr``, ``ecr``. Default: ``ghcr``."""
     ecr_keep_images: NotRequired[pulumi.Input[int]]
     """ECR lifecycle policy: how many images each repository keeps. Allowed: 1 to 1000. Default:
     ``10``."""
     ecr_kms_key_arn: NotRequired[pulumi.Input[str]]
-    """Encrypt the ECR repositories with this KMS key instead of AES256. Allowed:
-    arn:aws:kms:<region>:<account>:key/<id> or alias/<name>."""
+    """Encrypt the cached ECR repositories with this KMS key instead of AES256 (needs
+    ``ecrCreationRoleArn``). Allowed: arn:aws:kms:<region>:<account>:key/<id> or alias/<name>."""
+    ecr_upstream_credentials: NotRequired[pulumi.Input[dict[str, str]]]
+    """Registry ``ecr``: per upstream registry host (``ghcr.io``, ``docker.io``, ...), the ARN
+    of the Secrets Manager secret ``ecr-pullthroughcache/<name>`` holding its credentials.
+    Allowed: upstream host -> arn:aws:secretsmanager:...:secret:ecr-pullthroughcache/<name>."""
+    ecr_creation_role_arn: NotRequired[pulumi.Input[str]]
+    """Registry ``ecr``: the IAM role ECR assumes to create cached repositories with a KMS key
+    and tags (the repository creation template's custom role). Allowed:
+    arn:aws:iam::<account>:role/[path/]<name>."""
     modules_honour_region: NotRequired[pulumi.Input[bool]]
     """Set true only for modules built so that they call the configured region (not v0.1.0).
     Default: ``false``."""

@@ -1,15 +1,24 @@
 """Where the Wasm modules are pulled from: image references, digest pinning and pull secrets.
 
-``registry: ghcr`` (default): the configured public images are used as they are. Each is pinned
-by manifest digest: the configured ``senderDigest`` / ``receiverVolumeDigest``, else the digest
-the tag points to at deploy time (an :class:`~acpw.oci.provider.ImageDigest` resource,
-which also checks the sender against Istio's fetcher rules for the configured version).
+Every resource and invoke here is served by a real provider plugin (pulumi-aws, pulumi-kubernetes,
+pulumi-docker), so the component behaves the same from every language; 0.2.0's dynamic
+providers are gone (acpw/oci/provider.py keeps only what deletes their state).
 
-``registry: ecr``: two private ECR repositories (immutable tags, scan on push, lifecycle policy,
-AES256 or KMS encryption). The images are copied into them over the OCI distribution API, or pushed from
-local ``.wasm`` files (:class:`~acpw.oci.provider.ImagePush`). Pods and WasmPlugins pull with
-a ``kubernetes.io/dockerconfigjson`` Secret in each gateway namespace, filled and renewed every 4
-hours (ECR tokens last 12) by the refresher (``acpw/refresher.py``).
+Each image is pinned by manifest digest: the configured ``senderDigest`` /
+``receiverVolumeDigest`` (or a digest in the reference), else the digest the tag points to,
+read from the registry API by pulumi-docker's ``getRegistryImage`` invoke. That invoke runs in
+the docker provider plugin, whose Configure pings a Docker daemon (see docs/images.md): pin the
+digests to deploy without one.
+
+``registry: ghcr`` (default): the configured public images are used as they are.
+
+``registry: ecr``: an ECR pull-through cache rule per upstream registry (``ghcr.io`` needs a
+Secrets Manager credential, ``images.ecrUpstreamCredentials``) and a repository creation
+template for its prefix (scan on push, lifecycle policy, encryption): the first pull of
+``<account>.dkr.ecr.<region>.amazonaws.com/<prefix>/<upstream path>@<digest>`` creates the
+repository and caches the image. Pods and WasmPlugins pull with a ``kubernetes.io/dockerconfigjson``
+Secret in each gateway namespace, filled and renewed every 4 hours (ECR tokens last 12) by the
+refresher (``acpw/refresher.py``), whose identity may import from the upstream.
 """
 
 from __future__ import annotations
@@ -21,24 +30,14 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from acpw.config import AcpwConfig
+from acpw.config import AcpwConfig, ConfigError
+from acpw.config.checks import LOCAL_FILE_REFUSAL
+from acpw.config.upstreams import PREFIX_MAX, Upstream, upstream_of
 from acpw.contract import aws_tags
-from acpw.oci.formats import check_wasm_module, sha256_digest, wasm_format_for
-from acpw.oci.provider import (
-    KIND_COPY,
-    KIND_VOLUME_FILE,
-    KIND_WASM_FILE,
-    ROLE_SENDER,
-    ROLE_TOOL,
-    ROLE_VOLUME,
-    ImageDigest,
-    ImageDigestArgs,
-    ImagePush,
-    ImagePushArgs,
-)
-from acpw.oci.transfer import build_wasm_file_image, read_file
+from acpw.oci.client import Reference
 from acpw.refresher import RefresherImages, create_refresher
 
 # --- pure builders (config in, data out) -------------------------------------------------------
@@ -57,9 +56,19 @@ def pinned_source(ref: str, digest: str | None) -> tuple[str, str | None]:
     return ref, None
 
 
-def ecr_repository_name(project: str, stack: str, image: str) -> str:
-    prefix = re.sub(r"[^a-z0-9._-]+", "-", f"{project}-{stack}".lower()).strip("-._") or "acpw"
-    return f"{prefix[:200]}/{image}"
+def stack_prefix(project: str, stack: str, short: str) -> str:
+    """``<project>-<stack>/<short>``, cut to ECR's 30 characters for a repository prefix.
+
+    The pattern allows lowercase alphanumerics separated by one of ``._-`` and ``/``.
+    """
+    room = PREFIX_MAX - len(short) - 1
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{project}-{stack}".lower()).strip("-")[:room].strip("-")
+    return f"{slug or 'acpw'}/{short}"
+
+
+def cached_repository(prefix: str, reference: str) -> str:
+    """``<prefix>/<upstream path>``: the repository the pull-through cache creates for an image."""
+    return f"{prefix}/{Reference.parse(reference).repository}"
 
 
 def lifecycle_policy(keep: int) -> dict[str, Any]:
@@ -77,13 +86,6 @@ def lifecycle_policy(keep: int) -> dict[str, Any]:
             }
         ]
     }
-
-
-def local_file_digest(path: str, features_format: str) -> str:
-    """The manifest digest a local sender ``.wasm`` will have once pushed (computed, not pushed)."""
-    return build_wasm_file_image(
-        path, "compat" if features_format == "compat" else "artifact"
-    ).digest
 
 
 # --- the component ------------------------------------------------------------------------------
@@ -112,20 +114,20 @@ class WasmImages(pulumi.ComponentResource):
     """``sha256:<hex>`` manifest digest of the sender image."""
     receiver_volume_digest: pulumi.Output[str]
     repository_urls: dict[str, pulumi.Output[str]]
-    """Registry ``ecr``: ``sender`` and ``receiverVolume`` ECR repository URLs (else empty)."""
+    """Registry ``ecr``: per image (``sender``, ``receiverVolume``, with ``copyToolImages``
+    ``kubectl`` and ``awsCli``) the cached repository's URL (else empty)."""
     pull_secrets: dict[str, k8s.core.v1.Secret]
     """Registry ``ecr``: the pull Secret per gateway namespace."""
     refresher_user_arn: pulumi.Output[str] | None
     """Registry ``ecr``: ARN of the refresher's IAM user."""
-    sender_file_sha256: str | None
-    """``images.senderFile``: the file's SHA-256 (a changed file is a new generation)."""
-    receiver_file_sha256: str | None
-    """``images.receiverFile``: the file's SHA-256."""
+    sender_file_sha256: str | None = None
+    """Always None: local files are published outside the engine (``acpw.oci.publish``)."""
+    receiver_file_sha256: str | None = None
     kubectl_image: pulumi.Input[str]
-    """The kubectl image of the rollout-check Jobs and the refresher, by digest (the ECR copy
+    """The kubectl image of the rollout-check Jobs and the refresher, by digest (the ECR cache
     with ``copyToolImages``)."""
     aws_cli_image: pulumi.Input[str]
-    """The AWS CLI image of the refresher, by digest (the ECR copy with ``copyToolImages``)."""
+    """The AWS CLI image of the refresher, by digest (the ECR cache with ``copyToolImages``)."""
 
     def __init__(
         self, name: str, args: WasmImagesArgs, opts: pulumi.ResourceOptions | None = None
@@ -138,22 +140,36 @@ class WasmImages(pulumi.ComponentResource):
         self.refresher_user_arn = None
         self.pull_secret_name = None
         images = args.config.images
+        if images.sender_file or images.receiver_file:
+            # The config checks refuse these first; a caller building AcpwConfig by hand too.
+            raise ConfigError(
+                [
+                    "acpw:images.senderFile/receiverFile: "
+                    + LOCAL_FILE_REFUSAL.format(
+                        command="sender", image="sender", digest="senderDigest", project="acpw"
+                    )
+                ]
+            )
         self.kubectl_image = images.kubectl
         self.aws_cli_image = images.aws_cli
-        self.sender_file_sha256 = (
-            _file_sha256(images.sender_file, "acpw:images.senderFile")
-            if images.sender_file
-            else None
+        sender_ref, sender_pin = pinned_source(
+            images.sender.removeprefix("oci://"), images.sender_digest
         )
-        self.receiver_file_sha256 = (
-            _file_sha256(images.receiver_file, "acpw:images.receiverFile")
-            if images.receiver_file
-            else None
+        volume_ref, volume_pin = pinned_source(
+            images.receiver_volume, images.receiver_volume_digest
         )
+        # Pinned digests are known at preview; a tag is read from its registry.
+        self.sender_digest = self._digest(sender_ref, sender_pin)
+        self.receiver_volume_digest = self._digest(volume_ref, volume_pin)
         if images.registry == "ecr":
-            self._ecr()
+            self._ecr(sender_ref, volume_ref)
         else:
-            self._ghcr()
+            # As configured: WasmPlugin.spec.sha256 carries the digest.
+            self.sender_url = pulumi.Output.from_input(images.sender)
+            volume_base = strip_digest(images.receiver_volume)
+            self.receiver_volume_image = self.receiver_volume_digest.apply(
+                lambda digest: f"{volume_base}@{digest}"
+            )
         self.sender_sha256 = self.sender_digest.apply(_hex)
         self.register_outputs(
             {
@@ -168,225 +184,124 @@ class WasmImages(pulumi.ComponentResource):
     def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **kwargs)
 
-    def _ghcr(self) -> None:
-        images = self._config.images
-        version = str(self._config.istio_version)
-        sender_ref, sender_pin = pinned_source(
-            images.sender.removeprefix("oci://"), images.sender_digest
+    def _digest(self, reference: str, pin: str | None) -> pulumi.Output[str]:
+        """The pinned digest, else what the tag points to now (pulumi-docker's getRegistryImage,
+        served by the docker provider plugin: kreuzwerker/terraform-provider-docker
+        internal/provider/data_source_docker_registry_image.go, HEAD of /v2/<repo>/manifests/<tag>
+        accepting OCI and Docker manifests and indexes)."""
+        if pin:
+            return pulumi.Output.from_input(pin)
+        found = docker.get_registry_image_output(
+            name=reference, opts=pulumi.InvokeOutputOptions(parent=self)
         )
-        sender = ImageDigest(
-            f"{self._name}-sender-digest",
-            ImageDigestArgs(
-                source=sender_ref,
-                role=ROLE_SENDER,
-                istio_version=version,
-                expected_digest=sender_pin,
-            ),
-            self._child(),
-        )
-        volume_ref, volume_pin = pinned_source(
-            images.receiver_volume, images.receiver_volume_digest
-        )
-        volume = ImageDigest(
-            f"{self._name}-receiver-volume-digest",
-            ImageDigestArgs(
-                source=volume_ref,
-                role=ROLE_VOLUME,
-                istio_version=version,
-                expected_digest=volume_pin,
-            ),
-            self._child(),
-        )
-        self.sender_url = pulumi.Output.from_input(images.sender)
-        # A pinned digest is known at preview; the resource checks the registry agrees.
-        self.sender_digest = _known(sender_pin, sender.digest)
-        self.receiver_volume_digest = _known(volume_pin, volume.digest)
-        base = strip_digest(images.receiver_volume)
-        self.receiver_volume_image = self.receiver_volume_digest.apply(
-            lambda digest: f"{base}@{digest}"
-        )
+        return found.sha256_digest
 
-    def _ecr(self) -> None:
+    def _ecr(self, sender_ref: str, volume_ref: str) -> None:
         config = self._config
         images = config.images
-        version = str(config.istio_version)
         project, stack = pulumi.get_project(), pulumi.get_stack()
-        repos: dict[str, aws.ecr.Repository] = {}
-        copied = [("sender", "sender"), ("receiverVolume", "receiver-volume")]
+        # Per image: its upstream reference and digest (the tool images are pinned by config).
+        sources: dict[str, tuple[str, pulumi.Input[str]]] = {
+            "sender": (sender_ref, self.sender_digest),
+            "receiverVolume": (volume_ref, self.receiver_volume_digest),
+        }
         if images.copy_tool_images:
-            copied += [("kubectl", "kubectl"), ("awsCli", "aws-cli")]
-        for key, image in copied:
-            repo = aws.ecr.Repository(
-                f"{self._name}-{image}",
-                name=ecr_repository_name(project, stack, image),
-                image_tag_mutability="IMMUTABLE",
-                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
-                    scan_on_push=True
-                ),
-                encryption_configurations=[
-                    aws.ecr.RepositoryEncryptionConfigurationArgs(
-                        encryption_type="KMS", kms_key=images.ecr_kms_key_arn
-                    )
-                    if images.ecr_kms_key_arn
-                    else aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
-                ],
-                force_delete=True,
-                tags=aws_tags(config.iam.tags, f"aws-cloudwatch-proxy-wasm {key}"),
-                opts=self._child(),
+            sources["kubectl"] = (images.kubectl, images.kubectl.split("@", 1)[1])
+            sources["awsCli"] = (images.aws_cli, images.aws_cli.split("@", 1)[1])
+        # One rule (and template) per upstream registry; the config checks refused the others.
+        rules: dict[str, tuple[str, aws.ecr.PullThroughCacheRule]] = {}
+        for reference, _ in sources.values():
+            upstream = _upstream(reference)
+            if upstream.short not in rules:
+                prefix = stack_prefix(project, stack, upstream.short)
+                rules[upstream.short] = (prefix, self._rule(upstream, prefix))
+        images_out: dict[str, pulumi.Output[str]] = {}
+        arn_patterns: dict[str, pulumi.Output[str]] = {}
+        for key, (reference, digest) in sources.items():
+            prefix, rule = rules[_upstream(reference).short]
+            repository = cached_repository(prefix, reference)
+            # <account>.dkr.ecr.<region>.amazonaws.com: where the rule lives (aws partition only).
+            url = pulumi.Output.concat(
+                rule.registry_id, ".dkr.ecr.", rule.region, ".amazonaws.com/", repository
             )
-            aws.ecr.LifecyclePolicy(
-                f"{self._name}-{image}-lifecycle",
-                repository=repo.name,
-                policy=json.dumps(lifecycle_policy(images.ecr_keep_images), sort_keys=True),
-                opts=self._child(),
+            self.repository_urls[key] = url
+            images_out[key] = pulumi.Output.concat(url, "@", digest)
+            arn_patterns[key] = pulumi.Output.concat(
+                "arn:aws:ecr:", rule.region, ":", rule.registry_id, f":repository/{prefix}/*"
             )
-            repos[key] = repo
-            self.repository_urls[key] = repo.repository_url
-
-        # parent=self: the invoke uses the AWS provider passed to the component, like its resources.
-        token = aws.ecr.get_authorization_token_output(
-            registry_id=repos["sender"].registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        push_credentials: pulumi.Output[dict[str, Any]] = pulumi.Output.secret(
-            pulumi.Output.all(token.user_name, token.password).apply(  # type: ignore[arg-type]
-                lambda values: {"username": values[0], "password": values[1]}
-            )
-        )
-
-        if images.sender_file:
-            wasm_format = wasm_format_for(config.features)
-            sender_pin: str | None = _local_sender_digest(images.sender_file, wasm_format)
-            sender_args = ImagePushArgs(
-                kind=KIND_WASM_FILE,
-                source=images.sender_file,
-                target=repos["sender"].repository_url,
-                role=ROLE_SENDER,
-                istio_version=version,
-                wasm_format=wasm_format,
-                expected_digest=sender_pin,
-                file_sha256=self.sender_file_sha256,
-                target_credentials=push_credentials,
-                delete_best_effort=True,
-            )
-        else:
-            ref, sender_pin = pinned_source(
-                images.sender.removeprefix("oci://"), images.sender_digest
-            )
-            sender_args = ImagePushArgs(
-                kind=KIND_COPY,
-                source=ref,
-                target=repos["sender"].repository_url,
-                role=ROLE_SENDER,
-                istio_version=version,
-                expected_digest=sender_pin,
-                target_credentials=push_credentials,
-                delete_best_effort=True,
-            )
-        sender = ImagePush(f"{self._name}-sender-push", sender_args, self._child())
-
-        base_ref, base_pin = pinned_source(images.receiver_volume, images.receiver_volume_digest)
-        if images.receiver_file:
-            volume_args = ImagePushArgs(
-                kind=KIND_VOLUME_FILE,
-                source=images.receiver_file,
-                base=base_ref,
-                target=repos["receiverVolume"].repository_url,
-                role=ROLE_VOLUME,
-                istio_version=version,
-                file_sha256=self.receiver_file_sha256,
-                target_credentials=push_credentials,
-                delete_best_effort=True,
-            )
-        else:
-            volume_args = ImagePushArgs(
-                kind=KIND_COPY,
-                source=base_ref,
-                target=repos["receiverVolume"].repository_url,
-                role=ROLE_VOLUME,
-                istio_version=version,
-                expected_digest=base_pin,
-                target_credentials=push_credentials,
-                delete_best_effort=True,
-            )
-        volume = ImagePush(f"{self._name}-receiver-volume-push", volume_args, self._child())
-
-        # Digests known from config (or computed from a local file) are known at preview; only
-        # the ECR registry host is not, until the repository exists.
-        volume_pin = None if images.receiver_file else base_pin
-        self.sender_digest = _known(sender_pin, sender.digest)
-        self.receiver_volume_digest = _known(volume_pin, volume.digest)
-        self.sender_url = pulumi.Output.all(
-            repos["sender"].repository_url, self.sender_digest
-        ).apply(lambda values: f"oci://{values[0]}@{values[1]}")
-        self.receiver_volume_image = pulumi.Output.all(
-            repos["receiverVolume"].repository_url, self.receiver_volume_digest
-        ).apply(lambda values: f"{values[0]}@{values[1]}")
+        self.sender_url = pulumi.Output.concat("oci://", images_out["sender"])
+        self.receiver_volume_image = images_out["receiverVolume"]
+        if images.copy_tool_images:
+            self.kubectl_image = images_out["kubectl"]
+            self.aws_cli_image = images_out["awsCli"]
         self.pull_secret_name = config.names.pull_secret
-        if images.copy_tool_images:
-            self.kubectl_image = self._copy_tool(
-                "kubectl", images.kubectl, repos["kubectl"], push_credentials
-            )
-            self.aws_cli_image = self._copy_tool(
-                "aws-cli", images.aws_cli, repos["awsCli"], push_credentials
-            )
         refresher = create_refresher(
             self,
             self._name,
             config,
-            {key: (repo.arn, repo.repository_url) for key, repo in repos.items()},
+            {key: (arn_patterns[key], self.repository_urls[key]) for key in sources},
             RefresherImages(aws_cli=self.aws_cli_image, kubectl=self.kubectl_image),
+            depends_on=[rule for _, rule in rules.values()],
         )
         self.pull_secrets = refresher.pull_secrets
         self.refresher_user_arn = refresher.user_arn
 
-    def _copy_tool(
-        self,
-        image: str,
-        source: str,
-        repo: aws.ecr.Repository,
-        credentials: pulumi.Output[dict[str, Any]],
-    ) -> pulumi.Output[str]:
-        """Copy a tool image byte for byte into its ECR repository; the copy, by digest."""
-        ref, pin = pinned_source(source, None)
-        push = ImagePush(
-            f"{self._name}-{image}-push",
-            ImagePushArgs(
-                kind=KIND_COPY,
-                source=ref,
-                target=repo.repository_url,
-                role=ROLE_TOOL,
-                istio_version=str(self._config.istio_version),
-                expected_digest=pin,
-                target_credentials=credentials,
-                delete_best_effort=True,
+    def _rule(self, upstream: Upstream, prefix: str) -> aws.ecr.PullThroughCacheRule:
+        """The pull-through cache rule for one upstream and the template its repositories get."""
+        images = self._config.images
+        credential = images.ecr_upstream_credentials.get(upstream.url) or next(
+            (
+                arn
+                for host, arn in images.ecr_upstream_credentials.items()
+                if upstream_of(f"{host}/x") == upstream
             ),
-            self._child(),
+            None,
         )
-        return pulumi.Output.all(repo.repository_url, push.digest).apply(
-            lambda values: f"{values[0]}@{values[1]}"
+        # Tags stay mutable: the cache keeps a repository in sync with its upstream only while
+        # its tags are mutable (ECR user guide, pull through cache); the program pulls by digest.
+        aws.ecr.RepositoryCreationTemplate(
+            f"{self._name}-{upstream.short}-template",
+            prefix=prefix,
+            applied_fors=["PULL_THROUGH_CACHE"],
+            description=f"aws-cloudwatch-proxy-wasm: images cached from {upstream.url}",
+            image_tag_mutability="MUTABLE",
+            lifecycle_policy=json.dumps(lifecycle_policy(images.ecr_keep_images), sort_keys=True),
+            encryption_configurations=[
+                aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                    encryption_type="KMS", kms_key=images.ecr_kms_key_arn
+                )
+                if images.ecr_kms_key_arn
+                else aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                    encryption_type="AES256"
+                )
+            ],
+            # ECR needs a role of yours to create repositories with a KMS key (provider docs,
+            # custom_role_arn); without one the template sets no tags.
+            custom_role_arn=images.ecr_creation_role_arn,
+            resource_tags=(
+                aws_tags(
+                    self._config.iam.tags, f"aws-cloudwatch-proxy-wasm images from {upstream.url}"
+                )
+                if images.ecr_creation_role_arn
+                else None
+            ),
+            opts=self._child(),
+        )
+        return aws.ecr.PullThroughCacheRule(
+            f"{self._name}-{upstream.short}-cache",
+            ecr_repository_prefix=prefix,
+            upstream_registry_url=upstream.url,
+            credential_arn=credential,
+            opts=self._child(),
         )
 
 
-def _known(pin: str | None, resolved: pulumi.Output[str]) -> pulumi.Output[str]:
-    return pulumi.Output.from_input(pin) if pin else resolved
+def _upstream(reference: str) -> Upstream:
+    found = upstream_of(reference)
+    if found is None:  # refused by the config checks (_pull_through_problems)
+        raise ConfigError([f"acpw:images: ECR has no pull-through cache rule for {reference}"])
+    return found
 
 
 def _hex(digest: str | None) -> str | None:
     return digest.removeprefix("sha256:") if digest else None
-
-
-def _file_sha256(path: str, key: str) -> str:
-    """Hash of a local .wasm (so a changed file is an update), checked to be a Wasm module."""
-    try:
-        data = read_file(path, "the file")
-        check_wasm_module(data, path)
-        return sha256_digest(data).removeprefix("sha256:")
-    except Exception as error:
-        raise ValueError(f"{key}: {error}") from None
-
-
-def _local_sender_digest(path: str, wasm_format: str) -> str:
-    try:
-        return local_file_digest(path, wasm_format)
-    except Exception as error:
-        raise ValueError(f"acpw:images.senderFile: {error}") from None

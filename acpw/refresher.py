@@ -37,6 +37,10 @@ ECR_READ_ACTIONS = (
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
 )
+PULL_THROUGH_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository")
+"""What a pull through the cache takes beyond reading: the first pull of an image creates its
+repository and imports it from the upstream, as the identity whose token the kubelet or istio-agent
+pulls with (ECR user guide, "IAM permissions required to sync an upstream registry")."""
 COMPONENT = "registry-credentials"
 LABELS = labels(COMPONENT)
 """The default instance's labels (``ObjectNames.labels`` has any one's)."""
@@ -51,7 +55,8 @@ def refresher_user_name(base_name: str) -> str:
 
 
 def refresher_policy(repository_arns: list[str]) -> dict[str, Any]:
-    """Least privilege for the refresher: a token, and read on the two repositories only."""
+    """Least privilege for the refresher: a token, and pulls through the cache into the stack's
+    repositories only (``<prefix>/*`` per pull-through rule)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -64,8 +69,8 @@ def refresher_policy(repository_arns: list[str]) -> dict[str, Any]:
             {
                 "Sid": "PullAcpwImages",
                 "Effect": "Allow",
-                "Action": list(ECR_READ_ACTIONS),
-                "Resource": sorted(repository_arns),
+                "Action": [*ECR_READ_ACTIONS, *PULL_THROUGH_ACTIONS],
+                "Resource": sorted(set(repository_arns)),
             },
         ],
     }
@@ -365,13 +370,16 @@ def create_refresher(
     config: AcpwConfig,
     repositories: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]],
     images: RefresherImages,
+    depends_on: list[pulumi.Resource] | None = None,
 ) -> Refresher:
     """The refresher's AWS identity (its own IAM user and key, or the configured role), one
     CronJob (plus a first-run Job) in its namespace, and per target namespace the pull Secret
     with a Role and RoleBinding letting the refresher get and patch it.
 
     ``repositories`` maps ``sender`` / ``receiverVolume`` (and, with ``copyToolImages``,
-    ``kubectl`` / ``awsCli``) to ``(arn, repository_url)``.
+    ``kubectl`` / ``awsCli``) to ``(arn, repository_url)``; the ARN may be a pattern
+    (``.../repository/<prefix>/*``). ``depends_on``: the pull-through rules, so that the first
+    refresh comes after them.
     """
 
     def child(old: str | None = None, **kwargs: Any) -> pulumi.ResourceOptions:
@@ -386,7 +394,7 @@ def create_refresher(
     targets = target_namespaces(config)
     static_key = images_config.refresher_role_arn is None
     # Names of this release's per-namespace objects, kept for the one namespace it runs in now.
-    after: list[pulumi.Resource] = []
+    after: list[pulumi.Resource] = list(depends_on or [])
     user_arn: pulumi.Output[str] | None = None
     key: aws.iam.AccessKey | None = None
     if static_key:

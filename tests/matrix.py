@@ -13,6 +13,12 @@ PINNED_SENDER_DIGEST = "sha256:" + "ab" * 32
 PINNED_VOLUME_DIGEST = "sha256:" + "cd" * 32
 
 
+GHCR_CREDENTIAL = (
+    "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:ecr-pullthroughcache/ghcr-AbCdEf"
+)
+"""An ECR pull-through cache credential for ghcr.io (example ARN)."""
+
+
 def matrix_config(version: str, **overrides: Any) -> dict[str, Any]:
     """Stack config (``acpw:``/``aws:`` keys) exercising both installers on one Istio version.
 
@@ -40,6 +46,11 @@ def matrix_config(version: str, **overrides: Any) -> dict[str, Any]:
             "registry": "ghcr" if version == "1.13" else "ecr",
             "senderDigest": PINNED_SENDER_DIGEST,
             "receiverVolumeDigest": PINNED_VOLUME_DIGEST,
+            **(
+                {}
+                if version == "1.13"
+                else {"ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}}
+            ),
         },
     }
     for key, value in overrides.items():

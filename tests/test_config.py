@@ -19,6 +19,7 @@ from acpw.config import (
     parse_raw_values,
     shown,
 )
+from tests.matrix import GHCR_CREDENTIAL
 from tools import pulumi_sdk
 from tools.render import last_monitor_registrations, render_stack
 
@@ -286,7 +287,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     (
         "local file without a registry",
         {"istioVersion": "1.20", "images": {"senderFile": "tests/data/empty-module.wasm"}},
-        "acpw:images.senderFile: a local .wasm file needs a registry",
+        "acpw:images.senderFile: the program no longer pushes local files",
     ),
     (
         "kms key",
@@ -748,7 +749,12 @@ def test_good_values_pass() -> None:
                 }
             ],
             "matchHosts": ["api.example.com", "api.example.com:8443"],
-            "images": {"senderDigest": GOOD_DIGEST, "registry": "ecr", "pullPolicy": "Always"},
+            "images": {
+                "senderDigest": GOOD_DIGEST,
+                "registry": "ecr",
+                "pullPolicy": "Always",
+                "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL},
+            },
             "iam": {
                 "userName": "acpw+ci@team",
                 "path": "/a/b/",
@@ -819,16 +825,13 @@ class TestWarnings:
         assert any("no in-cluster operator" in w for w in warnings)
 
     def test_pull_secrets_before_1_14_3(self) -> None:
+        ECR = {"registry": "ecr", "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}}  # noqa: N806
         gateways = [
             {"name": "a", "namespace": "a", "selector": {"app": "a"}},
             {"name": "b", "namespace": "b", "selector": {"app": "b"}},
         ]
-        warned = load(
-            {"istioVersion": "1.14.2", "gateways": gateways, "images": {"registry": "ecr"}}
-        )
-        fixed = load(
-            {"istioVersion": "1.14.3", "gateways": gateways, "images": {"registry": "ecr"}}
-        )
+        warned = load({"istioVersion": "1.14.2", "gateways": gateways, "images": ECR})
+        fixed = load({"istioVersion": "1.14.3", "gateways": gateways, "images": ECR})
         assert any("fixed in 1.14.3" in w for w in config_warnings(warned))
         assert not any("fixed in 1.14.3" in w for w in config_warnings(fixed))
 
@@ -857,51 +860,130 @@ def test_stack_config_is_read_from_the_cli_environment(monkeypatch: pytest.Monke
 
 
 class TestLocalWasmFiles:
-    def test_missing_file(self) -> None:
-        with pytest.raises(ConfigError) as error:
-            load(
-                {
-                    "istioVersion": "1.20",
-                    "images": {"registry": "ecr", "senderFile": "no/such.wasm"},
-                }
-            )
-        assert error.value.problems == [
-            "acpw:images.senderFile: 'no/such.wasm' is not a file (relative paths start at the Pulumi project directory)"
-        ]
+    """0.3.0 publishes local files outside the engine: the keys are refused with what to run."""
 
-    def test_not_a_wasm_module(self, tmp_path: Path) -> None:
-        bogus = tmp_path / "receiver.wasm"
-        bogus.write_bytes(b"#!/bin/sh\necho not wasm\n")
-        with pytest.raises(ConfigError) as error:
-            load(
-                {"istioVersion": "1.20", "images": {"registry": "ecr", "receiverFile": str(bogus)}}
-            )
-        [problem] = error.value.problems
-        assert problem.startswith(
-            f"acpw:images.receiverFile: '{bogus}' is not a WebAssembly module"
-        )
-
-    def test_a_wasm_module_passes(self, tmp_path: Path) -> None:
-        module = tmp_path / "sender.wasm"
+    @pytest.mark.parametrize(
+        ("key", "command", "image", "digest"),
+        [
+            ("senderFile", "sender", "sender", "senderDigest"),
+            ("receiverFile", "receiver", "receiverVolume", "receiverVolumeDigest"),
+        ],
+    )
+    def test_refused_with_the_publish_command(
+        self, tmp_path: Path, key: str, command: str, image: str, digest: str
+    ) -> None:
+        module = tmp_path / "module.wasm"
         module.write_bytes(b"\0asm\x01\0\0\0")
-        config = load(
-            {"istioVersion": "1.20", "images": {"registry": "ecr", "senderFile": str(module)}}
-        )
-        assert config.images.sender_file == str(module)
+        with pytest.raises(ConfigError) as error:
+            load({"istioVersion": "1.20", "images": {"registry": "ecr", key: str(module)}})
+        [problem] = [p for p in error.value.problems if p.startswith(f"acpw:images.{key}:")]
+        assert f"python -m acpw.oci.publish {command} <file>" in problem
+        assert f"acpw:images.{image} to the printed reference" in problem
+        assert f"acpw:images.{digest} to the printed digest" in problem
 
     def test_refused_before_any_resource(self, tmp_path: Path) -> None:
-        bogus = tmp_path / "x.wasm"
-        bogus.write_bytes(b"nope")
+        module = tmp_path / "x.wasm"
+        module.write_bytes(b"\0asm\x01\0\0\0")
         with pytest.raises(ConfigError, match=r"acpw:images\.senderFile"):
             render_stack(
                 "bad",
                 config={
                     "aws:region": "ap-northeast-1",
                     "acpw:istioVersion": "1.20",
-                    "acpw:images": {"registry": "ecr", "senderFile": str(bogus)},
+                    "acpw:images": {"senderFile": str(module)},
                 },
             )
         assert last_monitor_registrations() == []
+
+
+class TestPullThroughCache:
+    def test_ghcr_needs_a_credential(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load({"istioVersion": "1.20", "images": {"registry": "ecr"}})
+        [problem] = error.value.problems
+        assert problem.startswith(
+            "acpw:images.ecrUpstreamCredentials: ghcr.io (from acpw:images.sender)"
+        )
+        assert "ecr-pullthroughcache/<name>" in problem
+
+    def test_an_unsupported_upstream_is_refused(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {
+                    "istioVersion": "1.20",
+                    "images": {
+                        "registry": "ecr",
+                        "sender": "oci://mirror.example.com/acpw/sender:1",
+                        "receiverVolume": "quay.io/acpw/receiver:1",
+                    },
+                }
+            )
+        [problem] = error.value.problems
+        assert problem.startswith("acpw:images.sender: registry 'ecr' caches images through")
+        assert "mirror.example.com" in problem and "quay.io" in problem
+
+    def test_a_credential_must_be_a_pull_through_secret(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {
+                    "istioVersion": "1.20",
+                    "images": {
+                        "registry": "ecr",
+                        "ecrUpstreamCredentials": {
+                            "ghcr.io": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:ghcr"
+                        },
+                    },
+                }
+            )
+        assert any(
+            p.startswith("acpw:images.ecrUpstreamCredentials:") and "ecr-pullthroughcache/" in p
+            for p in error.value.problems
+        )
+
+    def test_docker_hub_tools_need_their_own_credential(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {
+                    "istioVersion": "1.30",
+                    "images": {
+                        "registry": "ecr",
+                        "copyToolImages": True,
+                        "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL},
+                    },
+                }
+            )
+        [problem] = error.value.problems
+        assert problem.startswith(
+            "acpw:images.ecrUpstreamCredentials: docker.io (from acpw:images.awsCli)"
+        )
+
+    def test_credentials_only_apply_to_ecr(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {
+                    "istioVersion": "1.30",
+                    "images": {"ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}},
+                }
+            )
+        assert error.value.problems == [
+            "acpw:images.ecrUpstreamCredentials: only applies to registry 'ecr' (the pull-secret "
+            "refresher and the private registry exist only there): set acpw:images.registry: ecr"
+        ]
+
+    def test_kms_needs_a_creation_role(self) -> None:
+        with pytest.raises(ConfigError) as error:
+            load(
+                {
+                    "istioVersion": "1.20",
+                    "images": {
+                        "registry": "ecr",
+                        "ecrKmsKeyArn": "arn:aws:kms:ap-northeast-1:123456789012:alias/acpw",
+                        "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL},
+                    },
+                }
+            )
+        [problem] = error.value.problems
+        assert problem.startswith("acpw:images.ecrCreationRoleArn: is needed with")
 
 
 def test_models_validate_fields_only_and_validate_runs_the_checks() -> None:
@@ -912,7 +994,7 @@ def test_models_validate_fields_only_and_validate_runs_the_checks() -> None:
         {
             "istioVersion": "1.13",
             "cloudwatch": {"region": "ap-northeast-1"},
-            "images": {"registry": "ecr"},
+            "images": {"registry": "ecr", "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}},
             "observability": {"heartbeat": {"enabled": False}},
         }
     )
@@ -948,7 +1030,10 @@ def test_problems_of_several_checks_come_together() -> None:
         load(
             {
                 "istioVersion": "1.13",
-                "images": {"registry": "ecr"},
+                "images": {
+                    "registry": "ecr",
+                    "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL},
+                },
                 "matchHosts": ["a.example.com"],
                 "cost": {"hosts": 2},
             }
@@ -1138,6 +1223,7 @@ def test_new_rules_let_good_values_pass() -> None:
                 "receiverVolume": f"ghcr.io/team/volume@{GOOD_DIGEST}",
                 "receiverVolumeDigest": GOOD_DIGEST,
                 "registry": "ecr",
+                "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL},
             },
             "iam": {
                 "path": "/" + "p/" * 255,
@@ -1250,23 +1336,6 @@ def test_messages_quote_only_the_start_of_a_huge_value(
     for problem in error.value.problems:
         assert "x" * 61 not in problem, problem[:200]
         assert len(problem) < 800, problem[:200]
-
-
-def test_file_paths_are_quoted_up_to_256_characters(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as error:
-        load({"istioVersion": "1.20", "images": {"senderFile": HUGE}})
-    assert error.value.problems == [
-        f"acpw:images.senderFile: '{'x' * 256}…' (100000 characters) is not a file (relative "
-        "paths start at the Pulumi project directory)"
-    ]
-    nested = tmp_path / ("d" * 100) / "receiver.wasm"
-    nested.parent.mkdir()
-    nested.write_bytes(b"#!/bin/sh\n")
-    with pytest.raises(ConfigError) as error:
-        load({"istioVersion": "1.20", "images": {"registry": "ecr", "receiverFile": str(nested)}})
-    [problem] = error.value.problems
-    assert 100 < len(str(nested)) <= 256
-    assert problem.startswith(f"acpw:images.receiverFile: {str(nested)!r} is not a WebAssembly")
 
 
 def test_huge_cli_values_are_quoted_short() -> None:

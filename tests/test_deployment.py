@@ -258,7 +258,6 @@ def test_a_sender_digest_change_is_a_new_generation_beside_the_old_one(version: 
     removed = sorted({before[urn][0] for urn in before.keys() - after.keys()})
     assert sorted({t for t in changed if not t.startswith("acpw:")}) == sorted(
         {
-            "pulumi-python:dynamic:Resource",
             "kubernetes:apps/v1:DeploymentPatch",
             *(["kubernetes:install.istio.io/v1alpha1:IstioOperator"] if version == "1.14" else []),
         }

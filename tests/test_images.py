@@ -1,19 +1,18 @@
-"""WasmImages under the mock engine: ECR resources, copies/pushes, the refresher and its RBAC."""
+"""WasmImages under the mock engine: digests, the ECR pull-through cache, the refresher and its RBAC."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from acpw.contract import PULL_SECRET_NAME
-from acpw.images import local_file_digest
-from acpw.oci.provider import ROLE_TOOL
+from acpw.images import cached_repository, stack_prefix
 from acpw.refresher import (
     ECR_READ_ACTIONS,
     IRSA_ANNOTATION,
+    PULL_THROUGH_ACTIONS,
     REFRESH_SCHEDULE,
     REFRESHER_AWS_SECRET,
     REFRESHER_NAME,
@@ -21,12 +20,18 @@ from acpw.refresher import (
     TOKEN_VOLUME,
     registry_region,
 )
-from tools.mock_engine import DYNAMIC_TYPE, Registration, is_secret
+from tools.mock_engine import DYNAMIC_TYPE, REGISTRY_IMAGE_INVOKE, is_secret
 from tools.render import Render, render_stack
 
 PIN = "sha256:" + "ab" * 32
 VOLUME_PIN = "sha256:" + "cd" * 32
-WASM = b"\0asm\x01\x00\x00\x00\x00\x05\x04acpw"
+GHCR_CREDENTIAL = (
+    "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:ecr-pullthroughcache/ghcr-AbCdEf"
+)
+HUB_CREDENTIAL = (
+    "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:ecr-pullthroughcache/hub-AbCdEf"
+)
+PRIVATE = "unknown-aws-account-id.dkr.ecr.ap-northeast-1.amazonaws.com"
 GATEWAYS = [
     {
         "name": "gw-a",
@@ -43,12 +48,19 @@ GATEWAYS = [
 ]
 
 
+def ecr_images(images: dict[str, Any]) -> dict[str, Any]:
+    """Registry ecr with the ghcr.io credential the default images need."""
+    if images.get("registry") == "ecr":
+        images = {"ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}, **images}
+    return images
+
+
 def render(version: str = "1.30", **images: Any) -> Render:
     config: dict[str, Any] = {
         "aws:region": "ap-northeast-1",
         "acpw:istioVersion": version,
         "acpw:gateways": GATEWAYS,
-        "acpw:images": images,
+        "acpw:images": ecr_images(images),
     }
     return render_stack("images-test", config=config)
 
@@ -57,106 +69,145 @@ def of_kind(result: Render, kind: str) -> list[dict[str, Any]]:
     return [o for o in result.kubernetes if o["kind"] == kind]
 
 
-def dynamic(result: Render) -> dict[str, Registration]:
-    return {r.name.rsplit("-images-", 1)[-1]: r for r in result.of_type(DYNAMIC_TYPE)}
-
-
 def wasm_plugins(result: Render) -> list[dict[str, Any]]:
     return of_kind(result, "WasmPlugin")
 
 
-def test_ecr_repositories_and_lifecycle() -> None:
-    result = render(registry="ecr", ecrKeepImages=7, senderDigest=PIN)
-    repos = result.of_type("aws:ecr/repository:Repository")
-    assert sorted(r.inputs["name"] for r in repos) == [
-        "acpw-images-test/receiver-volume",
-        "acpw-images-test/sender",
+@pytest.mark.parametrize(
+    "images",
+    [
+        {},
+        {"senderDigest": PIN, "receiverVolumeDigest": VOLUME_PIN},
+        {"registry": "ecr"},
+        {"registry": "ecr", "senderDigest": PIN},
+        {
+            "registry": "ecr",
+            "copyToolImages": True,
+            "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL, "docker.io": HUB_CREDENTIAL},
+        },
+    ],
+    ids=["ghcr", "ghcr-pinned", "ecr", "ecr-pinned", "ecr-tools"],
+)
+def test_no_dynamic_provider_in_the_graph(images: dict[str, Any]) -> None:
+    """Every registered resource is served by a real provider plugin (docs/ARCHITECTURE.md)."""
+    result = render(**images)
+    types = {r.type for r in result.registrations}
+    assert DYNAMIC_TYPE not in types
+    assert not [t for t in types if t.startswith("pulumi-python:")]
+    assert result.images["dynamicResources"] == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_dynamic_provider_in_the_committed_stacks(stack: str) -> None:
+    result = render_stack(stack)
+    assert DYNAMIC_TYPE not in {r.type for r in result.registrations}
+
+
+def test_ghcr_tags_are_read_from_the_registry_by_the_docker_provider() -> None:
+    result = render("1.13")
+    assert result.registry_reads == [
+        "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0",
+        "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm:v0.1.0",
     ]
-    for repo in repos:
-        assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
-        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
-        assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "AES256"}]
-    policies = result.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
-    assert len(policies) == 2
-    for policy in policies:
-        [rule] = json.loads(policy.inputs["policy"])["rules"]
-        assert rule["selection"] == {
-            "tagStatus": "any",
-            "countType": "imageCountMoreThan",
-            "countNumber": 7,
-        }
-        assert rule["action"] == {"type": "expire"}
+    assert not result.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
+    assert not [c for c in of_kind(result, "CronJob") if c["metadata"]["name"] == REFRESHER_NAME]
+    for plugin in wasm_plugins(result):
+        assert plugin["spec"]["url"] == (
+            "oci://ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0"
+        )
+        assert plugin["spec"]["sha256"] == (
+            "[unknown: manifest digest of ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0]"
+        )
+        assert "imagePullSecret" not in plugin["spec"]
+    assert "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm:v0.1.0@[unknown: manifest digest of" in (
+        json.dumps(result.kubernetes)
+    )
 
 
-def test_ecr_repositories_with_a_kms_key() -> None:
-    key = "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    result = render(registry="ecr", ecrKmsKeyArn=key, senderDigest=PIN)
-    for repo in result.of_type("aws:ecr/repository:Repository"):
-        assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key}]
-
-
-def test_ecr_copy_is_pinned_and_reaches_wasm_plugin_and_init_container() -> None:
-    result = render(registry="ecr", senderDigest=PIN, receiverVolumeDigest=VOLUME_PIN)
-    pushes = dynamic(result)
-    sender, volume = pushes["sender-push"], pushes["receiver-volume-push"]
-    assert sender.inputs["kind"] == "copy"
-    assert sender.inputs["source"].endswith(f"oci-sender:v0.1.0@{PIN}")
-    assert sender.inputs["expected_digest"] == PIN
-    assert sender.inputs["istio_version"] == "1.30"
-    assert volume.inputs["expected_digest"] == VOLUME_PIN
-    # The push token is a secret input (and a secret output of the resource).
-    for push in (sender, volume):
-        assert is_secret(push.inputs["target_credentials"])
+def test_pinned_digests_need_no_registry_read() -> None:
+    """Pinned, nothing calls the docker provider: no Docker daemon is needed to deploy."""
+    result = render("1.20", senderDigest=PIN, receiverVolumeDigest=VOLUME_PIN)
+    assert result.registry_reads == []
     for plugin in wasm_plugins(result):
         assert plugin["spec"]["sha256"] == PIN.removeprefix("sha256:")
-        assert plugin["spec"]["url"].startswith("oci://") and plugin["spec"]["url"].endswith(
-            f"/acpw-images-test/sender@{PIN}"
-        )
+    assert f"ghcr.io/hatappi/aws-cloudwatch-proxy-wasm:v0.1.0@{VOLUME_PIN}" in json.dumps(
+        of_kind(result, "Deployment")
+    )
+
+
+def test_a_digest_in_the_reference_is_a_pin() -> None:
+    result = render(sender=f"oci://ghcr.io/me/sender@{PIN}", receiverVolumeDigest=VOLUME_PIN)
+    assert result.registry_reads == []
+    for plugin in wasm_plugins(result):
+        assert plugin["spec"]["sha256"] == PIN.removeprefix("sha256:")
+
+
+def test_ecr_pull_through_rule_and_template() -> None:
+    result = render(registry="ecr", ecrKeepImages=7, senderDigest=PIN)
+    [rule] = result.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
+    assert rule.inputs == {
+        "ecrRepositoryPrefix": "acpw-images-test/ghcr",
+        "upstreamRegistryUrl": "ghcr.io",
+        "credentialArn": GHCR_CREDENTIAL,
+    }
+    [template] = result.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
+    assert template.inputs["prefix"] == rule.inputs["ecrRepositoryPrefix"]
+    assert template.inputs["appliedFors"] == ["PULL_THROUGH_CACHE"]
+    # Mutable: the cache follows its upstream only while tags are mutable; pods pull by digest.
+    assert template.inputs["imageTagMutability"] == "MUTABLE"
+    assert template.inputs["encryptionConfigurations"] == [{"encryptionType": "AES256"}]
+    assert "customRoleArn" not in template.inputs and "resourceTags" not in template.inputs
+    [lifecycle] = json.loads(template.inputs["lifecyclePolicy"])["rules"]
+    assert lifecycle["selection"] == {
+        "tagStatus": "any",
+        "countType": "imageCountMoreThan",
+        "countNumber": 7,
+    }
+    # No repository of its own, no copy: ECR creates the cached repositories on first pull.
+    assert not result.of_type("aws:ecr/repository:Repository")
+
+
+def test_ecr_with_a_kms_key_takes_a_creation_role() -> None:
+    key = "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    role = "arn:aws:iam::123456789012:role/ecr-template"
+    result = render(registry="ecr", ecrKmsKeyArn=key, ecrCreationRoleArn=role, senderDigest=PIN)
+    [template] = result.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
+    assert template.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key}]
+    assert template.inputs["customRoleArn"] == role
+    assert template.inputs["resourceTags"]["pulumi:stack"] == "images-test"
+
+
+def test_ecr_images_point_at_the_cache_by_digest() -> None:
+    result = render(registry="ecr", senderDigest=PIN, receiverVolumeDigest=VOLUME_PIN)
+    assert result.registry_reads == []
+    cache = f"{PRIVATE}/acpw-images-test/ghcr/hatappi/aws-cloudwatch-proxy-wasm"
+    for plugin in wasm_plugins(result):
+        assert plugin["spec"]["sha256"] == PIN.removeprefix("sha256:")
+        assert plugin["spec"]["url"] == f"oci://{cache}/oci-sender@{PIN}"
         assert plugin["spec"]["imagePullSecret"] == PULL_SECRET_NAME
     images = json.dumps(of_kind(result, "Deployment"))
-    assert f"acpw-images-test/receiver-volume@{VOLUME_PIN}" in images
+    assert f"{cache}@{VOLUME_PIN}" in images
     assert json.dumps({"name": PULL_SECRET_NAME}) in images
 
 
-def test_ecr_copy_without_pin_shows_unknown_digest() -> None:
+def test_ecr_unpinned_reads_the_upstream_digest() -> None:
     result = render(registry="ecr")
-    sender = dynamic(result)["sender-push"]
-    assert sender.inputs.get("expected_digest") is None
+    assert result.registry_reads == [
+        "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0",
+        "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm:v0.1.0",
+    ]
     for plugin in wasm_plugins(result):
         assert plugin["spec"]["sha256"].startswith("[unknown: manifest digest of ghcr.io/")
 
 
-@pytest.mark.parametrize(("version", "wasm_format"), [("1.14", "compat"), ("1.30", "artifact")])
-def test_local_sender_file_digest_known_before_push(
-    tmp_path: Path, version: str, wasm_format: str
-) -> None:
-    path = tmp_path / "sender.wasm"
-    path.write_bytes(WASM)
-    result = render(version, registry="ecr", senderFile=str(path))
-    sender = dynamic(result)["sender-push"]
-    expected = local_file_digest(str(path), wasm_format)
-    assert sender.inputs["kind"] == "wasmFile"
-    assert sender.inputs["wasm_format"] == wasm_format
-    assert sender.inputs["expected_digest"] == expected
-    for plugin in wasm_plugins(result):
-        assert plugin["spec"]["sha256"] == expected.removeprefix("sha256:")
-
-
-def test_local_receiver_file_is_layered_on_the_volume_image(tmp_path: Path) -> None:
-    path = tmp_path / "receiver.wasm"
-    path.write_bytes(WASM)
-    result = render(registry="ecr", receiverFile=str(path), receiverVolumeDigest=VOLUME_PIN)
-    volume = dynamic(result)["receiver-volume-push"]
-    assert volume.inputs["kind"] == "volumeFile"
-    assert volume.inputs["base"].endswith(f"aws-cloudwatch-proxy-wasm:v0.1.0@{VOLUME_PIN}")
-    assert len(volume.inputs["file_sha256"]) == 64
-
-
-def test_local_file_that_is_not_wasm_fails_at_preview(tmp_path: Path) -> None:
-    path = tmp_path / "sender.wasm"
-    path.write_text("#!/bin/sh\necho not wasm\n")
-    with pytest.raises(Exception, match=r"senderFile: .*not a WebAssembly module"):
-        render(registry="ecr", senderFile=str(path))
+def test_cache_prefix_fits_ecr_limits() -> None:
+    prefix = stack_prefix("a-very-long-project-name", "production-eu-west-1", "docker-hub")
+    assert len(prefix) <= 30 and prefix.endswith("/docker-hub")
+    assert stack_prefix("Acpw", "Dev_1", "ghcr") == "acpw-dev-1/ghcr"
+    assert cached_repository("p/docker-hub", "docker.io/amazon/aws-cli:2@" + PIN) == (
+        "p/docker-hub/amazon/aws-cli"
+    )
+    assert cached_repository("p/docker-hub", "busybox:1") == "p/docker-hub/library/busybox"
 
 
 def test_refresher_identity_is_least_privilege() -> None:
@@ -169,12 +220,14 @@ def test_refresher_identity_is_least_privilege() -> None:
     statements = json.loads(policy.inputs["policy"])["Statement"]
     token, read = statements
     assert token["Action"] == "ecr:GetAuthorizationToken" and token["Resource"] == "*"
-    assert read["Action"] == list(ECR_READ_ACTIONS)
+    # Reading, plus what the first pull through the cache takes (creating the repository and
+    # importing the image); nothing that pushes or deletes.
+    assert read["Action"] == [*ECR_READ_ACTIONS, *PULL_THROUGH_ACTIONS]
+    assert "ecr:BatchImportUpstreamImage" in read["Action"]
     assert all(action.startswith("ecr:") and "Put" not in action for action in read["Action"])
-    assert sorted(read["Resource"]) == sorted(
-        r.inputs["name"].join(["arn:aws:ecr:ap-northeast-1:unknown-aws-account-id:repository/", ""])
-        for r in result.of_type("aws:ecr/repository:Repository")
-    )
+    assert read["Resource"] == [
+        "arn:aws:ecr:ap-northeast-1:unknown-aws-account-id:repository/acpw-images-test/ghcr/*"
+    ]
     users = {u.inputs["name"] for u in result.of_type("aws:iam/user:User")}
     assert "acpw-images-test-ecr-refresh" in users  # its own user, not the receiver's
     [key] = [k for k in result.of_type("aws:iam/accessKey:AccessKey") if "refresher" in k.name]
@@ -278,7 +331,7 @@ def test_refresher_asks_for_the_token_in_the_registry_region() -> None:
         "acpw:istioVersion": "1.30",
         "acpw:gateways": GATEWAYS,
         "acpw:cloudwatch": {"region": "ap-northeast-1"},
-        "acpw:images": {"registry": "ecr"},
+        "acpw:images": ecr_images({"registry": "ecr"}),
     }
     result = render_stack("images-test", config=config)
     [cron] = refresher_objects(result, "CronJob")
@@ -309,7 +362,12 @@ def test_refresher_namespace_is_configurable() -> None:
     }
     assert pull_namespaces == {"edge-a", "edge-b"}
     # Pulling its own tools from the private registry, it needs the pull secret at home too.
-    copied = render(registry="ecr", refresherNamespace="acpw-system", copyToolImages=True)
+    copied = render(
+        registry="ecr",
+        refresherNamespace="acpw-system",
+        copyToolImages=True,
+        ecrUpstreamCredentials={"ghcr.io": GHCR_CREDENTIAL, "docker.io": HUB_CREDENTIAL},
+    )
     homes = {
         s["metadata"]["namespace"]
         for s in of_kind(copied, "Secret")
@@ -340,23 +398,25 @@ def test_refresher_role_arn_replaces_the_static_key() -> None:
     assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & {e["name"] for e in init["env"]}
 
 
-def test_copy_tool_images_runs_them_from_the_private_registry() -> None:
-    kubectl = "mirror.example.com/k8s/kubectl:v1.33.0@" + PIN
-    aws_cli = "mirror.example.com/aws/aws-cli@" + VOLUME_PIN
+def test_copy_tool_images_runs_them_from_the_cache() -> None:
+    kubectl = "registry.k8s.io/kubectl:v1.33.0@" + PIN
+    aws_cli = "public.ecr.aws/aws-cli/aws-cli@" + VOLUME_PIN
     result = render(registry="ecr", copyToolImages=True, kubectl=kubectl, awsCli=aws_cli)
-    pushes = dynamic(result)
-    for key, source, pin in (("kubectl-push", kubectl, PIN), ("aws-cli-push", aws_cli, VOLUME_PIN)):
-        push = pushes[key]
-        assert push.inputs["role"] == ROLE_TOOL and push.inputs["kind"] == "copy"
-        assert push.inputs["source"] == source and push.inputs["expected_digest"] == pin
-    repos = {r.inputs["name"] for r in result.of_type("aws:ecr/repository:Repository")}
-    assert {"acpw-images-test/kubectl", "acpw-images-test/aws-cli"} <= repos
-    private = "unknown-aws-account-id.dkr.ecr.ap-northeast-1.amazonaws.com/acpw-images-test"
+    rules = {
+        r.inputs["upstreamRegistryUrl"]: r
+        for r in result.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
+    }
+    assert sorted(rules) == ["ghcr.io", "public.ecr.aws", "registry.k8s.io"]
+    # Anonymous upstreams take no credential.
+    assert "credentialArn" not in rules["registry.k8s.io"].inputs
     [cron] = refresher_objects(result, "CronJob")
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["imagePullSecrets"] == [{"name": PULL_SECRET_NAME}]
-    assert pod["initContainers"][0]["image"] == f"{private}/aws-cli@{VOLUME_PIN}"
-    assert {c["image"] for c in pod["containers"]} == {f"{private}/kubectl@{PIN}"}
+    assert pod["initContainers"][0]["image"] == (
+        f"{PRIVATE}/acpw-images-test/ecr-public/aws-cli/aws-cli@{VOLUME_PIN}"
+    )
+    kubectl_cached = f"{PRIVATE}/acpw-images-test/k8s/kubectl@{PIN}"
+    assert {c["image"] for c in pod["containers"]} == {kubectl_cached}
     rollout_jobs = [
         j for j in of_kind(result, "Job") if j["metadata"]["name"].startswith("acpw-rollout-")
     ]
@@ -364,15 +424,15 @@ def test_copy_tool_images_runs_them_from_the_private_registry() -> None:
     for job in rollout_jobs:
         spec = job["spec"]["template"]["spec"]
         assert spec["imagePullSecrets"] == [{"name": PULL_SECRET_NAME}]
-        assert {c["image"] for c in spec["containers"]} == {f"{private}/kubectl@{PIN}"}
-    # The pull secret's token may read the copies too (the rollout-check Jobs pull with it).
+        assert {c["image"] for c in spec["containers"]} == {kubectl_cached}
+    # The pull secret's token may pull the tool images through the cache too.
     [policy] = [
         p
         for p in result.of_type("aws:iam/userPolicy:UserPolicy")
         if p.inputs["name"] == "acpw-ecr-pull"
     ]
     resources = json.loads(policy.inputs["policy"])["Statement"][1]["Resource"]
-    assert len(resources) == 4 and any(r.endswith("/kubectl") for r in resources)
+    assert len(resources) == 3 and any(r.endswith("/k8s/*") for r in resources)
 
 
 def test_tool_images_are_configurable_and_used_as_given() -> None:
@@ -391,46 +451,22 @@ def test_no_registry_credential_in_outputs_or_render() -> None:
     text = json.dumps([result.outputs, result.kubernetes, result.aws], default=str)
     assert "[unknown: registry password]" not in text
     assert "[unknown: registry token]" not in text
-    for registration in result.of_type(DYNAMIC_TYPE):
-        for key in ("target_credentials", "source_credentials", "credentials"):
-            value = registration.inputs.get(key)
-            assert value is None or is_secret(value)
 
 
-def test_ghcr_resolves_digests_at_deploy_time_and_needs_no_secret() -> None:
-    result = render("1.13")
-    resolvers = dynamic(result)
-    assert set(resolvers) == {"sender-digest", "receiver-volume-digest"}
-    sender = resolvers["sender-digest"]
-    assert sender.inputs["role"] == "sender" and sender.inputs["istio_version"] == "1.13"
-    assert sender.inputs["source"] == "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0"
-    assert sender.inputs.get("expected_digest") is None
-    assert not result.of_type("aws:ecr/repository:Repository")
-    assert not [c for c in of_kind(result, "CronJob") if c["metadata"]["name"] == REFRESHER_NAME]
-    for plugin in wasm_plugins(result):
-        assert plugin["spec"]["sha256"] == (
-            "[unknown: manifest digest of ghcr.io/hatappi/aws-cloudwatch-proxy-wasm/oci-sender:v0.1.0]"
-        )
-        assert "imagePullSecret" not in plugin["spec"]
-    assert "ghcr.io/hatappi/aws-cloudwatch-proxy-wasm:v0.1.0@[unknown: manifest digest of" in (
-        json.dumps(result.outputs) + json.dumps(result.kubernetes)
-    )
+def test_the_registry_read_goes_to_the_docker_provider() -> None:
+    from tools import mock_engine
 
-
-def test_ghcr_pinned_digest_is_verified_not_trusted_blindly() -> None:
-    result = render("1.20", senderDigest=PIN)
-    sender = dynamic(result)["sender-digest"]
-    assert sender.inputs["expected_digest"] == PIN
-    assert sender.inputs["source"].endswith(f":v0.1.0@{PIN}")
-    for plugin in wasm_plugins(result):
-        assert plugin["spec"]["sha256"] == PIN.removeprefix("sha256:")
+    render("1.30")
+    monitor = mock_engine.pulumi_sdk.current_monitor()
+    tokens = [token for token, _ in monitor.mocks.invokes]
+    assert tokens.count(REGISTRY_IMAGE_INVOKE) == 2
 
 
 def test_children_are_parented_to_the_component() -> None:
     result = render(registry="ecr")
     [component] = [r for r in result.registrations if r.type == "acpw:images:WasmImages"]
     mine = [r for r in result.registrations if r.name.startswith(component.name + "-")]
-    assert len(mine) > 15
+    assert len(mine) > 12
     assert {r.parent for r in mine} == {component.urn}
 
 

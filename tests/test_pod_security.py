@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.test_images import GATEWAYS
+from tests.test_images import GATEWAYS, GHCR_CREDENTIAL, HUB_CREDENTIAL
 from tools.render import Render, render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +60,7 @@ EXTRA_CONFIGS: dict[str, dict[str, Any]] = {
         "acpw:gateways": GATEWAYS,
         "acpw:images": {
             "registry": "ecr",
+            "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL},
             "refresherNamespace": "acpw-system",
             "refresherRoleArn": "arn:aws:iam::123456789012:role/acpw-ecr-refresher",
         },
@@ -67,7 +68,11 @@ EXTRA_CONFIGS: dict[str, dict[str, Any]] = {
     "ecr-copied-tools": {
         "acpw:istioVersion": "1.30",
         "acpw:gateways": GATEWAYS,
-        "acpw:images": {"registry": "ecr", "copyToolImages": True},
+        "acpw:images": {
+            "registry": "ecr",
+            "copyToolImages": True,
+            "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL, "docker.io": HUB_CREDENTIAL},
+        },
     },
 }
 

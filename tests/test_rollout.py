@@ -26,6 +26,7 @@ from acpw.rollout import (
     plan_generations,
     sender_annotation,
 )
+from tests.matrix import GHCR_CREDENTIAL
 
 GW = "istio-system/istio-ingressgateway"
 
@@ -194,7 +195,9 @@ def test_the_program_refuses_the_plan_problems_as_config_errors() -> None:
 
 
 def test_leaving_ecr_while_pods_pull_from_it_is_refused() -> None:
-    old = kept(spec(images={"registry": "ecr"}))
+    old = kept(
+        spec(images={"registry": "ecr", "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}})
+    )
     live = {GW: parse_live_deployment(GW, deployment(old))}
     plan = plan_generations(spec(), live, awaited=set(), revoke_previous_key=False)
     assert any(p.startswith("acpw:images.registry:") for p in plan.problems)

@@ -25,6 +25,11 @@ ACCOUNT = "unknown-aws-account-id"
 SECRET_SIG = pulumi_sdk.SECRET_SIG
 SIG_KEY = pulumi_sdk.SIG_KEY
 DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
+"""The type of every Python dynamic provider resource: none may be in the graph (docs/ARCHITECTURE.md)."""
+
+
+REGISTRY_IMAGE_INVOKE = "docker:index/getRegistryImage:getRegistryImage"
+"""pulumi-docker's invoke reading a tag's digest from the registry API."""
 
 
 def is_secret(value: Any) -> bool:
@@ -105,13 +110,15 @@ def _sns_topic(args: MockResourceArgs) -> dict[str, Any]:
     return {"arn": _arn("sns", name, _region_of(args))}
 
 
-def _dynamic(args: MockResourceArgs) -> dict[str, Any]:
-    # Dynamic providers in acpw/oci report the pushed manifest digest as `digest`.
-    # When the component already knows it (a pinned source, a local file) it passes
-    # `expected_digest`; otherwise only the registry knows it.
-    expected = args.inputs.get("expected_digest")
-    source = args.inputs.get("source", args.name)
-    return {"digest": expected or f"[unknown: manifest digest of {source}]"}
+def _pull_through_rule(args: MockResourceArgs) -> dict[str, Any]:
+    return {"registryId": ACCOUNT, "region": args.inputs.get("region") or _region_of(args)}
+
+
+def _registry_image(args: MockCallArgs) -> dict[str, Any]:
+    # pulumi-docker's getRegistryImage: the digest the tag points to, known only to the registry.
+    name = args.args.get("name", "")
+    digest = name.split("@", 1)[1] if "@" in name else f"[unknown: manifest digest of {name}]"
+    return {"id": digest, "name": name, "sha256Digest": digest}
 
 
 COMPUTED_OUTPUTS: dict[str, Callable[[MockResourceArgs], dict[str, Any]]] = {
@@ -119,7 +126,7 @@ COMPUTED_OUTPUTS: dict[str, Callable[[MockResourceArgs], dict[str, Any]]] = {
     "aws:iam/accessKey:AccessKey": _access_key,
     "aws:ecr/repository:Repository": _ecr_repository,
     "aws:sns/topic:Topic": _sns_topic,
-    DYNAMIC_TYPE: _dynamic,
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule": _pull_through_rule,
 }
 """Per resource type: the outputs a real provider would compute (beyond echoing inputs)."""
 
@@ -136,6 +143,7 @@ INVOKE_RESULTS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {
         "proxyEndpoint": "[unknown: registry endpoint]",
         "expiresAt": "[unknown: expiry]",
     },
+    REGISTRY_IMAGE_INVOKE: _registry_image,
 }
 """Per invoke token: what the cloud would answer."""
 
@@ -172,6 +180,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.preview = preview
         self.invokes: list[tuple[str, str]] = []
         """Every invoke: its token and the provider reference it went to ('' = the default)."""
+        self.registry_reads: list[str] = []
+        """The image references whose digest was read from their registry (getRegistryImage)."""
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.resource_id and args.typ == "kubernetes:apps/v1:Deployment":
@@ -195,6 +205,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         self.invokes.append((args.token, args.provider or ""))
+        if args.token == REGISTRY_IMAGE_INVOKE:
+            self.registry_reads.append(str(args.args.get("name", "")))
         result = INVOKE_RESULTS.get(args.token)
         if result is None:
             raise NotImplementedError(f"no mock result for invoke {args.token}")

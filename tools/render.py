@@ -42,6 +42,8 @@ class Render:
     warnings: list[str] = field(default_factory=list)
     infos: list[str] = field(default_factory=list)
     """What the program logs at info level (the monthly cost estimate), shown like a preview."""
+    registry_reads: list[str] = field(default_factory=list)
+    """Image references whose digest the program reads from their registry (getRegistryImage)."""
 
     @property
     def kubernetes(self) -> list[dict[str, Any]]:
@@ -71,17 +73,24 @@ class Render:
         return [yaml.safe_load(text)]
 
     @property
-    def images(self) -> list[dict[str, Any]]:
-        """The image resources (dynamic providers in acpw/oci): name and inputs."""
-        resources = [
-            {
-                "name": r.name,
-                "inputs": mask_secrets({k: v for k, v in r.inputs.items() if k != "__provider"}),
-            }
-            for r in self.registrations
-            if r.type == mock_engine.DYNAMIC_TYPE
-        ]
-        return sorted(resources, key=lambda r: r["name"])
+    def images(self) -> dict[str, Any]:
+        """Where each image's digest comes from: pinned in config, or read from its registry at
+        deploy time (pulumi-docker's getRegistryImage), and what the program registers to pull
+        it (ECR pull-through cache rules and templates). No dynamic provider resource."""
+        return {
+            "readFromRegistry": sorted(self.registry_reads),
+            "pullThroughCache": sorted(
+                (
+                    {"name": r.name, "inputs": mask_secrets(r.inputs)}
+                    for r in self.registrations
+                    if r.type == "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
+                ),
+                key=lambda r: r["name"],
+            ),
+            "dynamicResources": sorted(
+                r.name for r in self.registrations if r.type == mock_engine.DYNAMIC_TYPE
+            ),
+        }
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
@@ -207,7 +216,19 @@ def render_stack(
     finally:
         logger.removeHandler(collector)
         mock_engine.shutdown()
-    return Render(stack, list(monitor.registrations), outputs, collector.messages, collector.infos)
+    mocks = (
+        monitor.mocks
+        if isinstance(getattr(monitor, "mocks", None), mock_engine.RecordingMocks)
+        else None
+    )
+    return Render(
+        stack,
+        list(monitor.registrations),
+        outputs,
+        collector.messages,
+        collector.infos,
+        list(mocks.registry_reads) if mocks else [],
+    )
 
 
 def last_monitor_registrations() -> list[Registration]:

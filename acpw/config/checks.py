@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from acpw.config.errors import PROJECT, ConfigProblem, ConfigWarning, config_key, shown
 from acpw.config.models import AcpwConfig
+from acpw.config.upstreams import registry_host, supported_hosts, upstream_of
 from acpw.istio_versions import NEWEST_KNOWN_PATCH
 
 PUBLISHED_MODULE_REGION = "ap-northeast-1"
@@ -170,22 +171,24 @@ def _image_problems(config: AcpwConfig) -> list[ConfigProblem]:
                     f"only one could be used; keep one of them (or make them equal)",
                 )
             )
-    local_files = [
-        name
-        for name, value in (
-            ("sender_file", images.sender_file),
-            ("receiver_file", images.receiver_file),
-        )
-        if value
-    ]
-    if local_files and images.registry != "ecr":
-        problems.append(
-            ConfigProblem(
-                config_key("images", local_files[0]),
-                f"a local .wasm file needs a registry to be pushed to: set {PROJECT}:images.registry: ecr",
+    for name, image_key, digest_key, command in (
+        ("sender_file", "sender", "senderDigest", "sender"),
+        ("receiver_file", "receiverVolume", "receiverVolumeDigest", "receiver"),
+    ):
+        if getattr(images, name):
+            problems.append(
+                ConfigProblem(
+                    config_key("images", name),
+                    LOCAL_FILE_REFUSAL.format(
+                        command=command, image=image_key, digest=digest_key, project=PROJECT
+                    ),
+                )
             )
-        )
+    if images.registry == "ecr":
+        problems += _pull_through_problems(config)
     for name, value in (
+        ("ecr_upstream_credentials", images.ecr_upstream_credentials),
+        ("ecr_creation_role_arn", images.ecr_creation_role_arn),
         ("copy_tool_images", images.copy_tool_images),
         ("refresher_namespace", images.refresher_namespace),
         ("refresher_role_arn", images.refresher_role_arn),
@@ -198,6 +201,62 @@ def _image_problems(config: AcpwConfig) -> list[ConfigProblem]:
                     f"registry exist only there): set {PROJECT}:images.registry: ecr",
                 )
             )
+    return problems
+
+
+LOCAL_FILE_REFUSAL = (
+    "the program no longer pushes local files (that took a Python dynamic provider, which fails "
+    "from every other language): publish it outside the engine with `python -m "
+    "acpw.oci.publish {command} <file> --to <registry>/<repository>` (or `make "
+    "publish-images`), then set {project}:images.{image} to the printed reference and "
+    "{project}:images.{digest} to the printed digest"
+)
+"""Why ``images.senderFile`` / ``receiverFile`` are refused, and what to run instead."""
+
+
+def _pull_through_problems(config: AcpwConfig) -> list[ConfigProblem]:
+    """Registry ``ecr``: every image's upstream has a pull-through rule, with its credential."""
+    images = config.images
+    problems = []
+    references = [("sender", images.sender), ("receiver_volume", images.receiver_volume)]
+    if images.copy_tool_images:
+        references += [("kubectl", images.kubectl), ("aws_cli", images.aws_cli)]
+    credentials = {
+        found.url for host in images.ecr_upstream_credentials if (found := upstream_of(f"{host}/x"))
+    }
+    for name, reference in references:
+        host = registry_host(reference)
+        upstream = upstream_of(reference)
+        if upstream is None:
+            problems.append(
+                ConfigProblem(
+                    config_key("images", name),
+                    f"registry 'ecr' caches images through an ECR pull-through cache rule, and ECR "
+                    f"has none for {host} (supported: {supported_hosts()}): use one of those "
+                    f"registries or {PROJECT}:images.registry: ghcr",
+                )
+            )
+        elif upstream.needs_credential and upstream.url not in credentials:
+            problems.append(
+                ConfigProblem(
+                    config_key("images", "ecr_upstream_credentials"),
+                    f"{host} (from {PROJECT}:images.{config_key(name)}) needs a credential for the "
+                    f"ECR pull-through cache: create a Secrets Manager secret named "
+                    f'ecr-pullthroughcache/<name> holding {{"username": ..., "accessToken": ...}} '
+                    f"in the stack's account and region, and set {PROJECT}:images."
+                    f'ecrUpstreamCredentials: {{"{host}": <its ARN>}}',
+                )
+            )
+            credentials.add(upstream.url)  # one problem per upstream
+    if images.ecr_kms_key_arn and not images.ecr_creation_role_arn:
+        problems.append(
+            ConfigProblem(
+                config_key("images", "ecr_creation_role_arn"),
+                f"is needed with {PROJECT}:images.ecrKmsKeyArn: ECR creates the cached "
+                "repositories with a KMS key only as a role of yours (the repository creation "
+                "template's custom role)",
+            )
+        )
     return problems
 
 

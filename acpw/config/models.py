@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
@@ -40,10 +39,9 @@ from acpw.config.formats import (
     region_partition,
 )
 from acpw.config.observability import CostConfig, ObservabilityConfig
+from acpw.config.upstreams import CREDENTIAL_ARN_RE, supported_hosts, upstream_of
 from acpw.contract import AWS_CLI_IMAGE, DEFAULT_INSTANCE, KUBECTL_IMAGE, ObjectNames
 from acpw.istio_versions import NEWEST_SUPPORTED, OLDEST_SUPPORTED, IstioFeatures, IstioVersion
-from acpw.oci.errors import ImageFormatError
-from acpw.oci.formats import check_wasm_module
 
 NEWEST_KNOWN_MINOR = NEWEST_SUPPORTED[1]
 """Newest Istio minor release whose behaviour the program has been checked against."""
@@ -212,9 +210,6 @@ class GatewayConfig(ConfigModel):
 ROLE_ARN_RE = re.compile(r"^arn:aws:iam::\d{12}:role/([\x21-\x2e\x30-\x7e]+/)*[\w+=,.@-]{1,64}$")
 """An IAM role ARN of the aws partition, with an optional path."""
 
-PATH_LIMIT = 256
-"""File paths are quoted in full up to this length: their ends matter, and they are rarely huge."""
-
 
 _BY_DIGEST = "an image reference ending @sha256:<64 lowercase hex>"
 
@@ -238,20 +233,36 @@ class ImagesConfig(ConfigModel):
         None, json_schema_extra=allowed("sha256: and 64 lowercase hex")
     )
     """Manifest digest pinning the receiver volume image."""
-    sender_file: str | None = Field(None, json_schema_extra=allowed("path of a .wasm file"))
-    """A local sender ``.wasm`` to push instead of copying ``sender`` (registry ``ecr`` only)."""
-    receiver_file: str | None = Field(None, json_schema_extra=allowed("path of a .wasm file"))
-    """A local receiver ``.wasm`` to push as the volume image (registry ``ecr`` only)."""
+    sender_file: str | None = None
+    """Refused since 0.3.0 (the program no longer pushes): publish the file with
+    ``python -m acpw.oci.publish`` and set ``sender`` and ``senderDigest``."""
+    receiver_file: str | None = None
+    """Refused since 0.3.0: publish with ``python -m acpw.oci.publish``, set ``receiverVolume``
+    and ``receiverVolumeDigest``."""
     pull_policy: Literal["IfNotPresent", "Always"] = "IfNotPresent"
     """``imagePullPolicy`` of the sender WasmPlugin and the receiver's init container."""
     registry: Literal["ghcr", "ecr"] = "ghcr"
-    """``ghcr``: pull the source images as they are; ``ecr``: copy them into private ECR first."""
+    """``ghcr``: pull the source images as they are; ``ecr``: through an ECR pull-through cache."""
     ecr_keep_images: int = Field(10, strict=True, ge=1, le=1000)
     """ECR lifecycle policy: how many images each repository keeps."""
     ecr_kms_key_arn: str | None = Field(
         None, json_schema_extra=allowed("arn:aws:kms:<region>:<account>:key/<id> or alias/<name>")
     )
-    """Encrypt the ECR repositories with this KMS key instead of AES256."""
+    """Encrypt the cached ECR repositories with this KMS key instead of AES256 (needs
+    ``ecrCreationRoleArn``)."""
+    ecr_upstream_credentials: dict[str, str] = Field(
+        default_factory=dict,
+        json_schema_extra=allowed(
+            "upstream host -> arn:aws:secretsmanager:...:secret:ecr-pullthroughcache/<name>"
+        ),
+    )
+    """Registry ``ecr``: per upstream registry host (``ghcr.io``, ``docker.io``, ...), the ARN of
+    the Secrets Manager secret ``ecr-pullthroughcache/<name>`` holding its credentials."""
+    ecr_creation_role_arn: str | None = Field(
+        None, json_schema_extra=allowed("arn:aws:iam::<account>:role/[path/]<name>")
+    )
+    """Registry ``ecr``: the IAM role ECR assumes to create cached repositories with a KMS key
+    and tags (the repository creation template's custom role)."""
     modules_honour_region: bool = Field(False, strict=True)
     """Set true only for modules built so that they call the configured region (not v0.1.0)."""
     kubectl: str = Field(KUBECTL_IMAGE, json_schema_extra=allowed(_BY_DIGEST))
@@ -298,27 +309,25 @@ class ImagesConfig(ConfigModel):
             "arn:aws:kms:<region>:<account>:key/<id> or alias/<name>",
         )
 
-    @field_validator("sender_file", "receiver_file")
+    @field_validator("ecr_upstream_credentials")
     @classmethod
-    def _wasm_file(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        path = Path(value)
-        try:
-            is_file = path.is_file()
-        except (OSError, ValueError):  # name too long, NUL byte
-            is_file = False
-        if not is_file:
-            raise ValueError(
-                f"{shown(value, PATH_LIMIT)} is not a file (relative paths start at the Pulumi project directory)"
-            )
-        with path.open("rb") as handle:
-            head = handle.read(8)
-        try:
-            check_wasm_module(head, shown(value, PATH_LIMIT))
-        except ImageFormatError as error:
-            raise ValueError(str(error)) from None
-        return value
+    def _upstream_credentials(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = []
+        for host, arn in value.items():
+            if upstream_of(f"{host}/x") is None:
+                problems.append(
+                    f"{shown(host)} is not an upstream registry ECR pull-through caches "
+                    f"(allowed: {supported_hosts()})"
+                )
+            elif not isinstance(arn, str) or not CREDENTIAL_ARN_RE.match(arn):
+                problems.append(
+                    f"{host}: {shown(arn)} is not the ARN of a Secrets Manager secret named "
+                    "ecr-pullthroughcache/<name> (arn:aws:secretsmanager:<region>:<account>:"
+                    "secret:ecr-pullthroughcache/<name>-<suffix>)"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return dict(sorted(value.items()))
 
     @field_validator("kubectl", "aws_cli")
     @classmethod
@@ -338,7 +347,7 @@ class ImagesConfig(ConfigModel):
             raise ValueError(f"{shown(value)} is not a Kubernetes namespace name (a DNS label)")
         return value
 
-    @field_validator("refresher_role_arn")
+    @field_validator("refresher_role_arn", "ecr_creation_role_arn")
     @classmethod
     def _refresher_role_arn(cls, value: str | None) -> str | None:
         return _aws_arn(

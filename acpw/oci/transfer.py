@@ -1,4 +1,4 @@
-"""Copy, push and resolve images: the operations behind the dynamic providers.
+"""Push and resolve images: the operations behind ``acpw.oci.publish`` (outside the engine).
 
 Order of every push, so that a failure never leaves a usable-looking half image behind:
 read and check everything first (source manifest, blobs Istio or the init container reads,
@@ -10,7 +10,6 @@ manifests pushed so far are deleted again. A tag is only ever written for a comp
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,6 @@ from acpw.oci.client import Connection, Reference, RegistryClient
 from acpw.oci.errors import (
     DigestMismatch,
     ImageFormatError,
-    ImageNotFound,
     OciError,
     RegistryError,
 )
@@ -40,8 +38,6 @@ from acpw.oci.formats import (
 
 ROLE_SENDER = "sender"
 ROLE_VOLUME = "receiverVolume"
-ROLE_TOOL = "tool"
-"""An image the program runs itself (kubectl, AWS CLI): copied byte for byte, no format rules."""
 
 
 @dataclass
@@ -66,10 +62,6 @@ def tag_for(prefix: str | None, digest: str) -> str:
     """An immutable-tag-safe tag: the source tag (or a kind) plus the first 12 hex of the digest."""
     base = re.sub(r"[^A-Za-z0-9_.-]", "-", prefix or "image")[:100].lstrip(".-") or "image"
     return f"{base}-{digest.removeprefix('sha256:')[:12]}"
-
-
-def file_sha256(path: str) -> str:
-    return hashlib.sha256(read_file(path, "the file")).hexdigest()
 
 
 def read_file(path: str, what: str) -> bytes:
@@ -123,8 +115,6 @@ def _check(
     if role == ROLE_VOLUME:
         config_digest = str((image.parsed().get("config") or {}).get("digest"))
         return "receiver at " + check_volume_image(image, blobs.get(config_digest), blobs.get, ref)
-    if role == ROLE_TOOL:
-        return "tool image (copied as it is)"
     raise ValueError(f"unknown image role {role!r}")
 
 
@@ -161,44 +151,6 @@ def _upload(
                 target.delete_manifest(digest)
         raise
     return True
-
-
-def copy_image(
-    source: Reference,
-    target_repository: str,
-    *,
-    role: str,
-    features: IstioFeatures,
-    source_connection: Connection | None = None,
-    target_connection: Connection | None = None,
-    expected_digest: str | None = None,
-) -> PushResult:
-    """Copy ``source`` byte for byte (same manifest digest) into ``target_repository``."""
-    src = RegistryClient.for_reference(source, source_connection)
-    top = src.get_manifest(source.reference)
-    pinned = expected_digest or source.digest
-    if pinned and top.digest != pinned:
-        raise DigestMismatch(f"{source} resolves to {top.digest}, not the pinned {pinned}")
-    children = []
-    if top.is_index:
-        children = [
-            src.get_manifest(str(entry["digest"])) for entry in top.parsed().get("manifests") or []
-        ]
-    blobs = _BlobSource(src)
-    description = _check(role, _platform_image(src, top, str(source)), blobs, features, str(source))
-    target = Reference.parse(target_repository)
-    dst = RegistryClient(target.registry, target.repository, target_connection)
-    tag = tag_for(source.tag, top.digest)
-    pushed = _upload(dst, top, children, blobs, tag)
-    return PushResult(
-        top.digest,
-        tag,
-        f"{target.repository_url}@{top.digest}",
-        pushed,
-        source_digest=top.digest,
-        children=[child.digest for child in children],
-        description=description,
-    )
 
 
 def build_wasm_file_image(path: str, wasm_format: WasmFormat) -> BuiltImage:
@@ -317,15 +269,6 @@ def push_volume_file(
     )
 
 
-def current_digest(ref: Reference, connection: Connection | None = None) -> str:
-    """What the tag (or digest) points to now."""
-    client = RegistryClient.for_reference(ref, connection)
-    digest = client.manifest_digest(ref.reference)
-    if digest is None:
-        raise ImageNotFound(f"{ref} does not exist")
-    return digest
-
-
 def resolve_image(
     ref: Reference,
     *,
@@ -347,29 +290,12 @@ def resolve_image(
     return top.digest, description
 
 
-def delete_image(
-    target_repository: str, digest: str, children: list[str], connection: Connection | None = None
-) -> bool:
-    """Delete a pushed image (top manifest, then its children). False when it was already gone."""
-    target = Reference.parse(target_repository)
-    dst = RegistryClient(target.registry, target.repository, connection)
-    existed = dst.delete_manifest(digest)
-    for child in children:
-        dst.delete_manifest(child)
-    return existed
-
-
 __all__ = [
     "ROLE_SENDER",
-    "ROLE_TOOL",
     "ROLE_VOLUME",
     "PushResult",
     "build_volume_image",
     "build_wasm_file_image",
-    "copy_image",
-    "current_digest",
-    "delete_image",
-    "file_sha256",
     "push_volume_file",
     "push_wasm_file",
     "resolve_image",

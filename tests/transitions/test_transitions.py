@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.matrix import GHCR_CREDENTIAL
 from tests.transitions.cluster import Cluster
 from tests.transitions.previous_release import OPERATED, PATCHED, _config
 from tests.transitions.simulator import (
@@ -93,7 +94,9 @@ CHANGES: dict[str, dict[str, Any]] = {
     "receiverVmId change": {"receiverVmId": "other-receiver"},
     "pull policy change": {"images": {"pullPolicy": "Always"}},
     "matchHosts change": {"matchHosts": ["www.example.com"]},
-    "registry ghcr to ecr": {"images": {"registry": "ecr"}},
+    "registry ghcr to ecr": {
+        "images": {"registry": "ecr", "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}}
+    },
 }
 
 
