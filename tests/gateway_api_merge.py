@@ -48,7 +48,9 @@ def schema_of(name: str) -> dict[str, Any]:
     return resolved
 
 
-def patch_meta(schema: dict[str, Any] | None, field: str) -> tuple[dict[str, Any] | None, str, str | None]:
+def patch_meta(
+    schema: dict[str, Any] | None, field: str
+) -> tuple[dict[str, Any] | None, str, str | None]:
     """(field schema, patch strategy, merge key) of a field of an object schema."""
     schema = _resolve(schema)
     if schema is None:
@@ -58,7 +60,11 @@ def patch_meta(schema: dict[str, Any] | None, field: str) -> tuple[dict[str, Any
         prop = schema["additionalProperties"]
     if prop is None:
         return None, "", None
-    return prop, prop.get("x-kubernetes-patch-strategy", ""), prop.get("x-kubernetes-patch-merge-key")
+    return (
+        prop,
+        prop.get("x-kubernetes-patch-strategy", ""),
+        prop.get("x-kubernetes-patch-merge-key"),
+    )
 
 
 def merge(original: Any, patch: Any, schema: dict[str, Any] | None) -> Any:

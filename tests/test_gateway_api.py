@@ -96,8 +96,9 @@ def test_overlay_merged_into_istios_deployment_gives_the_receiver_what_it_needs(
     pod = merged["spec"]["template"]
     old_pod = original["spec"]["template"]
     # Istio's own labels (the gateway-name label the Service and WasmPlugin rely on) stay.
-    assert pod["metadata"]["labels"][GATEWAY_API_POD_LABEL] == (
-        old_pod["metadata"]["labels"][GATEWAY_API_POD_LABEL]
+    assert (
+        pod["metadata"]["labels"][GATEWAY_API_POD_LABEL]
+        == (old_pod["metadata"]["labels"][GATEWAY_API_POD_LABEL])
     )
     assert pod["metadata"]["labels"][ROLLOUT_LABEL] == changes.pod_labels[ROLLOUT_LABEL]
     assert pod["metadata"]["annotations"][BOOTSTRAP_HASH_ANNOTATION] == "ab" * 32
@@ -112,7 +113,10 @@ def test_overlay_merged_into_istios_deployment_gives_the_receiver_what_it_needs(
 
     containers = by_name(spec["containers"])
     assert set(containers) == set(by_name(old_pod["spec"]["containers"])) == {PROXY_CONTAINER}
-    proxy, old_proxy = containers[PROXY_CONTAINER], by_name(old_pod["spec"]["containers"])[PROXY_CONTAINER]
+    proxy, old_proxy = (
+        containers[PROXY_CONTAINER],
+        by_name(old_pod["spec"]["containers"])[PROXY_CONTAINER],
+    )
     # istiod's container is kept whole: image, args, probes, its own env and mounts.
     assert proxy["image"] == old_proxy["image"] and proxy["args"] == old_proxy["args"]
     env = by_name(proxy["env"])
@@ -174,7 +178,12 @@ def test_generated_names() -> None:
 
 @pytest.mark.parametrize(
     ("version", "field"),
-    [("1.20", "targetRef"), ("1.21.6", "targetRef"), ("1.22", "targetRefs"), ("1.30.3", "targetRefs")],
+    [
+        ("1.20", "targetRef"),
+        ("1.21.6", "targetRef"),
+        ("1.22", "targetRefs"),
+        ("1.30.3", "targetRefs"),
+    ],
 )
 def test_wasm_plugin_target_per_release(version: str, field: str) -> None:
     stanza = wasm_plugin_target(IstioVersion.parse(version), "gw")
@@ -201,8 +210,16 @@ V130 = IstioVersion.parse("1.30.3")
         ([entry(selector={"app": "x"})], V130, "acpw:gateways[0].selector: not allowed"),
         ([entry(name="Bad_Name")], V130, "acpw:gateways[0].name: 'Bad_Name' is not a Gateway name"),
         ([entry(name="a" * 58)], V130, "over 63 characters"),
-        ([entry(), entry()], V130, "acpw:gateways[1]: Gateway ingress/gw is already acpw:gateways[0]"),
-        ([entry()], IstioVersion.parse("1.25.5"), "acpw:gateways[0].installer: gatewayApi needs Istio 1.26.0"),
+        (
+            [entry(), entry()],
+            V130,
+            "acpw:gateways[1]: Gateway ingress/gw is already acpw:gateways[0]",
+        ),
+        (
+            [entry()],
+            IstioVersion.parse("1.25.5"),
+            "acpw:gateways[0].installer: gatewayApi needs Istio 1.26.0",
+        ),
     ],
 )
 def test_bad_gateway_api_entries_are_refused(
