@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from acpw.config.errors import ConfigError
-from acpw.contract import PROXY_CONTAINER
+from acpw.contract import OFF, PROGRESS_DEADLINE_SECONDS, PROXY_CONTAINER, ROLLOUT_LABEL
 from acpw.gateway import GatewayPodChanges
 from acpw.istio_versions import (
     GATEWAY_API_FIRST,
@@ -59,8 +59,22 @@ def bootstrap_hash(bootstrap_json: str) -> str:
     return hashlib.sha256(bootstrap_json.encode()).hexdigest()
 
 
+def _rollout_spec(max_surge: int | str) -> dict[str, Any]:
+    # As for the other installers: never take a serving pod away before its replacement is Ready.
+    return {
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": max_surge},
+        },
+        "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
+    }
+
+
 def deployment_overlay(
-    changes: GatewayPodChanges, *, bootstrap_sha256: str | None = None
+    changes: GatewayPodChanges,
+    *,
+    bootstrap_sha256: str | None = None,
+    max_surge: int | str = "25%",
 ) -> dict[str, Any]:
     """The strategic-merge overlay of the generated Deployment that gives istio-proxy the
     receiver. Lists merge by name (containers, initContainers, volumes, env) and by mountPath
@@ -84,10 +98,24 @@ def deployment_overlay(
         pod_spec["imagePullSecrets"] = changes.image_pull_secrets
     return {
         "spec": {
+            **_rollout_spec(max_surge),
             "template": {
                 "metadata": {"labels": dict(changes.pod_labels), "annotations": annotations},
                 "spec": pod_spec,
-            }
+            },
+        }
+    }
+
+
+def deployment_overlay_off(max_surge: int | str = "25%") -> dict[str, Any]:
+    """The overlay of a gateway taken off ACPW. The ConfigMap stays (istiod fails the render
+    while a parametersRef names a missing ConfigMap) and keeps the safe strategy; istiod's
+    server-side apply then drops every field only the old overlay set, so the pods roll,
+    awaited, to pods without the modules."""
+    return {
+        "spec": {
+            **_rollout_spec(max_surge),
+            "template": {"metadata": {"labels": {ROLLOUT_LABEL: OFF}}},
         }
     }
 
@@ -98,10 +126,16 @@ def overlay_configmap(
     changes: GatewayPodChanges,
     *,
     bootstrap_sha256: str | None = None,
+    max_surge: int | str = "25%",
+    off: bool = False,
 ) -> dict[str, Any]:
     """The ConfigMap the Gateway's ``parametersRef`` names: one ``deployment`` key of YAML text.
     It must be in the Gateway's namespace (``fetchParameters`` uses the Gateway's)."""
-    overlay = deployment_overlay(changes, bootstrap_sha256=bootstrap_sha256)
+    overlay = (
+        deployment_overlay_off(max_surge)
+        if off
+        else deployment_overlay(changes, bootstrap_sha256=bootstrap_sha256, max_surge=max_surge)
+    )
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -235,3 +235,19 @@ def test_good_entries_pass_and_other_installers_are_left_alone() -> None:
         [entry(), entry(namespace="other"), {"name": "gw", "namespace": "ingress", "selector": {}}],
         IstioVersion.parse(f"1.{GATEWAY_API_FIRST[0]}.{GATEWAY_API_FIRST[1]}"),
     )
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_rollout_never_lowers_capacity_and_off_removes_the_receiver(version: str) -> None:
+    original = istio_deployment(f"{version}-simple.yaml")
+    cm = overlay_configmap("default", "default", changes_for(version), max_surge=1)
+    merged = merge_deployment(copy.deepcopy(original), yaml.safe_load(cm["data"][OVERLAY_KEY]))
+    assert merged["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    # Off: istiod re-renders from its template plus the off overlay (SSA drops the rest).
+    off = overlay_configmap("default", "default", changes_for(version), off=True)
+    rendered = merge_deployment(copy.deepcopy(original), yaml.safe_load(off["data"][OVERLAY_KEY]))
+    spec = rendered["spec"]["template"]["spec"]
+    assert "initContainers" not in spec
+    assert by_name(spec["volumes"]) == by_name(original["spec"]["template"]["spec"]["volumes"])
+    assert rendered["spec"]["template"]["metadata"]["labels"][ROLLOUT_LABEL] == "off"
+    assert rendered["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
