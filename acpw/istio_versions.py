@@ -309,3 +309,124 @@ CRD_FILES: tuple[CrdFile, ...] = (
     ),
 )
 """The Istio CRD files of the conformance tests, newest first (``make fetch-istio-crds``)."""
+
+
+@dataclass(frozen=True)
+class GatewayApiFact:
+    """A fact about istiod's Gateway API deployment controller, with its source."""
+
+    fact: str
+    since: tuple[int, int] | None
+    """The first release it holds for (None: every release that has the controller)."""
+    source: str
+    """istio/istio file and tag (tag commits in :data:`GATEWAY_API_TAG_COMMITS`)."""
+
+
+GATEWAY_API_TAG_COMMITS: dict[str, str] = {
+    "1.26.0": "c2e9871f340c0e0b114bcd1b73208284f1d17c9e",
+    "1.26.8": "4ea27a1efd955d5ed1db8b817d3c8dd70a7ae52a",
+    "1.27.9": "b9159ca3e5d56b05f69f3a58d687b8767d5639dd",
+    "1.28.10": "ff49c1889ebad8d444b8f82425a2fd326c039e54",
+    "1.30.3": "56df41f63e513f834c9a3af33d8aed82d1d961f2",
+}
+"""The istio/istio tag commits the :data:`GATEWAY_API_FACTS` were read at."""
+
+_DC = "pilot/pkg/config/kube/gateway/deploymentcontroller.go"
+_DC_130 = "pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go"
+
+GATEWAY_API_FIRST = (26, 0)
+"""First release whose deployment controller honours ``spec.infrastructure.parametersRef``
+(and the class defaults): absent at every 1.25.x tag up to 1.25.5, present from 1.26.0
+(``render()`` / ``fetchParameters()`` in ``pilot/pkg/config/kube/gateway/deploymentcontroller.go``)."""
+
+GATEWAY_API_OVERLAY_KEYS: tuple[str, ...] = (
+    "deployment",
+    "service",
+    "serviceAccount",
+    "horizontalPodAutoscaler",
+    "podDisruptionBudget",
+)
+"""``supportedOverlays`` of the deployment controller (1.26.0 - 1.30.3): any other data key in
+either ConfigMap fails the whole render of the Gateway."""
+
+GATEWAY_API_CLASS_DEFAULTS_LABEL = "gateway.istio.io/defaults-for-class"
+GATEWAY_API_POD_LABEL = "gateway.networking.k8s.io/gateway-name"
+GATEWAY_API_NAME_OVERRIDE_ANNOTATION = "gateway.istio.io/name-override"
+
+GATEWAY_API_FACTS: tuple[GatewayApiFact, ...] = (
+    GatewayApiFact(
+        "parametersRef (group '', kind ConfigMap, same namespace as the Gateway) is honoured; "
+        "a missing ConfigMap or another kind fails the render",
+        (26, 0),
+        f"{_DC} fetchParameters/render @1.26.0, 1.26.8, 1.28.10; {_DC_130} @1.30.3",
+    ),
+    GatewayApiFact(
+        "class defaults: ConfigMaps in istiod's namespace labelled "
+        "gateway.istio.io/defaults-for-class=<class>; only the oldest one is used",
+        (26, 0),
+        f"{_DC} render (controllers.OldestObject) @1.26.8; {_DC_130} @1.30.3",
+    ),
+    GatewayApiFact(
+        "merge order: template output, then class defaults, then parametersRef",
+        (26, 0),
+        f"{_DC} render (templateOverlays append order) @1.26.8; {_DC_130} @1.30.3",
+    ),
+    GatewayApiFact(
+        "each key is a YAML overlay applied by strategic merge patch with the apps/v1 "
+        "Deployment (corev1 Service, ...) patch meta: containers/initContainers/volumes/env "
+        "merge by name, volumeMounts by mountPath",
+        (26, 0),
+        f"{_DC} applyOverlay/strategicMergePatchYAML "
+        "(StrategicMergeMapPatchUsingLookupPatchMeta) @1.26.8; same @1.30.3",
+    ),
+    GatewayApiFact(
+        "bad overlay (unknown key, patch error, changed name/namespace/ownerReferences) "
+        "fails the render: istiod logs the error and leaves the existing Deployment alone",
+        (26, 0),
+        f"{_DC} applyOverlay ('unsupported overlay', 'illegal metadata change') @1.26.8",
+    ),
+    GatewayApiFact(
+        "istiod re-renders the Gateway when its parametersRef ConfigMap or a class-defaults "
+        "ConfigMap changes (gatewaysByParamsRef index)",
+        (26, 0),
+        f"{_DC} NewDeploymentController configMaps handler @1.26.0, 1.26.8; {_DC_130}",
+    ),
+    GatewayApiFact(
+        "generated Deployment/Service/ServiceAccount are named <gateway>-<gatewayClassName> "
+        "(<gateway>-istio), overridden by annotation gateway.istio.io/name-override "
+        "(ServiceAccount also by gateway.istio.io/service-account)",
+        None,
+        f"{_DC} configureIstioGateway, conversion.go getDefaultName @1.26.8",
+    ),
+    GatewayApiFact(
+        "pods carry gateway.networking.k8s.io/gateway-name: <gateway> (istio.io/gateway-name "
+        "removed in 1.24; an older selector with it is kept on upgrade)",
+        (24, 0),
+        f"{_DC} apply() comment @1.26.8; goldens testdata/deployment/simple.yaml",
+    ),
+    GatewayApiFact(
+        "WasmPlugin targetRef (singular) exists",
+        (20, 0),
+        "manifests/charts/base/crds/crd-all.gen.yaml @1.20.8",
+    ),
+    GatewayApiFact(
+        "WasmPlugin targetRefs exists",
+        (22, 0),
+        "crd-all.gen.yaml @1.23.6 (ISTIO-VERSIONS.md: from 1.22)",
+    ),
+    GatewayApiFact(
+        "only one of selector, targetRef, targetRefs (CEL rule); targetRefs cannot name "
+        "another namespace: the WasmPlugin lives in the Gateway's namespace",
+        (24, 0),
+        "manifests/charts/base/files/crd-all.gen.yaml @1.30.3 (ISTIO-VERSIONS.md: from 1.24)",
+    ),
+)
+"""What istiod's Gateway API deployment controller does, per release, with sources."""
+
+WASM_TARGET_REF_SINCE = (20, 0)
+WASM_TARGET_REFS_SINCE = (22, 0)
+
+
+def gateway_api_supported(version: IstioVersion) -> bool:
+    """True when the release can deliver the receiver to a Gateway API gateway."""
+    return version.at_least(*GATEWAY_API_FIRST)
