@@ -11,6 +11,7 @@ change must stall the rollout while the old pods keep serving.
 ``installer: istioOperator`` renders an ``IstioOperator`` with ``k8s.overlays`` (created in the
 cluster while the in-cluster operator exists, up to 1.23, and exported for ``istioctl install -f``);
 ``installer: deploymentPatch`` server-side-applies the same changes to the existing Deployment.
+Who awaits each installer's rollout, and how each turns off: acpw/installers.py.
 """
 
 from __future__ import annotations
