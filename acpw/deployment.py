@@ -12,6 +12,7 @@ from acpw.config import AcpwConfig, ConfigError, config_warnings
 from acpw.credentials import Credentials, CredentialsArgs
 from acpw.gateway import GatewaySettings, GatewaySettingsArgs, PodGeneration
 from acpw.images import WasmImages, WasmImagesArgs
+from acpw.installers import Awaiter, gateways_awaited_by
 from acpw.istio_resources import (
     GenerationImages,
     IstioResources,
@@ -213,12 +214,9 @@ class AcpwDeployment(pulumi.ComponentResource):
 
     @staticmethod
     def _unawaited(config: AcpwConfig) -> list[str]:
-        """Gateways whose rollout this program cannot perform: ``istioctl install`` does it."""
-        if config.features.in_cluster_operator:
-            return []
-        return [
-            f"{g.namespace}/{g.name}" for g in config.gateways if g.installer == "istioOperator"
-        ]
+        """Gateways whose rollout nobody in ``pulumi up`` awaits (acpw/installers.py): the user
+        rolls them (``istioctl install``)."""
+        return [f"{g.namespace}/{g.name}" for g in gateways_awaited_by(config, Awaiter.NOBODY)]
 
     def _plan(
         self, name: str, config: AcpwConfig, desired: RolloutSpec
@@ -229,7 +227,9 @@ class AcpwDeployment(pulumi.ComponentResource):
             for g in config.gateways
             if config.iam.revoke_previous_key or f"{g.namespace}/{g.name}" in unawaited
         ]
-        live = read_live_gateways(self, name, to_read) if to_read else {}
+        # Through the component's own Kubernetes provider (opts ``providers``/``provider``).
+        provider = self.get_provider("kubernetes:apps/v1:Deployment")
+        live = read_live_gateways(self, name, to_read, provider) if to_read else {}
         awaited = {f"{g.namespace}/{g.name}" for g in config.gateways} - unawaited
         plan = plan_generations(
             desired,

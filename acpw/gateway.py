@@ -11,6 +11,7 @@ change must stall the rollout while the old pods keep serving.
 ``installer: istioOperator`` renders an ``IstioOperator`` with ``k8s.overlays`` (created in the
 cluster while the in-cluster operator exists, up to 1.23, and exported for ``istioctl install -f``);
 ``installer: deploymentPatch`` server-side-applies the same changes to the existing Deployment.
+Who awaits each installer's rollout, and how each turns off: acpw/installers.py.
 """
 
 from __future__ import annotations
@@ -45,7 +46,23 @@ from acpw.contract import (
     WASM_VOLUME,
     ObjectNames,
 )
-from acpw.rollout_check import job_name, job_timeout, rollout_check_job, rollout_check_rbac
+from acpw.installers import Awaiter, gateways_awaited_by, installer_of
+from acpw.rollout_check import (
+    BACKSTOP_SECONDS,
+    job_name,
+    job_timeout,
+    rollout_check_job,
+    rollout_check_rbac,
+)
+
+SKIP_AWAIT = "pulumi.com/skipAwait"
+"""pulumi-kubernetes skips its awaiter for a resource whose inputs carry it as "true"
+(provider/pkg/metadata/overrides.go, ``ReadyCondition``)."""
+PATCH_TIMEOUT = f"{BACKSTOP_SECONDS}s"
+"""``customTimeouts`` of a gateway's DeploymentPatch (create and update): the provider waits for
+the rollout (await/deployment.go) and fails only at this timeout, 10 minutes by default. A stuck
+rollout shows ``[ProgressDeadlineExceeded]`` warnings after ``progressDeadlineSeconds`` without
+progress; the backstop is far above any rollout that keeps progressing."""
 
 APPEND = "[1000]"
 """Istio overlay path step that appends to a list (an index past its end)."""
@@ -295,7 +312,12 @@ def generations_patch(gateway: GatewayConfig, record: pulumi.Input[str]) -> dict
     return {
         "name": gateway.name,
         "namespace": gateway.namespace,
-        "annotations": {GENERATIONS_ANNOTATION: record, "pulumi.com/patchForce": "true"},
+        "annotations": {
+            GENERATIONS_ANNOTATION: record,
+            "pulumi.com/patchForce": "true",
+            # A metadata-only change rolls nothing: never wait on a rollout someone else runs.
+            SKIP_AWAIT: "true",
+        },
     }
 
 
@@ -342,32 +364,32 @@ class GatewaySettings(pulumi.ComponentResource):
         in_cluster = config.features.in_cluster_operator
         self.delivery = {}
         operator_entries: list[dict[str, Any]] = []
-        awaited = [g for g in config.gateways if g.installer == "deploymentPatch" or in_cluster]
-        checkers = self._create_rollout_checkers(awaited)
+        # Rollout-check Jobs only where nothing else waits (acpw/installers.py).
+        job_awaited = gateways_awaited_by(config, Awaiter.JOB)
+        checkers = self._create_rollout_checkers(job_awaited)
         operator: k8s.apiextensions.CustomResource | None = None
         for gateway in config.gateways:
             key = f"{gateway.namespace}/{gateway.name}"
+            installer = installer_of(config, gateway)
             self.delivery[key] = (
                 f"{config.features.receiver_delivery}+{gateway.installer}"
                 if gateway.enabled
                 else f"off+{gateway.installer}"
             )
-            if gateway.installer == "istioOperator":
+            if installer.name == "istioOperator":
                 operator_entries.append(
                     istio_operator_gateway(gateway, changes)
                     if gateway.enabled
                     else istio_operator_gateway_off(gateway)
                 )
-            elif gateway.installer == "deploymentPatch":
+            else:
+                # deploymentPatch (installer_of refused anything else): the patch awaits.
                 body = (
                     deployment_patch(gateway, changes)
                     if gateway.enabled
                     else deployment_patch_off(gateway)
                 )
-                patch = self._create_deployment_patch(gateway, body, args.rollout_after)
-                self._create_rollout_check(
-                    gateway, args.generation, [patch, *checkers[gateway.namespace]], False
-                )
+                self._create_deployment_patch(gateway, body, args.rollout_after)
             if key in args.records:
                 self._create_generations_record(gateway, args.records[key])
 
@@ -390,14 +412,10 @@ class GatewaySettings(pulumi.ComponentResource):
                         aliases=[pulumi.Alias(name=resource_name)],
                     ),
                 )
-                for gateway in config.gateways:
-                    if gateway.installer == "istioOperator":
-                        self._create_rollout_check(
-                            gateway,
-                            args.generation,
-                            [operator, *checkers[gateway.namespace]],
-                            True,
-                        )
+                for gateway in job_awaited:
+                    self._create_rollout_check(
+                        gateway, args.generation, [operator, *checkers[gateway.namespace]], True
+                    )
         self.register_outputs(
             {"delivery": self.delivery, "istioOperatorYaml": self.istio_operator_yaml}
         )
@@ -492,6 +510,15 @@ class GatewaySettings(pulumi.ComponentResource):
         body: dict[str, Any],
         rollout_after: list[pulumi.Resource],
     ) -> k8s.apps.v1.DeploymentPatch:
+        """The patch is the rollout's awaiter (acpw/installers.py): ``pulumi up`` fails at it when
+        the new pods never become Ready, and a plain retry re-applies and re-awaits it (a
+        resource that failed to initialise gets an update step on the next run).
+
+        Turned off (``enabled: false``) it is retained on delete: deleting a patch relinquishes
+        its fields (provider/pkg/ssa/actions.go, ``Relinquish``), which would drop
+        ``maxUnavailable: 0`` and the ``acpw-rollout: off`` label and restart every pod under
+        the API defaults (25% unavailable). Retained, removing the entry leaves the Deployment as
+        it is."""
         resource_name = f"deployment-{gateway.namespace}-{gateway.name}"
         return k8s.apps.v1.DeploymentPatch(
             f"{self._name}-{resource_name}",
@@ -501,6 +528,8 @@ class GatewaySettings(pulumi.ComponentResource):
                 parent=self,
                 depends_on=rollout_after,
                 aliases=[pulumi.Alias(name=resource_name)],
+                custom_timeouts=pulumi.CustomTimeouts(create=PATCH_TIMEOUT, update=PATCH_TIMEOUT),
+                retain_on_delete=not gateway.enabled,
             ),
         )
 

@@ -12,38 +12,29 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from acpw.config import GatewayConfig
 from acpw.rollout import LiveGateway, parse_live_deployment
 
-DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
-
-
-class _LiveDeployment(pulumi.CustomResource):
-    """A read of a Deployment with its raw fields (camelCase, as the API returns them)."""
-
-    metadata: pulumi.Output[Any]
-    spec: pulumi.Output[Any]
-    status: pulumi.Output[Any]
-
-    def __init__(self, name: str, object_id: str, opts: pulumi.ResourceOptions) -> None:
-        super().__init__(
-            DEPLOYMENT_TYPE,
-            name,
-            {"apiVersion": None, "kind": None, "metadata": None, "spec": None, "status": None},
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=object_id)),
-        )
-
 
 def read_live_gateways(
-    parent: pulumi.Resource, name: str, gateways: list[GatewayConfig]
+    parent: pulumi.Resource,
+    name: str,
+    gateways: list[GatewayConfig],
+    provider: pulumi.ProviderResource | None = None,
 ) -> dict[str, LiveGateway]:
-    """The live state of each gateway's Deployment, keyed ``namespace/name``."""
+    """The live state of each gateway's Deployment, keyed ``namespace/name``.
+
+    A typed ``Deployment.get`` with the component as parent: the read goes through the
+    component's Kubernetes provider (``provider``, else the one its parent chain carries, else
+    the SDK's versioned default), not an unversioned default of its own.
+    """
     reads = {
-        f"{g.namespace}/{g.name}": _LiveDeployment(
+        f"{g.namespace}/{g.name}": k8s.apps.v1.Deployment.get(
             f"{name}-live-{g.namespace}-{g.name}",
             f"{g.namespace}/{g.name}",
-            pulumi.ResourceOptions(parent=parent),
+            opts=pulumi.ResourceOptions(parent=parent, provider=provider),
         )
         for g in gateways
     }
@@ -54,8 +45,27 @@ def read_live_gateways(
                 lambda values: {"metadata": values[0], "spec": values[1], "status": values[2]}
             )
         )
-        live[key] = parse_live_deployment(key, obj or {})
+        live[key] = parse_live_deployment(key, _camel(obj or {}))
     return live
+
+
+_API_NAMES = {
+    "init_containers": "initContainers",
+    "observed_generation": "observedGeneration",
+    "updated_replicas": "updatedReplicas",
+    "available_replicas": "availableReplicas",
+}
+"""The SDK's snake_case names (a typed read translates property names, not map keys such as
+labels and annotations) of the fields parse_live_deployment reads, back to the API's."""
+
+
+def _camel(value: Any) -> Any:
+    """A typed read's outputs back in API shape, as parse_live_deployment reads them."""
+    if isinstance(value, dict):
+        return {_API_NAMES.get(key, key): _camel(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_camel(item) for item in value]
+    return value
 
 
 def wait_for(output: pulumi.Output[Any]) -> Any:

@@ -99,6 +99,17 @@ def refresher_metadata(
     }
 
 
+def initial_job_metadata(
+    namespace: str, name: str, names: ObjectNames = DEFAULT_NAMES
+) -> dict[str, Any]:
+    """The first-run Job's metadata. ``pulumi.com/replaceUnready``: a Job that failed (e.g.
+    while a new IAM key propagates) is replaced by the next ``pulumi up`` instead of being
+    awaited again (pulumi-kubernetes provider/pkg/provider/provider.go, Diff, 94977969d)."""
+    return refresher_metadata(
+        namespace, name, names, annotations={"pulumi.com/replaceUnready": "true"}
+    )
+
+
 def empty_pull_secret(
     namespace: str, home: str, names: ObjectNames = DEFAULT_NAMES
 ) -> dict[str, Any]:
@@ -510,7 +521,7 @@ def create_refresher(
     generation = f"g{iam.key_generation}"
     k8s.batch.v1.Job(
         f"{name}-refresher-initial-{generation}",
-        metadata=refresher_metadata(home, f"{names.refresher}-initial-{generation}", names),
+        metadata=initial_job_metadata(home, f"{names.refresher}-initial-{generation}", names),
         spec=job_spec,
         opts=child(f"{name}-refresher-initial-{first}-{generation}", depends_on=after),
     )

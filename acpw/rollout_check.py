@@ -1,16 +1,18 @@
-"""Jobs that make ``pulumi up`` wait for a gateway rollout: pure builders.
+"""The Job that makes ``pulumi up`` wait for the in-cluster operator's rollout: pure builders.
 
-pulumi-kubernetes awaits Jobs but not Patch resources (pulumi/pulumi-kubernetes#2455), and an
-in-cluster IstioOperator is applied by the operator asynchronously. So for every gateway whose
-rollout the program starts, a Job waits for it; ``pulumi up`` fails with the Job when new pods
-never become Ready (a receiver that cannot start), while ``maxUnavailable: 0`` keeps the old
-pods serving and the old generation's objects stay (they are deleted only at the end of a
-successful update).
+Only where nothing else waits (acpw/installers.py). A ``DeploymentPatch`` is awaited by
+pulumi-kubernetes like a Deployment (provider/pkg/await/await.go, awaiters.go, deployment.go at
+94977969d), so ``installer: deploymentPatch`` needs no Job. The in-cluster IstioOperator (Istio
+<= 1.23) is applied by the operator asynchronously: a Job first waits for the Deployment's
+template to carry the generation, then for the rollout; ``pulumi up`` fails with the Job when new
+pods never become Ready, while ``maxUnavailable: 0`` keeps the old pods serving and the old
+generation's objects stay (they are deleted only at the end of a successful update).
 
 - Its name derives from the gateway (namespace and name) and the whole pod-template change, so
   every change gets a fresh Job (a Job's template is immutable) and no two gateways share one.
 - ``pulumi.com/replaceUnready: "true"``: a Job that failed is replaced on the next ``pulumi up``
-  instead of being awaited again, so a retry needs no config change.
+  instead of being awaited again (provider/pkg/provider/provider.go, Diff), so a retry needs no
+  config change.
 - No total timeout on the rollout: ``kubectl rollout status`` ends when the rollout completes or
   when the Deployment reports no progress for ``progressDeadlineSeconds``; a large gateway that
   keeps progressing is never failed for its size. A long backstop guards against a stuck Job.

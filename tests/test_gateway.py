@@ -250,7 +250,7 @@ PATCHED = {
 
 
 class TestRolloutCheck:
-    """Patch resources are not awaited by pulumi-kubernetes; a Job per rolled gateway is."""
+    """Rollout-check Jobs, for the in-cluster operator only (it applies asynchronously)."""
 
     def test_job_waits_for_the_rollout_by_progress_and_is_replaced_when_unready(self) -> None:
         config = config_for("1.30", gateways=[PATCHED])
@@ -320,7 +320,9 @@ class TestRolloutCheck:
         }
 
     @pytest.mark.parametrize("version", ["1.20", "1.30"])
-    def test_the_program_checks_every_rolled_gateway_after_its_change(self, version: str) -> None:
+    def test_jobs_only_where_nothing_else_waits(self, version: str) -> None:
+        """A DeploymentPatch is awaited by the provider like a Deployment: no Job for it. Only
+        the in-cluster operator (1.20) applies asynchronously, so only its gateway gets one."""
         render = render_stack("m", config=matrix_config(version))
         by_urn = {r.urn: r for r in render.registrations}
         jobs = [
@@ -328,26 +330,25 @@ class TestRolloutCheck:
             for r in render.of_type("kubernetes:batch/v1:Job")
             if r.inputs["metadata"]["name"].startswith("acpw-rollout-")
         ]
-        patches = [
-            p for p in render.of_type("kubernetes:apps/v1:DeploymentPatch") if "spec" in p.inputs
-        ]
         operators = render.of_type("kubernetes:install.istio.io/v1alpha1:IstioOperator")
-        # 1.20: the in-cluster operator's gateway is awaited too; 1.30: istioctl's is not.
-        assert len(jobs) == len(patches) + (1 if operators else 0)
+        assert len(jobs) == len(operators) == (1 if version == "1.20" else 0)
         for job in jobs:
-            rollers = [by_urn[d] for d in job.dependencies if by_urn[d] in patches + operators]
+            rollers = [by_urn[d] for d in job.dependencies if by_urn[d] in operators]
             assert len(rollers) == 1
-            needed = {by_urn[d].type for d in job.dependencies}
-            assert {
-                "kubernetes:rbac.authorization.k8s.io/v1:Role",
-                "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
-                "kubernetes:core/v1:ServiceAccount",
-            } <= needed
+            assert job.inputs["spec"]["template"]["spec"]["containers"][0]["command"][3] == (
+                "deployment/istio-ingressgateway"
+            )
             assert job.inputs["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
+        accounts = render.of_type("kubernetes:core/v1:ServiceAccount")
+        checkers = [a for a in accounts if a.inputs["metadata"]["name"] == "acpw-rollout-check"]
+        # RBAC only in namespaces with a Job: none for the patched gateway's namespace "edge".
+        assert [a.inputs["metadata"]["namespace"] for a in checkers] == (
+            ["istio-system"] if version == "1.20" else []
+        )
 
     def test_a_new_rollout_gets_a_new_job(self) -> None:
         def job_names(**overrides: Any) -> list[str]:
-            render = render_stack("m", config=matrix_config("1.30", **overrides))
+            render = render_stack("m", config=matrix_config("1.20", **overrides))
             return [
                 r.inputs["metadata"]["name"]
                 for r in render.of_type("kubernetes:batch/v1:Job")
@@ -357,3 +358,81 @@ class TestRolloutCheck:
         assert job_names() != job_names(iam={"keyGeneration": 2})
         assert job_names() != job_names(images={"pullPolicy": "Always"})
         assert job_names() == job_names(iam={"tags": {"x": "y"}})
+
+
+class TestPatchAwaits:
+    """The patch is the awaiter: explicit timeouts, a record that never waits, a removal that
+    relinquishes nothing (provider facts: acpw/installers.py, acpw/gateway.py)."""
+
+    @staticmethod
+    def options(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+        """Per resource name: the registration's customTimeouts and retainOnDelete."""
+        import tools.mock_engine as engine
+
+        seen: dict[str, Any] = {}
+        original = engine.RecordingMonitor.RegisterResource
+
+        def record(self: Any, request: Any) -> Any:
+            seen[request.name] = {
+                "create": request.customTimeouts.create,
+                "update": request.customTimeouts.update,
+                "retain": bool(request.retainOnDelete),
+            }
+            return original(self, request)
+
+        monkeypatch.setattr(engine.RecordingMonitor, "RegisterResource", record)
+        return seen
+
+    def test_the_gateway_patch_has_a_long_backstop_and_a_progress_deadline(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seen = self.options(monkeypatch)
+        render = render_stack("m", config=matrix_config("1.30"))
+        [patch] = [
+            p for p in render.of_type("kubernetes:apps/v1:DeploymentPatch") if "spec" in p.inputs
+        ]
+        assert patch.inputs["metadata"]["name"] == "edge-gateway"
+        assert patch.inputs["spec"]["progressDeadlineSeconds"] == 600
+        assert "pulumi.com/skipAwait" not in patch.inputs["metadata"]["annotations"]
+        assert seen[patch.name] == {"create": "21600s", "update": "21600s", "retain": False}
+
+    def test_the_generations_record_never_waits(self) -> None:
+        render = render_stack("m", config=matrix_config("1.30"))
+        [record] = [
+            p
+            for p in render.of_type("kubernetes:apps/v1:DeploymentPatch")
+            if "spec" not in p.inputs
+        ]
+        assert record.inputs["metadata"]["name"] == "istio-ingressgateway"
+        assert record.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+
+    def test_a_gateway_turned_off_keeps_its_patch_on_delete(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Step 1 of removal (enabled: false) marks the patch retainOnDelete, so step 2 (the
+        entry deleted) does not relinquish maxUnavailable: 0 and roll under the API defaults."""
+        seen = self.options(monkeypatch)
+        config = matrix_config("1.30")
+        config["acpw:gateways"][1]["enabled"] = False
+        render = render_stack("m", config=config)
+        [patch] = [
+            p for p in render.of_type("kubernetes:apps/v1:DeploymentPatch") if "spec" in p.inputs
+        ]
+        assert patch.inputs["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        assert seen[patch.name]["retain"] is True
+
+
+def test_every_installer_has_an_entry_and_nothing_else_passes() -> None:
+    from acpw.config import ConfigError
+    from acpw.installers import INSTALLERS, Awaiter, installer_of
+
+    assert set(INSTALLERS) == {"istioOperator", "deploymentPatch"}
+    config = config_for("1.20", gateways=[PATCHED])
+    assert installer_of(config, config.gateways[0]).awaiter is Awaiter.PATCH
+    assert installer_of(config_for("1.20"), config_for("1.20").gateways[0]).awaiter is Awaiter.JOB
+    assert installer_of(config_for("1.30"), config_for("1.30").gateways[0]).awaiter is (
+        Awaiter.NOBODY
+    )
+    unknown = config.gateways[0].model_copy(update={"installer": "gatewayApi"})
+    with pytest.raises(ConfigError, match="allowed: deploymentPatch, istioOperator"):
+        installer_of(config, unknown)

@@ -55,11 +55,13 @@ def ecr_images(images: dict[str, Any]) -> dict[str, Any]:
     return images
 
 
-def render(version: str = "1.30", **images: Any) -> Render:
+def render(
+    version: str = "1.30", gateways: list[dict[str, Any]] | None = None, **images: Any
+) -> Render:
     config: dict[str, Any] = {
         "aws:region": "ap-northeast-1",
         "acpw:istioVersion": version,
-        "acpw:gateways": GATEWAYS,
+        "acpw:gateways": GATEWAYS if gateways is None else gateways,
         "acpw:images": ecr_images(images),
     }
     return render_stack("images-test", config=config)
@@ -398,10 +400,23 @@ def test_refresher_role_arn_replaces_the_static_key() -> None:
     assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & {e["name"] for e in init["env"]}
 
 
+OPERATOR_GATEWAY = {
+    "name": "istio-ingressgateway",
+    "namespace": "istio-system",
+    "selector": {"app": "istio-ingressgateway"},
+    "installer": "istioOperator",
+}
+"""On 1.20 the in-cluster operator applies it asynchronously: the one kind of gateway with a
+rollout-check Job (a DeploymentPatch awaits its own rollout)."""
+WITH_JOB: dict[str, Any] = {"version": "1.20", "gateways": [*GATEWAYS, OPERATOR_GATEWAY]}
+
+
 def test_copy_tool_images_runs_them_from_the_cache() -> None:
     kubectl = "registry.k8s.io/kubectl:v1.33.0@" + PIN
     aws_cli = "public.ecr.aws/aws-cli/aws-cli@" + VOLUME_PIN
-    result = render(registry="ecr", copyToolImages=True, kubectl=kubectl, awsCli=aws_cli)
+    result = render(
+        **WITH_JOB, registry="ecr", copyToolImages=True, kubectl=kubectl, awsCli=aws_cli
+    )
     rules = {
         r.inputs["upstreamRegistryUrl"]: r
         for r in result.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
@@ -437,7 +452,7 @@ def test_copy_tool_images_runs_them_from_the_cache() -> None:
 
 def test_tool_images_are_configurable_and_used_as_given() -> None:
     kubectl = "mirror.example.com/k8s/kubectl@" + PIN
-    result = render(kubectl=kubectl)
+    result = render(**WITH_JOB, kubectl=kubectl)
     jobs = [j for j in of_kind(result, "Job") if j["metadata"]["name"].startswith("acpw-rollout-")]
     assert jobs
     for job in jobs:
