@@ -38,7 +38,6 @@ INSTALLERS = {
 }
 AWAITED = [k for k in INSTALLERS if not k.startswith("istioctl")]
 PIN = "sha256:" + "22" * 32
-FIXED_ON_AWAITS = pytest.mark.xfail(strict=True, reason="fixed on branch awaits")
 """Scenarios that show real violations under the provider's rules (issue 19): they fail on
 today's product and must pass once branch `awaits` lands (strict: then remove the mark)."""
 
@@ -363,10 +362,7 @@ def test_old_shared_objects_change_under_running_pods() -> None:
 
 @pytest.mark.parametrize(
     "installer",
-    [
-        pytest.param(k, marks=FIXED_ON_AWAITS) if k.startswith("deploymentPatch") else k
-        for k in INSTALLERS
-    ],
+    INSTALLERS,
 )
 def test_removing_a_gateway_in_two_steps(installer: str) -> None:
     """First `enabled: false` (pods roll without ACPW, awaited or confirmed), then the entry goes."""
@@ -426,6 +422,12 @@ def test_upgrading_from_0_2_0_keeps_every_pod_serving(name: str) -> None:
     loses anything."""
     cluster, first = deploy_from_scratch({}, previous=name, release="0.2.0")
     config, _ = previous_release(name, "0.2.0")
+    if config.get("acpw:images", {}).get("registry") == "ecr":
+        # The one setting the upgrade asks for (refused until given, README "Upgrading from
+        # 0.2.0"): the pull-through cache's credential for ghcr.io.
+        config = _merge(
+            config, {"images": {"ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}}}
+        )
     outcome, rest = update_and_follow(cluster, first, config)
     assert outcome.failed is None, outcome.failed
     assert outcome.violations == [], "\n".join(outcome.violations[:20])
@@ -443,11 +445,10 @@ def test_upgrading_from_0_2_0_keeps_every_pod_serving(name: str) -> None:
 
 
 # --- regression cases: the provider's real rules (issue 19) --------------------------------------
-# Each fails on today's product and passes once branch `awaits` lands (strict xfail: it then
-# XPASSes, and the mark must go).
+# Regression cases of issue 19's defects: each failed on release 0.2.0's graph under the
+# provider's real rules (awaited patches, relinquish on delete, init errors re-awaited).
 
 
-@FIXED_ON_AWAITS
 def test_a_large_gateway_that_keeps_progressing_is_not_failed_for_its_size() -> None:
     """Defect 2: the DeploymentPatch is awaited like a Deployment, 10 minutes by default
     (await/deployment.go). 30 pods that take 5 minutes each to become Ready roll for longer."""
@@ -458,7 +459,6 @@ def test_a_large_gateway_that_keeps_progressing_is_not_failed_for_its_size() -> 
     assert outcome.violations == []
 
 
-@FIXED_ON_AWAITS
 def test_the_record_patch_does_not_wait_for_an_istioctl_rollout() -> None:
     """Defect 2: the metadata-only generations-record patch is awaited like the Deployment, so a
     `pulumi up` while an `istioctl install` rollout runs stalls on it (and fails after 10 min)."""
@@ -477,7 +477,6 @@ def test_the_record_patch_does_not_wait_for_an_istioctl_rollout() -> None:
     ]
 
 
-@FIXED_ON_AWAITS
 def test_removing_a_larger_gateway_keeps_its_capacity() -> None:
     """Defect 3: step 2 of a removal deletes the DeploymentPatch; the relinquish (ssa/actions.go)
     drops `maxUnavailable: 0` and the template label, so the gateway rolls under the API defaults
@@ -496,12 +495,15 @@ def test_removing_a_larger_gateway_keeps_its_capacity() -> None:
     assert step2.unawaited == []
 
 
-@FIXED_ON_AWAITS
 def test_a_failed_refresher_job_is_retried_by_the_next_update() -> None:
     """Defect 6: the refresher's initial Job has no `replaceUnready`. After one failure (a new
     IAM key still propagating), the next `pulumi up` re-awaits the same failed Job
     (step_generator.go: init errors -> update step; job.go fails at once on `Failed`)."""
-    base = _config("1.30", PATCHED, images={"registry": "ecr"})
+    base = _config(
+        "1.30",
+        PATCHED,
+        images={"registry": "ecr", "ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}},
+    )
     cluster, first = deploy_from_scratch(base)
     rotated = _merge(base, {"iam": {"keyGeneration": 2}})
     cluster.job_failures["acpw-registry-refresher-initial-"] = 1
