@@ -11,6 +11,7 @@ from acpw import legacy
 from acpw.config import AcpwConfig, ConfigError, config_warnings
 from acpw.credentials import Credentials, CredentialsArgs
 from acpw.gateway import GatewaySettings, GatewaySettingsArgs, PodGeneration
+from acpw.identity import WorkloadIdentity, WorkloadIdentityArgs
 from acpw.images import WasmImages, WasmImagesArgs
 from acpw.istio_resources import (
     GenerationImages,
@@ -99,6 +100,7 @@ class AcpwDeployment(pulumi.ComponentResource):
             ),
             child,
         )
+        identity = self._identity(name, config, desired, plan, child)
         generations = [
             GenerationImages(desired.id, config, images.sender_url, images.sender_sha256),
             *(
@@ -151,7 +153,7 @@ class AcpwDeployment(pulumi.ComponentResource):
                 config=config,
                 generation=pod_generation,
                 records={key: record for key in self._unawaited(config)},
-                rollout_after=[credentials, istio, images],
+                rollout_after=[credentials, istio, images, *([identity] if identity else [])],
                 kubectl_image=images.kubectl_image,
             ),
             child,
@@ -163,7 +165,9 @@ class AcpwDeployment(pulumi.ComponentResource):
             child,
         )
 
-        self.user_arn = credentials.user_arn
+        user_arn = credentials.user_arn or (identity.role_arn if identity else None)
+        assert user_arn is not None  # a generation uses a key or a role
+        self.user_arn = user_arn
         self.secret_names = credentials.secret_names
         self.generation = desired.id
         self.gateways = {
@@ -189,6 +193,35 @@ class AcpwDeployment(pulumi.ComponentResource):
                 "istioOperatorYaml": self.istio_operator_yaml,
                 "observability": self.observability,
             }
+        )
+
+    @staticmethod
+    def _identity(
+        name: str,
+        config: AcpwConfig,
+        desired: RolloutSpec,
+        plan: GenerationPlan,
+        opts: pulumi.ResourceOptions,
+    ) -> WorkloadIdentity | None:
+        """The gateways' role, while the desired or a kept generation is keyless (acpw/identity.py)."""
+        specs = [desired, *(kept.spec for kept in plan.retained)]
+        modes = tuple(sorted({s.credentials for s in specs if not s.uses_key}))
+        if not modes:
+            return None
+        iam = config.iam
+        missing = [
+            f"acpw:iam.{key}: pods still run a generation with iam.credentials '{mode}', "
+            "which needs it until they are replaced: keep it set until the rollout is complete"
+            for mode, key, value in (
+                ("irsa", "oidcProviderArn", iam.oidc_provider_arn),
+                ("podIdentity", "eksClusterName", iam.eks_cluster_name),
+            )
+            if mode in modes and value is None
+        ]
+        if missing:
+            raise ConfigError(missing)
+        return WorkloadIdentity(
+            f"{name}-identity", WorkloadIdentityArgs(config=config, modes=modes), opts
         )
 
     @staticmethod

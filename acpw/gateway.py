@@ -33,7 +33,6 @@ from acpw.contract import (
     GENERATIONS_ANNOTATION,
     INIT_CONTAINER,
     ISTIO_OPERATOR_NAMESPACE,
-    KEY_ENV_NAMES,
     OFF,
     PROGRESS_DEADLINE_SECONDS,
     PROXY_CONTAINER,
@@ -45,6 +44,7 @@ from acpw.contract import (
     WASM_VOLUME,
     ObjectNames,
 )
+from acpw.receiver import proxy_credentials_env
 from acpw.rollout_check import job_name, job_timeout, rollout_check_job, rollout_check_rbac
 
 APPEND = "[1000]"
@@ -111,13 +111,8 @@ def gateway_pod_changes(config: AcpwConfig, generation: PodGeneration) -> Gatewa
     mounts: list[dict[str, Any]] = [
         {"name": WASM_VOLUME, "mountPath": RECEIVER_WASM_DIR, "readOnly": True}
     ]
-    env: list[dict[str, Any]] = [
-        {
-            "name": env_name,
-            "valueFrom": {"secretKeyRef": {"name": generation.credentials_secret, "key": env_name}},
-        }
-        for env_name in KEY_ENV_NAMES
-    ]
+    # Who gets which credentials depends on cloudwatch.signing / iam.credentials (acpw/receiver.py).
+    env = proxy_credentials_env(config, generation.credentials_secret)
     if config.features.receiver_delivery == "envoyFilterBootstrapPatch":
         # Istio applies BOOTSTRAP patches only when the agent starts with this env var.
         env.append({"name": BOOTSTRAP_XDS_AGENT_ENV, "value": "true"})

@@ -182,11 +182,6 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
         "acpw:iam.credentials: 'podIdentity' needs acpw:cloudwatch.signing: envoy",
     ),
     (
-        "OIDC provider without irsa",
-        {"istioVersion": "1.30", "iam": {"oidcProviderArn": OIDC_ARN}},
-        "acpw:iam.oidcProviderArn: only applies to iam.credentials 'irsa'",
-    ),
-    (
         "bad service account",
         {"istioVersion": "1.30", "gateways": [{**GW, "serviceAccount": "Gateway SA"}]},
         "acpw:gateways[0].serviceAccount: 'Gateway SA' is not a ServiceAccount name",

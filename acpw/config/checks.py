@@ -193,17 +193,6 @@ def _signing_problems(config: AcpwConfig) -> list[ConfigProblem]:
                     "whose Pod Identity agent gives the role to the gateway pods",
                 )
             )
-    for name, value, mode in (
-        ("oidcProviderArn", iam.oidc_provider_arn, "irsa"),
-        ("eksClusterName", iam.eks_cluster_name, "podIdentity"),
-    ):
-        if value is not None and iam.credentials != mode:
-            problems.append(
-                ConfigProblem(
-                    f"iam.{name}",
-                    f"only applies to iam.credentials '{mode}' (this is '{iam.credentials}')",
-                )
-            )
     return problems
 
 
