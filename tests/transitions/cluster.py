@@ -496,7 +496,7 @@ class Cluster:
                         return ""
                     return f"no Pod Identity association for {account}"
                 if mode == "irsa" and "Federated" in principal:
-                    subs = next(
+                    subs: str | list[str] = next(
                         (
                             v
                             for k, v in statement["Condition"]["StringEquals"].items()
