@@ -600,7 +600,11 @@ def test_harness_rejects_unsupported_tls_mode(stack: Stack, probes: ProbeModules
 
 
 def _cluster_tls(run: EnvoyRun, name: str) -> Obj:
-    for cluster in run.config.bootstrap["static_resources"]["clusters"]:
+    own = json.loads(run.config.config_yaml or "{}").get("static_resources", {})
+    for cluster in [
+        *run.config.bootstrap["static_resources"]["clusters"],
+        *own.get("clusters", []),
+    ]:
         if cluster["name"] == name:
             typed: Obj = cluster["transport_socket"]["typed_config"]
             return typed
@@ -637,9 +641,13 @@ def test_server_certificate_name_is_checked(
         probes.receiver,
         certificate_hosts=names,
     ) as (run, fake):
-        # What istiod hands Envoy: the names as exact matchers next to the CA.
+        # What istiod hands Envoy: the names as exact matchers next to the CA; with Envoy
+        # signing, the receiver's own cluster (acpw/receiver.py) sets the typed DNS matcher.
         validation = _cluster_tls(run, cluster)["common_tls_context"]["validation_context"]
-        assert validation["match_subject_alt_names"] == [{"exact": monitoring_host}]
+        assert validation.get("match_subject_alt_names") == [{"exact": monitoring_host}] or (
+            validation.get("match_typed_subject_alt_names")
+            == [{"san_type": "DNS", "matcher": {"exact": monitoring_host}}]
+        ), validation
         assert "trusted_ca" in validation
         run.start()
         _start(run, f"{case} {certificate}")
