@@ -33,11 +33,18 @@ from .envoy_harness.probes import ProbeModules, build_probes
 from .envoy_harness.process import EnvoyRun, http_request, mount_namespace_available
 from .envoy_harness.scenario import Scenario
 from .envoy_harness.selection import Workload, gateway_workloads
+from .envoy_harness.sigv4 import check_sigv4
 from .objects import Obj, object_ref, parse_istio_version
 
 KEY_ID = "AKIAACPWCONFORMANCE1"
 SECRET = "conformance-secret-not-sent"
 FULL_ENV = {"ACPW_AWS_ACCESS_KEY_ID": KEY_ID, "ACPW_AWS_SECRET_ACCESS_KEY": SECRET}
+ENVOY_ENV = {
+    "AWS_ACCESS_KEY_ID": "ASIAACPWCONFORMANCE2",
+    "AWS_SECRET_ACCESS_KEY": "conformance-envoy-secret",
+    "AWS_SESSION_TOKEN": "conformance-session-token",
+}
+"""What Envoy's credential chain ends with (env, IRSA or Pod Identity: a key and a token)."""
 STACKS = ["dev", "prod"]
 OUTSIDE_HOST = "not-in-match-hosts.example"
 
@@ -253,8 +260,12 @@ def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeMo
     monitoring_host = cluster.split("||", 1)[1]
     rule = _destination_rule(stack.objects, workload.namespace, monitoring_host)
     sni = monitoring_host  # what CloudWatch's certificate and the SigV4 host need
+    # Envoy signing (acpw/receiver.py signed cluster): Envoy gets credentials as the pod would
+    # (from the key Secret, or from the EKS webhook in keyless modes), and signs every call.
+    envoy_signs = cluster.startswith("acpw-signed|")
+    env = {**FULL_ENV, **(ENVOY_ENV if envoy_signs else {})}
     with Scenario(
-        stack.objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+        stack.objects, workload, stack.istio_version, env, probes.sender, probes.receiver
     ) as (
         run,
         fake,
@@ -284,6 +295,16 @@ def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeMo
             f"{_diagnose(run, plugin, rule)}\n{run.log_tail()}"
         )
         for call in calls:
+            if envoy_signs:
+                region = monitoring_host.split(".")[1]
+                problems = check_sigv4(
+                    call,
+                    access_key=ENVOY_ENV["AWS_ACCESS_KEY_ID"],
+                    secret_key=ENVOY_ENV["AWS_SECRET_ACCESS_KEY"],
+                    session_token=ENVOY_ENV["AWS_SESSION_TOKEN"],
+                    region=monitoring_host.split(".")[1],
+                )
+                assert problems == [], f"{run.config.receiver_route}: {problems}"
             assert call.sni == sni, (
                 f"{object_ref(rule)} spec.trafficPolicy.tls.sni: expected SNI {sni!r}, the endpoint saw {call.sni!r}"
             )
