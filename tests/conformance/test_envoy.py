@@ -296,7 +296,6 @@ def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeMo
         )
         for call in calls:
             if envoy_signs:
-                region = monitoring_host.split(".")[1]
                 problems = check_sigv4(
                     call,
                     access_key=ENVOY_ENV["AWS_ACCESS_KEY_ID"],
