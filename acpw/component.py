@@ -333,7 +333,7 @@ class AcpwDeployment(pulumi.ComponentResource):
     """aws-cloudwatch-proxy-wasm on Istio ingress gateways: IAM identity, key Secrets, Wasm images, Istio objects, gateway settings, dashboard and alarms. The inputs are validated with the same rules and messages as the ``acpw:*`` stack config; AWS and Kubernetes providers are taken from the resource options (``providers``)."""
 
     user_arn: pulumi.Output[str]
-    """ARN of the IAM user whose keys the receiver signs with."""
+    """ARN of the IAM user whose keys sign the CloudWatch calls (keyless modes: the gateways' role)."""
     secret_names: pulumi.Output[dict[str, str]]
     """Per gateway namespace: the Secret holding the desired generation's keys."""
     gateways: pulumi.Output[dict[str, GatewayInfo]]

@@ -59,7 +59,7 @@ class AcpwDeployment(pulumi.ComponentResource):
     """
 
     user_arn: pulumi.Output[str]
-    """ARN of the IAM user whose keys the receiver signs with."""
+    """ARN of the IAM user whose keys sign the CloudWatch calls (keyless modes: the gateways' role)."""
     secret_names: dict[str, str]
     """Per gateway namespace: the Secret holding the desired generation's keys."""
     gateways: dict[str, dict[str, object]]
