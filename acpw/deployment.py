@@ -88,6 +88,15 @@ class AcpwDeployment(pulumi.ComponentResource):
             receiver_file_sha256=images.receiver_file_sha256,
         )
         plan, live = self._plan(name, config, desired)
+        if plan.legacy_gateways and not desired.uses_key:
+            # Release 0.1.0's pods read the fixed-name key Secret: it must stay until they go.
+            raise ConfigError(
+                [
+                    f"acpw:iam.credentials: '{config.iam.credentials}' while pods of release 0.1.0 "
+                    f"still run on {', '.join(plan.legacy_gateways)}: deploy with 'accessKey' "
+                    "until they are replaced, then switch"
+                ]
+            )
         legacy_namespaces = sorted({key.split("/", 1)[0] for key in plan.legacy_gateways})
         credentials = Credentials(
             f"{name}-credentials",
