@@ -168,8 +168,8 @@ def test_credentials_secret_carries_both_env_keys_and_the_proxy_reads_them(name:
     if iam.get("credentials") in ("irsa", "podIdentity"):
         # Keyless: no Secret, and nothing reads one.
         assert secrets == {}, f"{name}: a keyless stack renders credentials Secrets"
-        refs = [w for obj in case.objects for w, _ in _key_env_refs(obj)]
-        assert refs == [], f"{name}: key env read from a Secret at {refs}"
+        reads = [w for obj in case.objects for w, _ in _key_env_refs(obj)]
+        assert reads == [], f"{name}: key env read from a Secret at {reads}"
         return
     assert secrets, f"{name}: no credentials Secret rendered"
     for (namespace, secret_name), secret in secrets.items():
