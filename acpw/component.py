@@ -58,6 +58,13 @@ class CloudWatch(TypedDict):
     request_timeout_ms: NotRequired[pulumi.Input[int]]
     """Timeout of one PutMetricData call, in milliseconds. Allowed: 100 to 60000. Default:
     ``5000``."""
+    signing: NotRequired[pulumi.Input[str]]
+    """Who signs the PutMetricData calls: ``module`` (the receiver, static keys, ap-northeast-1
+    only) or ``envoy`` (Envoy's ``aws_request_signing`` upstream filter on the receiver's own
+    cluster: any region, session credentials, IRSA, EKS Pod Identity; Istio 1.22 or later). Unset:
+    ``envoy`` where ``module`` cannot work (another region, or a keyless ``iam.credentials``) on
+    Istio 1.22+, else ``module``: so upgrading the program never changes what a working stack runs
+    (a changed default would roll every gateway). Allowed: ``module``, ``envoy``."""
 
 
 class Gateway(TypedDict):
@@ -83,6 +90,11 @@ class Gateway(TypedDict):
     enabled: NotRequired[pulumi.Input[bool]]
     """False: take ACPW off this gateway (pods roll without it); remove the entry afterwards.
     Default: ``true``."""
+    service_account: NotRequired[pulumi.Input[str]]
+    """The gateway pods' ServiceAccount, trusted by the IAM role (``iam.credentials`` ``irsa`` /
+    ``podIdentity``); unset: ``<name>-service-account`` for ``istioOperator`` (Istio's gateway
+    chart), ``<name>`` for ``deploymentPatch`` (the ``istio/gateway`` Helm chart's default).
+    Allowed: a DNS subdomain (up to 253 of a-z, 0-9, - and .)."""
 
 
 class Images(TypedDict):
@@ -146,11 +158,25 @@ class Images(TypedDict):
 
 
 class Iam(TypedDict):
-    """The AWS identity whose static keys the receiver signs with."""
+    """The AWS identity the CloudWatch calls are signed with."""
 
+    credentials: NotRequired[pulumi.Input[str]]
+    """Where the signing credentials come from: ``accessKey`` (an IAM user's key in a Secret, read
+    from env), ``irsa`` (an IAM role assumed with the ServiceAccount token through the cluster's
+    OIDC provider; Istio 1.24+) or ``podIdentity`` (an IAM role given by the EKS Pod Identity agent;
+    Istio 1.22+). The keyless modes need ``cloudwatch.signing: envoy`` and create no IAM user, key
+    or Secret. Allowed: ``accessKey``, ``irsa``, ``podIdentity``. Default: ``accessKey``."""
+    oidc_provider_arn: NotRequired[pulumi.Input[str]]
+    """``irsa``: the IAM OIDC provider of the cluster's ServiceAccount issuer (the role trusts it
+    for exactly the gateways' ServiceAccounts). Allowed:
+    arn:aws:iam::<account>:oidc-provider/<issuer host and path>."""
+    eks_cluster_name: NotRequired[pulumi.Input[str]]
+    """``podIdentity``: the EKS cluster whose Pod Identity associations give the role to the
+    gateways' ServiceAccounts (the Pod Identity agent add-on must run). Allowed: 1 to 100 of
+    letters, digits, - and _."""
     user_name: NotRequired[pulumi.Input[str]]
-    """Name of the IAM user; unset: ``<project>-<stack>``. Allowed: 1 to 64 of letters, digits and +
-    = , . @ _ -."""
+    """Name of the IAM user (``accessKey``) or role (``irsa``, ``podIdentity``); unset:
+    ``<project>-<stack>``. Allowed: 1 to 64 of letters, digits and + = , . @ _ -."""
     path: NotRequired[pulumi.Input[str]]
     """IAM path of the user. Allowed: / or /segments/ of printable ASCII, no //, up to 512. Default:
     ``/acpw/``."""
@@ -315,7 +341,7 @@ class AcpwDeployment(pulumi.ComponentResource):
     """aws-cloudwatch-proxy-wasm on Istio ingress gateways: IAM identity, key Secrets, Wasm images, Istio objects, gateway settings, dashboard and alarms. The inputs are validated with the same rules and messages as the ``acpw:*`` stack config; AWS and Kubernetes providers are taken from the resource options (``providers``)."""
 
     user_arn: pulumi.Output[str]
-    """ARN of the IAM user whose keys the receiver signs with."""
+    """ARN of the IAM user whose keys sign the CloudWatch calls (keyless modes: the gateways' role)."""
     secret_names: pulumi.Output[dict[str, str]]
     """Per gateway namespace: the Secret holding the desired generation's keys."""
     gateways: pulumi.Output[dict[str, GatewayInfo]]

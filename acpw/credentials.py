@@ -98,8 +98,9 @@ class CredentialsArgs:
 
     config: AcpwConfig
     """The validated stack configuration (``acpw:iam``, CloudWatch namespace, gateway namespaces)."""
-    keys: list[KeyIdentity] = field(default_factory=list)
-    """Keys to keep, the desired one first (default: the configured one only)."""
+    keys: list[KeyIdentity] | None = None
+    """Keys to keep, the desired one first (None: the configured one only; empty: none, as
+    when every kept generation is keyless)."""
     revoked: list[KeyIdentity] = field(default_factory=list)
     """Keys to deactivate at once (kept, inactive, until no generation lists them)."""
     legacy_namespaces: list[str] = field(default_factory=list)
@@ -122,8 +123,8 @@ class Credentials(pulumi.ComponentResource):
     access_keys: dict[KeyIdentity, aws.iam.AccessKey]
     secrets: dict[tuple[str, KeyIdentity], k8s.core.v1.Secret]
     """Per (gateway namespace, key): the Secret a generation's pods read their key from."""
-    user_arn: pulumi.Output[str]
-    """ARN of the desired user."""
+    user_arn: pulumi.Output[str] | None
+    """ARN of the desired user (None: no generation uses a key)."""
     secret_names: dict[str, str]
     """Per gateway namespace: the desired key's Secret."""
 
@@ -134,7 +135,7 @@ class Credentials(pulumi.ComponentResource):
         config = args.config
         assert config.iam.user_name is not None
         desired = KeyIdentity(config.iam.user_name, config.iam.key_generation)
-        keys = args.keys or [desired]
+        keys = [desired] if args.keys is None else args.keys
         self._name = name
         self._names = config.names
         self.users = {}
@@ -159,7 +160,7 @@ class Credentials(pulumi.ComponentResource):
                 self.secrets[(namespace, identity)] = self._create_secret(
                     namespace, identity, self.access_keys[identity]
                 )
-        for namespace in args.legacy_namespaces:
+        for namespace in args.legacy_namespaces if desired in self.access_keys else []:
             # Release 0.1.0's Secret, under its old resource name: unchanged, so not touched.
             k8s.core.v1.Secret(
                 f"{name}-secret-{namespace}",
@@ -170,10 +171,13 @@ class Credentials(pulumi.ComponentResource):
                 string_data=self._key_data(self.access_keys[desired]),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.access_keys[desired]]),
             )
-        self.user_arn = self.users[desired.user_name].arn
-        self.secret_names = {
-            ns: credentials_secret_name(desired, config.names) for ns in config.enabled_namespaces
-        }
+        user = self.users.get(desired.user_name)
+        self.user_arn = user.arn if user is not None else None
+        self.secret_names = (
+            {ns: credentials_secret_name(desired, config.names) for ns in config.enabled_namespaces}
+            if desired in self.access_keys
+            else {}
+        )
         self.register_outputs({"userArn": self.user_arn, "secretNames": self.secret_names})
 
     def _create_user(self, config: AcpwConfig, user_name: str, *, current: bool) -> aws.iam.User:

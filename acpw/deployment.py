@@ -11,6 +11,7 @@ from acpw import legacy
 from acpw.config import AcpwConfig, ConfigError, config_warnings
 from acpw.credentials import Credentials, CredentialsArgs
 from acpw.gateway import GatewaySettings, GatewaySettingsArgs, PodGeneration
+from acpw.identity import WorkloadIdentity, WorkloadIdentityArgs
 from acpw.images import WasmImages, WasmImagesArgs
 from acpw.installers import Awaiter, gateways_awaited_by
 from acpw.istio_resources import (
@@ -59,7 +60,7 @@ class AcpwDeployment(pulumi.ComponentResource):
     """
 
     user_arn: pulumi.Output[str]
-    """ARN of the IAM user whose keys the receiver signs with."""
+    """ARN of the IAM user whose keys sign the CloudWatch calls (keyless modes: the gateways' role)."""
     secret_names: dict[str, str]
     """Per gateway namespace: the Secret holding the desired generation's keys."""
     gateways: dict[str, dict[str, object]]
@@ -88,6 +89,15 @@ class AcpwDeployment(pulumi.ComponentResource):
             receiver_file_sha256=images.receiver_file_sha256,
         )
         plan, live = self._plan(name, config, desired)
+        if plan.legacy_gateways and not desired.uses_key:
+            # Release 0.1.0's pods read the fixed-name key Secret: it must stay until they go.
+            raise ConfigError(
+                [
+                    f"acpw:iam.credentials: '{config.iam.credentials}' while pods of release 0.1.0 "
+                    f"still run on {', '.join(plan.legacy_gateways)}: deploy with 'accessKey' "
+                    "until they are replaced, then switch"
+                ]
+            )
         legacy_namespaces = sorted({key.split("/", 1)[0] for key in plan.legacy_gateways})
         credentials = Credentials(
             f"{name}-credentials",
@@ -100,6 +110,7 @@ class AcpwDeployment(pulumi.ComponentResource):
             ),
             child,
         )
+        identity = self._identity(name, config, desired, plan, child)
         generations = [
             GenerationImages(desired.id, config, images.sender_url, images.sender_sha256),
             *(
@@ -152,7 +163,7 @@ class AcpwDeployment(pulumi.ComponentResource):
                 config=config,
                 generation=pod_generation,
                 records={key: record for key in self._unawaited(config)},
-                rollout_after=[credentials, istio, images],
+                rollout_after=[credentials, istio, images, *([identity] if identity else [])],
                 kubectl_image=images.kubectl_image,
             ),
             child,
@@ -164,7 +175,9 @@ class AcpwDeployment(pulumi.ComponentResource):
             child,
         )
 
-        self.user_arn = credentials.user_arn
+        user_arn = credentials.user_arn or (identity.role_arn if identity else None)
+        assert user_arn is not None  # a generation uses a key or a role
+        self.user_arn = user_arn
         self.secret_names = credentials.secret_names
         self.generation = desired.id
         self.gateways = {
@@ -190,6 +203,35 @@ class AcpwDeployment(pulumi.ComponentResource):
                 "istioOperatorYaml": self.istio_operator_yaml,
                 "observability": self.observability,
             }
+        )
+
+    @staticmethod
+    def _identity(
+        name: str,
+        config: AcpwConfig,
+        desired: RolloutSpec,
+        plan: GenerationPlan,
+        opts: pulumi.ResourceOptions,
+    ) -> WorkloadIdentity | None:
+        """The gateways' role, while the desired or a kept generation is keyless (acpw/identity.py)."""
+        specs = [desired, *(kept.spec for kept in plan.retained)]
+        modes = tuple(sorted({s.credentials for s in specs if not s.uses_key}))
+        if not modes:
+            return None
+        iam = config.iam
+        missing = [
+            f"acpw:iam.{key}: pods still run a generation with iam.credentials '{mode}', "
+            "which needs it until they are replaced: keep it set until the rollout is complete"
+            for mode, key, value in (
+                ("irsa", "oidcProviderArn", iam.oidc_provider_arn),
+                ("podIdentity", "eksClusterName", iam.eks_cluster_name),
+            )
+            if mode in modes and value is None
+        ]
+        if missing:
+            raise ConfigError(missing)
+        return WorkloadIdentity(
+            f"{name}-identity", WorkloadIdentityArgs(config=config, modes=modes), opts
         )
 
     @staticmethod

@@ -34,7 +34,6 @@ from acpw.contract import (
     GENERATIONS_ANNOTATION,
     INIT_CONTAINER,
     ISTIO_OPERATOR_NAMESPACE,
-    KEY_ENV_NAMES,
     OFF,
     PROGRESS_DEADLINE_SECONDS,
     PROXY_CONTAINER,
@@ -47,6 +46,7 @@ from acpw.contract import (
     ObjectNames,
 )
 from acpw.installers import Awaiter, gateways_awaited_by, installer_of
+from acpw.receiver import proxy_credentials_env
 from acpw.rollout_check import (
     BACKSTOP_SECONDS,
     job_name,
@@ -128,13 +128,8 @@ def gateway_pod_changes(config: AcpwConfig, generation: PodGeneration) -> Gatewa
     mounts: list[dict[str, Any]] = [
         {"name": WASM_VOLUME, "mountPath": RECEIVER_WASM_DIR, "readOnly": True}
     ]
-    env: list[dict[str, Any]] = [
-        {
-            "name": env_name,
-            "valueFrom": {"secretKeyRef": {"name": generation.credentials_secret, "key": env_name}},
-        }
-        for env_name in KEY_ENV_NAMES
-    ]
+    # Who gets which credentials depends on cloudwatch.signing / iam.credentials (acpw/receiver.py).
+    env = proxy_credentials_env(config, generation.credentials_secret)
     if config.features.receiver_delivery == "envoyFilterBootstrapPatch":
         # Istio applies BOOTSTRAP patches only when the agent starts with this env var.
         env.append({"name": BOOTSTRAP_XDS_AGENT_ENV, "value": "true"})

@@ -73,7 +73,7 @@ class IstioVersion:
         return self.patch is not None and newest is not None and self.patch > newest
 
 
-Column = Literal["receiver", "wasm", "networking", "gateway"]
+Column = Literal["receiver", "wasm", "networking", "gateway", "signing"]
 """A column of the README's version matrix."""
 
 COLUMNS: dict[Column, str] = {
@@ -81,6 +81,7 @@ COLUMNS: dict[Column, str] = {
     "wasm": "WasmPlugin fields",
     "networking": "ServiceEntry / DestinationRule",
     "gateway": "gateway settings",
+    "signing": "CloudWatch signing / AWS identity",
 }
 """The README matrix columns and their headings."""
 
@@ -89,6 +90,7 @@ OLDEST_BEHAVIOUR: dict[Column, str] = {
     "wasm": "no `imagePullSecret` (ignored: private registries are refused)",
     "networking": "`v1beta1`, `caCertificates` = OS bundle (no verification by default)",
     "gateway": "IstioOperator created in-cluster + exported",
+    "signing": "`module` + `accessKey` only (Envoy < 1.30: `aws_request_signing` is no upstream filter)",
 }
 """What the oldest supported release gets, per README column."""
 
@@ -136,7 +138,21 @@ CHANGES: tuple[Change, ...] = (
         "gateway",
         "same (in-cluster operator deprecated)",
     ),
+    # Envoy 1.30 (Istio 1.22): aws_request_signing works as an upstream HTTP filter, and its
+    # credential chain reads an EKS Pod Identity token file (ENVOY_RELEASES has the sources).
+    Change(
+        "envoy_upstream_signing",
+        (22, 0),
+        "signing",
+        "`signing: envoy` (any region); `podIdentity` (Envoy 1.30)",
+    ),
+    Change("envoy_pod_identity", (22, 0), None),
     Change("tls_always_verified", (24, 0), "networking", "`v1`, verification always on"),
+    # Envoy 1.32 (Istio 1.24) fetches web-identity (IRSA) credentials by default; 1.29 - 1.31
+    # only with a runtime flag the program does not set.
+    Change(
+        "envoy_web_identity", (24, 0), "signing", "+ `irsa` (Envoy 1.32: web identity by default)"
+    ),
     Change(
         "in_cluster_operator_removed",
         (24, 0),
@@ -213,10 +229,113 @@ class IstioFeatures:
         return self.has("tls_verifies_by_default")
 
     @property
+    def envoy_upstream_signing(self) -> bool:
+        """Envoy's ``aws_request_signing`` filter works on a cluster (upstream filter) from 1.22."""
+        return self.has("envoy_upstream_signing")
+
+    @property
+    def envoy_pod_identity(self) -> bool:
+        """Envoy's credential chain reads an EKS Pod Identity token file from 1.22 (Envoy 1.30)."""
+        return self.has("envoy_pod_identity")
+
+    @property
+    def envoy_web_identity(self) -> bool:
+        """Envoy fetches IRSA (web identity) credentials by default from 1.24 (Envoy 1.32)."""
+        return self.has("envoy_web_identity")
+
+    @property
+    def envoy(self) -> EnvoyRelease:
+        """The Envoy this release's istio-proxy ships."""
+        return ENVOY_RELEASES[self.version.minor]
+
+    @property
     def in_cluster_operator(self) -> bool:
         """The in-cluster IstioOperator controller exists up to 1.23 (removed in 1.24)."""
         return not self.has("in_cluster_operator_removed")
 
+
+FEATURE_NAMES = {
+    "envoy_upstream_signing": "Envoy signing (acpw:cloudwatch.signing: envoy)",
+    "envoy_pod_identity": "EKS Pod Identity (acpw:iam.credentials: podIdentity)",
+    "envoy_web_identity": "IRSA (acpw:iam.credentials: irsa)",
+}
+"""What the Envoy features enable, for the error refusing them on an older release."""
+
+
+def first_release(change: str) -> str:
+    """The first release with the named :data:`CHANGES` entry, as ``1.<minor>``."""
+    minor, patch = _SINCE[change]
+    return f"1.{minor}" + (f".{patch}" if patch else "")
+
+
+@dataclass(frozen=True)
+class EnvoyRelease:
+    """The Envoy inside one Istio minor's istio-proxy, and what its ``aws_request_signing`` does."""
+
+    version: str
+    """Envoy version (``1.30.x``: minor known, patch not read)."""
+    verified: bool
+    """True: read from envoy ``VERSION.txt`` at the pinned SHA or an istio/proxy commit message;
+    False: from the rule Istio 1.N ships Envoy 1.(N+8) (istio.io supported-releases page, holds at
+    every verified point)."""
+    proxy_sha: str
+    """istio/proxy commit pinned by istio/istio ``istio.deps`` (``lastStableSHA``) at the newest tag."""
+    envoy_sha: str
+    """``ENVOY_SHA`` in istio/proxy ``WORKSPACE`` at that commit (1.15: the istio/envoy fork)."""
+    providers: str
+    """Credential providers of the filter's default chain (legend in :data:`PROVIDER_LEGEND`)."""
+
+
+PROVIDER_LEGEND = {
+    "E": "env AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN",
+    "F": "credentials file (envoy PR #25532, Envoy 1.26)",
+    "W*": "web identity (IRSA) only with runtime "
+    "envoy.reloadable_features.use_http_client_to_fetch_aws_credentials=true (Envoy 1.29 - 1.31)",
+    "W": "web identity (IRSA), default (changelogs/1.32.0.yaml flips the flag on)",
+    "T": "container credentials (ECS-style URI)",
+    "P": "EKS Pod Identity token file (envoy PR #32833, changelogs/1.30.0.yaml)",
+    "I": "EC2 instance metadata",
+}
+"""Legend of :attr:`EnvoyRelease.providers`."""
+
+ENVOY_RELEASES: dict[int, EnvoyRelease] = {
+    12: EnvoyRelease("1.20.x", False, "a732fe73", "ad78e0a9", "E, T, I"),
+    13: EnvoyRelease("1.21.x", False, "ae81d0ed", "cc694c96", "E, T, I"),
+    14: EnvoyRelease("1.22.x", False, "a757eae4", "f2404ab4", "E, T, I"),
+    15: EnvoyRelease("1.23.x", False, "9da601c6", "87bbee93", "E, T, I"),
+    16: EnvoyRelease("1.24.x", False, "ca3e0c6e", "bd031da7", "E, T, I"),
+    17: EnvoyRelease("1.25.x", False, "e1222b56", "e208fc2a", "E, T, I"),
+    18: EnvoyRelease("1.26.x", False, "491c2e17", "ffdedd22", "E, F, T, I"),
+    19: EnvoyRelease("1.27.x", False, "a9208e4b", "be4f1cfd", "E, F, T, I"),
+    20: EnvoyRelease("1.28.x", False, "b748410c", "c6cd2f02", "E, F, T, I"),
+    21: EnvoyRelease("1.29.9", True, "78bd2d9b", "94aa5f7f", "E, F, W*, T, I"),
+    22: EnvoyRelease("1.30.x", False, "b7950257", "583d388e", "E, F, W*, T, P, I"),
+    23: EnvoyRelease("1.31.8-dev", True, "8d0aa290", "0d8a5e35", "E, F, W*, T, P, I"),
+    24: EnvoyRelease("1.32.x", False, "c72ea79f", "93466adc", "E, F, W, T, P, I"),
+    25: EnvoyRelease("1.33.8", True, "ab5b0d32", "29a3107a", "E, F, W, T, P, I"),
+    26: EnvoyRelease("1.34.x", False, "51e3efe7", "8854dd14", "E, F, W, T, P, I"),
+    27: EnvoyRelease("1.35.x", False, "a2abd28f", "3a854667", "E, F, W, T, P, I"),
+    28: EnvoyRelease("1.36.x", False, "6aa6f06f", "57198c44", "E, F, W, T, P, I"),
+    29: EnvoyRelease("1.37.x", False, "8f4f6932", "fe0bc162", "E, F, W, T, P, I"),
+    30: EnvoyRelease("1.38.4-dev", True, "81864a1c", "4f1e006e", "E, F, W, T, P, I"),
+}
+"""Per Istio minor (newest patch of :data:`NEWEST_KNOWN_PATCH`), the Envoy its proxy ships.
+
+How it was found: ``git show <tag>:istio.deps`` in istio/istio (proxy ``lastStableSHA``), then
+``git show <proxy_sha>:WORKSPACE`` in istio/proxy (``ENVOY_SHA``). Every release compiles
+``envoy.filters.http.aws_request_signing`` and ``envoy.filters.http.header_mutation`` in
+(istio/proxy ``bazel/extension_config/extensions_build_config.bzl``). Envoy facts:
+
+- upstream filter: envoy PR #31736, changelogs/1.30.0.yaml ("support use as an upstream HTTP
+  filter"); before, config.cc registers only the downstream factory. First: Istio 1.22.
+- ``host_rewrite``: envoy PR #10280 (Envoy 1.14): every supported release.
+- an existing ``Authorization`` header: the Envoy 1.30-era signer *adds* its own
+  (``headers.addCopy``; envoy issues #15963, #23702, #35075), the newer one replaces it (seen with
+  Envoy 1.40 here). Which Envoy first replaces is not pinned down, so the program always removes
+  the receiver's ``Authorization`` / ``X-Amz-Date`` / ``X-Amz-Security-Token`` with a
+  ``header_mutation`` upstream filter before the signer.
+- the web-identity STS endpoint is not configurable (``sts.<region>.amazonaws.com``).
+"""
 
 MATRIX_MINORS: tuple[int, ...] = (13, 14, 19, 20, 21, 23, 24, NEWEST_SUPPORTED[1])
 """The releases the mock and conformance tests render (``tests/matrix.py``): each side of every

@@ -95,6 +95,10 @@ class RolloutSpec:
     receiver_file_sha256: str | None = None
     instance: str = DEFAULT_INSTANCE
     """The object-name prefix: a new one names every object anew, so it is a new generation."""
+    signing: str = "module"
+    """``cloudwatch.signing`` (resolved): who signs the CloudWatch calls."""
+    credentials: str = "accessKey"
+    """``iam.credentials``: the key Secret (``accessKey``) or a role (``irsa``, ``podIdentity``)."""
 
     @classmethod
     def from_config(
@@ -127,10 +131,22 @@ class RolloutSpec:
             sender_file_sha256=sender_file_sha256 if images.sender_file else None,
             receiver_file_sha256=receiver_file_sha256 if images.receiver_file else None,
             instance=config.instance,
+            signing=config.signing,
+            credentials=config.iam.credentials,
         )
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        data = asdict(self)
+        # Left out at their defaults, so the id of a generation from before they existed holds.
+        for name, default in _LATER_FIELDS.items():
+            if data[name] == default:
+                del data[name]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def uses_key(self) -> bool:
+        """Its pods read an IAM access key (``accessKey``): the key and its Secret must exist."""
+        return self.credentials == "accessKey"
 
     @classmethod
     def from_json(cls, text: str) -> RolloutSpec:
@@ -155,6 +171,7 @@ class RolloutSpec:
                 "istio_version": IstioVersion.parse(self.istio_version),
                 "cloudwatch": current.cloudwatch.model_copy(
                     update={
+                        "signing": self.signing,
                         "region": self.region,
                         "namespace": self.metric_namespace,
                         "metric_name": self.metric_name,
@@ -173,7 +190,11 @@ class RolloutSpec:
                     }
                 ),
                 "iam": current.iam.model_copy(
-                    update={"user_name": self.user_name, "key_generation": self.key_generation}
+                    update={
+                        "user_name": self.user_name,
+                        "key_generation": self.key_generation,
+                        "credentials": self.credentials,
+                    }
                 ),
                 "match_hosts": list(self.match_hosts),
                 "fail_strategy": self.fail_strategy,
@@ -181,6 +202,10 @@ class RolloutSpec:
                 "instance": self.instance,
             }
         )
+
+
+_LATER_FIELDS = {"signing": "module", "credentials": "accessKey"}
+"""Spec fields added after generations were first recorded, with the value they had then."""
 
 
 @dataclass(frozen=True)
@@ -331,8 +356,9 @@ class GenerationPlan:
 
     def keys(self, desired: RolloutSpec) -> list[KeyIdentity]:
         """Every key to keep, desired first; revoked ones stay (inactive) for one more update."""
-        keys = [desired.key]
-        for identity in [kept.spec.key for kept in self.retained] + self.revoked:
+        keys = [desired.key] if desired.uses_key else []
+        kept_keys = [kept.spec.key for kept in self.retained if kept.spec.uses_key]
+        for identity in kept_keys + self.revoked:
             if identity not in keys:
                 keys.append(identity)
         return keys
@@ -384,7 +410,11 @@ def plan_generations(
         users_of: dict[KeyIdentity, list[str]] = {}
         for key, gateway in sorted(live.items()):
             for running in (gateway.template, *gateway.recorded):
-                if running is not None and running.spec.key != desired.key:
+                if (
+                    running is not None
+                    and running.spec.uses_key
+                    and (running.spec.key != desired.key or not desired.uses_key)
+                ):
                     users_of.setdefault(running.spec.key, []).append(key)
         for identity, gateways in sorted(users_of.items()):
             plan.revoked.append(identity)
@@ -402,7 +432,9 @@ def plan_generations(
             "wait for it, `pulumi up`), then change the registry"
         )
     # Keys the last update kept still exist until the end of this one: they count too.
-    existing = [k.spec.key for gateway in live.values() for k in gateway.recorded]
+    existing = [
+        k.spec.key for gateway in live.values() for k in gateway.recorded if k.spec.uses_key
+    ]
     per_user: dict[str, set[int]] = {}
     for identity in [*plan.keys(desired), *existing]:
         per_user.setdefault(identity.user_name, set()).add(identity.generation)

@@ -296,6 +296,14 @@ def validate_receiver_iam_policy(
 # --- credentials ----------------------------------------------------------------------------
 
 
+PUBLIC_PLACEHOLDERS = {
+    "ACPW_AWS_ACCESS_KEY_ID": "ACPW-ENVOY-SIGNS-NOT-A-KEY",
+    "ACPW_AWS_SECRET_ACCESS_KEY": "acpw-envoy-signs-this-is-not-a-secret",
+}
+"""The fixed, public values the receiver gets when Envoy signs (acpw/receiver.py
+``PLACEHOLDER_KEYS``; tests/test_policy.py checks they agree): not credentials."""
+
+
 def plain_credential_problems(resource_type: str, props: Any) -> list[str]:
     """Credentials outside a secret: a Kubernetes Secret's data/stringData, credential-named
     fields (password, *credentials, secret access key, .dockerconfigjson) and credential env vars
@@ -321,6 +329,7 @@ def plain_credential_problems(resource_type: str, props: Any) -> list[str]:
             and _CREDENTIAL_ENV.search(value["name"])
             and "value" in value
             and _has_plain_leaf(value["value"])
+            and PUBLIC_PLACEHOLDERS.get(value["name"]) != value["value"]
         ):
             problems.append(
                 f"{path} sets {value['name']} to a literal: use valueFrom.secretKeyRef or a secret"

@@ -60,6 +60,59 @@ def test_defaults_follow_the_issue_contract() -> None:
     assert config.receiver_vm_id == "aws-cloudwatch-proxy-wasm-receiver"
 
 
+@pytest.mark.parametrize(
+    ("raw", "signing"),
+    [
+        # Where module signing works (every stack before Envoy signing), it stays the default.
+        ({"istioVersion": "1.30"}, "module"),
+        ({"istioVersion": "1.21"}, "module"),
+        # Where it cannot, Envoy signs by default.
+        ({"istioVersion": "1.22", "cloudwatch": {"region": "eu-west-1"}}, "envoy"),
+        (
+            {"istioVersion": "1.22", "iam": {"credentials": "podIdentity", "eksClusterName": "c"}},
+            "envoy",
+        ),
+        ({"istioVersion": "1.30", "cloudwatch": {"signing": "envoy"}}, "envoy"),
+        (
+            {
+                "istioVersion": "1.30",
+                "cloudwatch": {"region": "eu-west-1"},
+                "images": {"modulesHonourRegion": True},
+            },
+            "module",
+        ),
+    ],
+)
+def test_signing_default(raw: dict[str, Any], signing: str) -> None:
+    assert load(raw).signing == signing
+
+
+def test_service_account_defaults_per_installer() -> None:
+    config = load(
+        {
+            "istioVersion": "1.30",
+            "gateways": [
+                {**GW, "name": "a", "selector": {"app": "a"}},
+                {**GW, "name": "b", "selector": {"app": "b"}, "installer": "deploymentPatch"},
+                {**GW, "name": "c", "selector": {"app": "c"}, "serviceAccount": "mine"},
+            ],
+        }
+    )
+    assert [g.service_account_name for g in config.gateways] == [
+        "a-service-account",
+        "b",
+        "mine",
+    ]
+
+
+def test_irsa_issuer_comes_from_the_provider_arn() -> None:
+    config = load(
+        {"istioVersion": "1.24", "iam": {"credentials": "irsa", "oidcProviderArn": OIDC_ARN}}
+    )
+    assert config.iam.oidc_issuer == "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123"
+    assert config.signing == "envoy"
+
+
 def test_region_comes_from_cloudwatch_before_aws_region() -> None:
     config = load(
         {
@@ -72,7 +125,74 @@ def test_region_comes_from_cloudwatch_before_aws_region() -> None:
     assert config.region == "eu-west-1"
 
 
+OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123"
+
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "unknown signing",
+        {"istioVersion": "1.30", "cloudwatch": {"signing": "sidecar"}},
+        "acpw:cloudwatch.signing: 'sidecar' is not allowed",
+    ),
+    (
+        "envoy signing before 1.22",
+        {"istioVersion": "1.21", "cloudwatch": {"signing": "envoy"}},
+        "acpw:cloudwatch.signing: Envoy signing (acpw:cloudwatch.signing: envoy) needs Istio 1.22 "
+        "or later: Istio 1.21 ships Envoy 1.29.9",
+    ),
+    (
+        "irsa before 1.24",
+        {"istioVersion": "1.23", "iam": {"credentials": "irsa", "oidcProviderArn": OIDC_ARN}},
+        "acpw:iam.credentials: IRSA (acpw:iam.credentials: irsa) needs Istio 1.24 or later",
+    ),
+    (
+        "pod identity before 1.22",
+        {"istioVersion": "1.21", "iam": {"credentials": "podIdentity", "eksClusterName": "c"}},
+        "acpw:iam.credentials: EKS Pod Identity (acpw:iam.credentials: podIdentity) needs Istio "
+        "1.22 or later",
+    ),
+    (
+        "irsa without the OIDC provider",
+        {"istioVersion": "1.30", "iam": {"credentials": "irsa"}},
+        "acpw:iam.oidcProviderArn: required for iam.credentials 'irsa'",
+    ),
+    (
+        "malformed OIDC provider",
+        {
+            "istioVersion": "1.30",
+            "iam": {"credentials": "irsa", "oidcProviderArn": "arn:aws:iam::1234:role/x"},
+        },
+        "acpw:iam.oidcProviderArn: 'arn:aws:iam::1234:role/x' is not an IAM OIDC provider ARN",
+    ),
+    (
+        "pod identity without the cluster",
+        {"istioVersion": "1.30", "iam": {"credentials": "podIdentity"}},
+        "acpw:iam.eksClusterName: required for iam.credentials 'podIdentity'",
+    ),
+    (
+        "bad EKS cluster name",
+        {"istioVersion": "1.30", "iam": {"credentials": "podIdentity", "eksClusterName": "-x"}},
+        "acpw:iam.eksClusterName: '-x' is not an EKS cluster name",
+    ),
+    (
+        "keyless with module signing",
+        {
+            "istioVersion": "1.30",
+            "cloudwatch": {"signing": "module"},
+            "iam": {"credentials": "podIdentity", "eksClusterName": "prod"},
+        },
+        "acpw:iam.credentials: 'podIdentity' needs acpw:cloudwatch.signing: envoy",
+    ),
+    (
+        "bad service account",
+        {"istioVersion": "1.30", "gateways": [{**GW, "serviceAccount": "Gateway SA"}]},
+        "acpw:gateways[0].serviceAccount: 'Gateway SA' is not a ServiceAccount name",
+    ),
+    (
+        "other region with module signing",
+        {"istioVersion": "1.30", "cloudwatch": {"region": "eu-west-1", "signing": "module"}},
+        "acpw:cloudwatch.region: 'eu-west-1' cannot work with the published v0.1.0 modules, which "
+        "always call monitoring.ap-northeast-1.amazonaws.com: set acpw:cloudwatch.signing: envoy",
+    ),
     (
         "instance with capitals",
         {"istioVersion": "1.30", "instance": "Team"},
@@ -1185,8 +1305,9 @@ class TestPartitions:
         assert error.value.problems == [
             "aws:region (the default of acpw:cloudwatch.region): 'us-east-1' cannot work with the "
             "published v0.1.0 modules, which always call monitoring.ap-northeast-1.amazonaws.com: "
-            "use ap-northeast-1, or set acpw:images.modulesHonourRegion: true for modules built to "
-            "honour the region"
+            "use ap-northeast-1 (Envoy signing, which works in every region, needs Istio 1.22 or "
+            "later; this is 1.20), or set acpw:images.modulesHonourRegion: true for modules built "
+            "to honour the region"
         ]
         with pytest.raises(ConfigError) as error:
             load({"istioVersion": "1.20"}, aws_region="tokyo")

@@ -111,3 +111,26 @@ def test_crd_files_are_of_supported_releases() -> None:
         assert crd.name.endswith(f"-{crd.tag}.yaml"), crd
         assert IstioVersion.parse(crd.tag).minor in supported_minors(), crd
         assert len(crd.blob) == 40, crd
+
+
+def test_envoy_releases_cover_every_supported_release() -> None:
+    from acpw.istio_versions import ENVOY_RELEASES, PROVIDER_LEGEND, supported_minors
+
+    assert set(ENVOY_RELEASES) == set(supported_minors())
+    for minor, release in ENVOY_RELEASES.items():
+        # Istio 1.N ships Envoy 1.(N+8) at every verified point.
+        assert release.version.startswith(f"1.{minor + 8}."), minor
+        assert set(release.providers.split(", ")) <= set(PROVIDER_LEGEND), minor
+
+
+def test_signing_features_start_where_envoy_has_them() -> None:
+    from acpw.istio_versions import ENVOY_RELEASES, IstioFeatures, IstioVersion, first_release
+
+    for minor, release in ENVOY_RELEASES.items():
+        features = IstioFeatures(IstioVersion(minor))
+        assert features.envoy_pod_identity == ("P" in release.providers.split(", ")), minor
+        assert features.envoy_web_identity == ("W" in release.providers.split(", ")), minor
+        # The upstream filter arrived with Envoy 1.30.
+        assert features.envoy_upstream_signing == (minor + 8 >= 30), minor
+    assert first_release("envoy_upstream_signing") == "1.22"
+    assert first_release("envoy_web_identity") == "1.24"

@@ -943,3 +943,18 @@ def test_every_installer_and_delivery_passes_the_whole_pack(version: str) -> Non
 def test_a_metadata_only_patch_rolls_nothing_and_is_not_judged() -> None:
     record = {"kind": "Deployment", "metadata": {"annotations": {"a": "b"}}}
     assert check(pack.validate_gateway_rollout, pack.DEPLOYMENT_PATCH, record) == []
+
+
+def test_public_placeholders_are_the_receivers() -> None:
+    from acpw.receiver import PLACEHOLDER_KEYS
+    from policy.acpw_policy import PUBLIC_PLACEHOLDERS, plain_credential_problems
+
+    assert PUBLIC_PLACEHOLDERS == PLACEHOLDER_KEYS
+    env = {"env": [{"name": "ACPW_AWS_ACCESS_KEY_ID", "value": "AKIAREALLOOKINGKEY00"}]}
+    assert plain_credential_problems("kubernetes:apps/v1:DeploymentPatch", env)
+    env = {
+        "env": [
+            {"name": "ACPW_AWS_ACCESS_KEY_ID", "value": PLACEHOLDER_KEYS["ACPW_AWS_ACCESS_KEY_ID"]}
+        ]
+    }
+    assert plain_credential_problems("kubernetes:apps/v1:DeploymentPatch", env) == []

@@ -47,7 +47,7 @@ def test_a_change_starts_a_row() -> None:
     )
     rows = [line.split(" | ")[0].removeprefix("| ") for line in table.splitlines()[2:]]
     assert rows[-2:] == ["1.24 – 1.26", "1.27 – 1.31"]
-    assert table.splitlines()[-1] == "| 1.27 – 1.31 | same | + `newField` | same | same |"
+    assert table.splitlines()[-1] == "| 1.27 – 1.31 | same | + `newField` | same | same | same |"
 
 
 def test_changes_outside_the_range_or_without_column_add_no_row() -> None:

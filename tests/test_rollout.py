@@ -203,3 +203,35 @@ def test_leaving_ecr_while_pods_pull_from_it_is_refused() -> None:
     assert any(p.startswith("acpw:images.registry:") for p in plan.problems)
     awaited = plan_generations(spec(), live, awaited={GW}, revoke_previous_key=False)
     assert awaited.problems == []
+
+
+def _spec(**raw: Any) -> RolloutSpec:
+    config = load_config(
+        {"istioVersion": "1.30", **raw}, project="acpw", stack="t", aws_region="ap-northeast-1"
+    )
+    return RolloutSpec.from_config(config)
+
+
+def test_signing_and_credentials_at_their_old_defaults_keep_the_generation_id() -> None:
+    spec = _spec()
+    # Generations recorded before these fields existed keep their ids.
+    assert "signing" not in json.loads(spec.to_json())
+    assert "credentials" not in json.loads(spec.to_json())
+    assert RolloutSpec.from_json(spec.to_json()) == spec
+    envoy = _spec(cloudwatch={"signing": "envoy"})
+    assert envoy.id != spec.id
+    assert json.loads(envoy.to_json())["signing"] == "envoy"
+    assert RolloutSpec.from_json(envoy.to_json()) == envoy
+
+
+def test_keyless_generations_keep_no_key() -> None:
+    from acpw.rollout import GenerationPlan, KeptGeneration
+
+    keyed = _spec()
+    keyless = _spec(iam={"credentials": "podIdentity", "eksClusterName": "prod"})
+    assert not keyless.uses_key
+    kept = KeptGeneration(keyed, "oci://x", None, "img")
+    assert GenerationPlan(retained=[kept]).keys(keyless) == [keyed.key]
+    assert GenerationPlan().keys(keyless) == []
+    back = KeptGeneration(keyless, "oci://x", None, "img")
+    assert GenerationPlan(retained=[back]).keys(keyed) == [keyed.key]

@@ -105,6 +105,12 @@ def _ecr_repository(args: MockResourceArgs) -> dict[str, Any]:
     }
 
 
+def _iam_role(args: MockResourceArgs) -> dict[str, Any]:
+    name = args.inputs.get("name", args.name)
+    path = args.inputs.get("path", "/")
+    return {"arn": _arn("iam", f"role{path}{name}"), "uniqueId": f"AROA{name.upper()[:16]}"}
+
+
 def _sns_topic(args: MockResourceArgs) -> dict[str, Any]:
     name = args.inputs.get("name", args.name)
     return {"arn": _arn("sns", name, _region_of(args))}
@@ -123,6 +129,7 @@ def _registry_image(args: MockCallArgs) -> dict[str, Any]:
 
 COMPUTED_OUTPUTS: dict[str, Callable[[MockResourceArgs], dict[str, Any]]] = {
     "aws:iam/user:User": _iam_user,
+    "aws:iam/role:Role": _iam_role,
     "aws:iam/accessKey:AccessKey": _access_key,
     "aws:ecr/repository:Repository": _ecr_repository,
     "aws:sns/topic:Topic": _sns_topic,

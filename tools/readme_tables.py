@@ -19,11 +19,15 @@ from pathlib import Path
 from acpw.istio_versions import (
     CHANGES,
     COLUMNS,
+    ENVOY_RELEASES,
     MATRIX_MINORS,
     NEWEST_SUPPORTED,
     OLDEST_BEHAVIOUR,
     OLDEST_SUPPORTED,
+    PROVIDER_LEGEND,
     Change,
+    IstioFeatures,
+    IstioVersion,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +69,27 @@ def matrix_table(
     return "\n".join(lines) + "\n"
 
 
+def envoy_table(newest: int = NEWEST_SUPPORTED[1], oldest: int = OLDEST_SUPPORTED[1]) -> str:
+    """The Envoy of each Istio release and its request-signing support, as a Markdown table."""
+    lines = [
+        "| Istio | Envoy | istio/proxy | ENVOY_SHA | upstream signing filter | credential providers |",
+        "|---|---|---|---|---|---|",
+    ]
+    for minor in range(oldest, newest + 1):
+        release = ENVOY_RELEASES.get(minor)
+        if release is None:
+            lines.append(f"| 1.{minor} | not recorded | | | | |")
+            continue
+        version = release.version + ("" if release.verified else " (inferred)")
+        upstream = "yes" if IstioFeatures(IstioVersion(minor)).envoy_upstream_signing else "no"
+        lines.append(
+            f"| 1.{minor} | {version} | `{release.proxy_sha}` | `{release.envoy_sha}` | "
+            f"{upstream} | {release.providers} |"
+        )
+    legend = "; ".join(f"{key} = {text}" for key, text in PROVIDER_LEGEND.items())
+    return "\n".join(lines) + "\n\n" + f"Providers: {legend}.\n"
+
+
 def _prose(
     oldest: int, newest: int, matrix: Sequence[int]
 ) -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]:
@@ -104,6 +129,14 @@ def istio_versions_md(
             "What the program does differently from each release on (`same`: as in the row above):",
             "",
             matrix_table(changes, oldest, newest),
+            "## Envoy per release",
+            "",
+            "The Envoy inside each release's istio-proxy (istio/istio `istio.deps` -> istio/proxy "
+            "`WORKSPACE` `ENVOY_SHA`; *inferred*: Istio 1.N ships Envoy 1.(N+8)) and what its "
+            "`envoy.filters.http.aws_request_signing` offers. `host_rewrite` exists in all of "
+            "them (Envoy 1.14). Sources: `ENVOY_RELEASES` in acpw/istio_versions.py.",
+            "",
+            envoy_table(newest, oldest),
         ]
     )
 

@@ -14,12 +14,9 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from acpw.config.errors import PROJECT, ConfigProblem, ConfigWarning, config_key, shown
-from acpw.config.models import AcpwConfig
+from acpw.config.models import PUBLISHED_MODULE_REGION, AcpwConfig
 from acpw.config.upstreams import registry_host, supported_hosts, upstream_of
-from acpw.istio_versions import NEWEST_KNOWN_PATCH
-
-PUBLISHED_MODULE_REGION = "ap-northeast-1"
-"""v0.1.0 hard-codes ``monitoring.ap-northeast-1.amazonaws.com`` as Host and signing host."""
+from acpw.istio_versions import FEATURE_NAMES, NEWEST_KNOWN_PATCH, first_release
 
 _QUOTES = ('"', "'", "\\")
 """What the dashboard's search expressions and Metrics Insights queries cannot quote."""
@@ -119,17 +116,85 @@ def _labels(selector: dict[str, str]) -> str:
 
 def _region_problems(config: AcpwConfig) -> list[ConfigProblem]:
     region = config.cloudwatch.region
-    if config.images.modules_honour_region or region in (None, PUBLISHED_MODULE_REGION):
+    if config.signing == "envoy" or config.images.modules_honour_region:
         return []
+    if region in (None, PUBLISHED_MODULE_REGION):
+        return []
+    if config.features.envoy_upstream_signing:
+        fix = (
+            f"set {PROJECT}:cloudwatch.signing: envoy (Envoy signs for any region), or use "
+            f"{PUBLISHED_MODULE_REGION}"
+        )
+    else:
+        fix = (
+            f"use {PUBLISHED_MODULE_REGION} (Envoy signing, which works in every region, needs "
+            f"Istio {first_release('envoy_upstream_signing')} or later; this is "
+            f"{config.istio_version})"
+        )
     return [
         ConfigProblem(
             config_key("cloudwatch", "region"),
             f"{shown(region)} cannot work with the published v0.1.0 modules, which "
-            f"always call monitoring.{PUBLISHED_MODULE_REGION}.amazonaws.com: use "
-            f"{PUBLISHED_MODULE_REGION}, or set {PROJECT}:images.modulesHonourRegion: true for modules "
-            "built to honour the region",
+            f"always call monitoring.{PUBLISHED_MODULE_REGION}.amazonaws.com: {fix}, or set "
+            f"{PROJECT}:images.modulesHonourRegion: true for modules built to honour the region",
         )
     ]
+
+
+def _needs_release(config: AcpwConfig, feature: str, key: str) -> list[ConfigProblem]:
+    """Refuse ``feature`` on a release without it, naming the first release that has it."""
+    if config.features.has(feature):
+        return []
+    envoy = config.features.envoy
+    return [
+        ConfigProblem(
+            key,
+            f"{FEATURE_NAMES[feature]} needs Istio {first_release(feature)} or later: Istio "
+            f"{config.istio_version} ships Envoy {envoy.version}, whose aws_request_signing "
+            + (
+                "filter cannot sign upstream requests (an upstream filter from Envoy 1.30)"
+                if feature == "envoy_upstream_signing"
+                else "credential chain lacks it by default"
+            ),
+        )
+    ]
+
+
+def _signing_problems(config: AcpwConfig) -> list[ConfigProblem]:
+    iam = config.iam
+    problems = []
+    if config.signing == "envoy":
+        problems += _needs_release(config, "envoy_upstream_signing", "cloudwatch.signing")
+    if iam.keyless and config.signing == "module":
+        problems.append(
+            ConfigProblem(
+                "iam.credentials",
+                f"'{iam.credentials}' needs {PROJECT}:cloudwatch.signing: envoy: the published "
+                "receiver signs only with a static key and sends no session token",
+            )
+        )
+    if iam.credentials == "irsa":
+        problems += _needs_release(config, "envoy_web_identity", "iam.credentials")
+        if iam.oidc_provider_arn is None:
+            problems.append(
+                ConfigProblem(
+                    "iam.oidcProviderArn",
+                    "required for iam.credentials 'irsa': the ARN of the cluster's IAM OIDC "
+                    "provider (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>."
+                    "amazonaws.com/id/<id>)",
+                )
+            )
+    if iam.credentials == "podIdentity":
+        problems += _needs_release(config, "envoy_pod_identity", "iam.credentials")
+        if iam.eks_cluster_name is None:
+            problems.append(
+                ConfigProblem(
+                    "iam.eksClusterName",
+                    "required for iam.credentials 'podIdentity': the name of the EKS cluster "
+                    "whose Pod Identity agent gives the role to the gateway pods",
+                )
+            )
+    return problems
 
 
 def _embedded_digest(reference: str) -> str | None:
@@ -391,6 +456,7 @@ def _operator_warning(config: AcpwConfig) -> list[ConfigWarning]:
 CHECKS: tuple[Check, ...] = (
     _gateway_problems,
     _region_problems,
+    _signing_problems,
     _image_problems,
     _observability_problems,
     _cost_problems,

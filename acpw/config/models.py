@@ -21,6 +21,7 @@ from acpw.config.formats import (
     CW_NAMESPACE_RE,
     DIGEST_RE,
     DNS_LABEL_RE,
+    DNS_SUBDOMAIN_RE,
     HOST_RE,
     IAM_PATH_MAX,
     IAM_PATH_RE,
@@ -90,6 +91,13 @@ class CloudWatchConfig(ConfigModel):
     """Name of the metric the receiver publishes (one data point per request)."""
     request_timeout_ms: int = Field(5000, strict=True, json_schema_extra=allowed("100 to 60000"))
     """Timeout of one PutMetricData call, in milliseconds."""
+    signing: Literal["module", "envoy"] | None = None
+    """Who signs the PutMetricData calls: ``module`` (the receiver, static keys, ap-northeast-1
+    only) or ``envoy`` (Envoy's ``aws_request_signing`` upstream filter on the receiver's own
+    cluster: any region, session credentials, IRSA, EKS Pod Identity; Istio 1.22 or later).
+    Unset: ``envoy`` where ``module`` cannot work (another region, or a keyless
+    ``iam.credentials``) on Istio 1.22+, else ``module``: so upgrading the program never changes
+    what a working stack runs (a changed default would roll every gateway)."""
 
     @field_validator("region")
     @classmethod
@@ -157,6 +165,33 @@ class GatewayConfig(ConfigModel):
     """Extra pods a rollout may start at once (``maxUnavailable`` stays 0): a count or a percentage."""
     enabled: bool = Field(True, strict=True)
     """False: take ACPW off this gateway (pods roll without it); remove the entry afterwards."""
+    service_account: str | None = Field(
+        None, json_schema_extra=allowed("a DNS subdomain (up to 253 of a-z, 0-9, - and .)")
+    )
+    """The gateway pods' ServiceAccount, trusted by the IAM role (``iam.credentials`` ``irsa`` /
+    ``podIdentity``); unset: ``<name>-service-account`` for ``istioOperator`` (Istio's gateway
+    chart), ``<name>`` for ``deploymentPatch`` (the ``istio/gateway`` Helm chart's default)."""
+
+    @field_validator("service_account")
+    @classmethod
+    def _service_account(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 253 or not DNS_SUBDOMAIN_RE.match(value)):
+            raise ValueError(
+                f"{shown(value)} is not a ServiceAccount name (a DNS subdomain: up to 253 "
+                "lowercase letters, digits, '-' and '.')"
+            )
+        return value
+
+    @property
+    def service_account_name(self) -> str:
+        """The ServiceAccount the gateway pods run as (``service_account`` or the installer's)."""
+        if self.service_account is not None:
+            return self.service_account
+        if self.installer == "istioOperator":
+            # manifests/charts/gateways/istio-ingress/templates/serviceaccount.yaml (istio 1.24.6)
+            return f"{self.name}-service-account"
+        # manifests/charts/gateway/templates/_helpers.tpl gateway.serviceAccountName (1.24.6)
+        return self.name
 
     @field_validator("name")
     @classmethod
@@ -403,13 +438,43 @@ def _other_partition_arn(value: str) -> str | None:
     return None
 
 
-class IamConfig(ConfigModel):
-    """``acpw:iam``: the AWS identity whose static keys the receiver signs with."""
+OIDC_PROVIDER_ARN_RE = re.compile(
+    r"^arn:aws:iam::\d{12}:oidc-provider/([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}(/[\x21-\x7e]+)?$"
+)
+"""An IAM OIDC provider ARN: ``arn:aws:iam::<account>:oidc-provider/<issuer host>[/<path>]``."""
+EKS_CLUSTER_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+"""An EKS cluster name (CreateCluster: 1 to 100 of letters, digits, - and _, starting alphanumeric)."""
+KEYLESS = ("irsa", "podIdentity")
+"""The ``iam.credentials`` modes without an IAM user, key or Secret."""
+PUBLISHED_MODULE_REGION = "ap-northeast-1"
+"""v0.1.0 hard-codes ``monitoring.ap-northeast-1.amazonaws.com`` as Host and signing host."""
 
+
+class IamConfig(ConfigModel):
+    """``acpw:iam``: the AWS identity the CloudWatch calls are signed with."""
+
+    credentials: Literal["accessKey", "irsa", "podIdentity"] = "accessKey"
+    """Where the signing credentials come from: ``accessKey`` (an IAM user's key in a Secret, read
+    from env), ``irsa`` (an IAM role assumed with the ServiceAccount token through the cluster's
+    OIDC provider; Istio 1.24+) or ``podIdentity`` (an IAM role given by the EKS Pod Identity
+    agent; Istio 1.22+). The keyless modes need ``cloudwatch.signing: envoy`` and create no IAM
+    user, key or Secret."""
+    oidc_provider_arn: str | None = Field(
+        None,
+        json_schema_extra=allowed("arn:aws:iam::<account>:oidc-provider/<issuer host and path>"),
+    )
+    """``irsa``: the IAM OIDC provider of the cluster's ServiceAccount issuer (the role trusts it
+    for exactly the gateways' ServiceAccounts)."""
+    eks_cluster_name: str | None = Field(
+        None, json_schema_extra=allowed("1 to 100 of letters, digits, - and _")
+    )
+    """``podIdentity``: the EKS cluster whose Pod Identity associations give the role to the
+    gateways' ServiceAccounts (the Pod Identity agent add-on must run)."""
     user_name: str | None = Field(
         None, json_schema_extra=allowed("1 to 64 of letters, digits and + = , . @ _ -")
     )
-    """Name of the IAM user; unset: ``<project>-<stack>``."""
+    """Name of the IAM user (``accessKey``) or role (``irsa``, ``podIdentity``); unset:
+    ``<project>-<stack>``."""
     path: str = Field(
         "/acpw/",
         json_schema_extra=allowed(
@@ -446,6 +511,37 @@ class IamConfig(ConfigModel):
         json_schema_extra=allowed(f"at most {ALLOWED_SOURCE_IPS_MAX} distinct public CIDRs"),
     )
     """Public CIDRs the key may call PutMetricData from (``aws:SourceIp``); normalised."""
+
+    @field_validator("oidc_provider_arn")
+    @classmethod
+    def _oidc_provider_arn(cls, value: str | None) -> str | None:
+        return _aws_arn(
+            value,
+            OIDC_PROVIDER_ARN_RE,
+            "an IAM OIDC provider ARN",
+            "arn:aws:iam::<12-digit account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>",
+        )
+
+    @field_validator("eks_cluster_name")
+    @classmethod
+    def _eks_cluster_name(cls, value: str | None) -> str | None:
+        if value is not None and not EKS_CLUSTER_RE.match(value):
+            raise ValueError(
+                f"{shown(value)} is not an EKS cluster name (1 to 100 of letters, digits, '-' and "
+                "'_', starting with a letter or digit)"
+            )
+        return value
+
+    @property
+    def keyless(self) -> bool:
+        """No IAM user, key or Secret: the pods get a role (``irsa``, ``podIdentity``)."""
+        return self.credentials in KEYLESS
+
+    @property
+    def oidc_issuer(self) -> str:
+        """The issuer (host and path) of ``oidc_provider_arn``: the trust policy's condition prefix."""
+        assert self.oidc_provider_arn is not None
+        return self.oidc_provider_arn.split(":oidc-provider/", 1)[1]
 
     @field_validator("user_name")
     @classmethod
@@ -695,6 +791,18 @@ class AcpwConfig(ConfigModel):
         """The resolved CloudWatch region (set by :func:`load_config`)."""
         assert self.cloudwatch.region is not None
         return self.cloudwatch.region
+
+    @property
+    def signing(self) -> Literal["module", "envoy"]:
+        """Who signs the CloudWatch calls: ``cloudwatch.signing``, or its default (see there)."""
+        if self.cloudwatch.signing is not None:
+            return self.cloudwatch.signing
+        module_cannot = self.iam.keyless or (
+            self.region != PUBLISHED_MODULE_REGION and not self.images.modules_honour_region
+        )
+        if module_cannot and self.features.envoy_upstream_signing:
+            return "envoy"
+        return "module"
 
     @property
     def namespaces(self) -> list[str]:

@@ -33,11 +33,18 @@ from .envoy_harness.probes import ProbeModules, build_probes
 from .envoy_harness.process import EnvoyRun, http_request, mount_namespace_available
 from .envoy_harness.scenario import Scenario
 from .envoy_harness.selection import Workload, gateway_workloads
+from .envoy_harness.sigv4 import check_sigv4
 from .objects import Obj, object_ref, parse_istio_version
 
 KEY_ID = "AKIAACPWCONFORMANCE1"
 SECRET = "conformance-secret-not-sent"
 FULL_ENV = {"ACPW_AWS_ACCESS_KEY_ID": KEY_ID, "ACPW_AWS_SECRET_ACCESS_KEY": SECRET}
+ENVOY_ENV = {
+    "AWS_ACCESS_KEY_ID": "ASIAACPWCONFORMANCE2",
+    "AWS_SECRET_ACCESS_KEY": "conformance-envoy-secret",
+    "AWS_SESSION_TOKEN": "conformance-session-token",
+}
+"""What Envoy's credential chain ends with (env, IRSA or Pod Identity: a key and a token)."""
 STACKS = ["dev", "prod"]
 OUTSIDE_HOST = "not-in-match-hosts.example"
 
@@ -253,8 +260,12 @@ def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeMo
     monitoring_host = cluster.split("||", 1)[1]
     rule = _destination_rule(stack.objects, workload.namespace, monitoring_host)
     sni = monitoring_host  # what CloudWatch's certificate and the SigV4 host need
+    # Envoy signing (acpw/receiver.py signed cluster): Envoy gets credentials as the pod would
+    # (from the key Secret, or from the EKS webhook in keyless modes), and signs every call.
+    envoy_signs = cluster.startswith("acpw-signed|")
+    env = {**FULL_ENV, **(ENVOY_ENV if envoy_signs else {})}
     with Scenario(
-        stack.objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+        stack.objects, workload, stack.istio_version, env, probes.sender, probes.receiver
     ) as (
         run,
         fake,
@@ -284,6 +295,15 @@ def _assert_serves_and_reports(stack: Stack, workload: Workload, probes: ProbeMo
             f"{_diagnose(run, plugin, rule)}\n{run.log_tail()}"
         )
         for call in calls:
+            if envoy_signs:
+                problems = check_sigv4(
+                    call,
+                    access_key=ENVOY_ENV["AWS_ACCESS_KEY_ID"],
+                    secret_key=ENVOY_ENV["AWS_SECRET_ACCESS_KEY"],
+                    session_token=ENVOY_ENV["AWS_SESSION_TOKEN"],
+                    region=monitoring_host.split(".")[1],
+                )
+                assert problems == [], f"{run.config.receiver_route}: {problems}"
             assert call.sni == sni, (
                 f"{object_ref(rule)} spec.trafficPolicy.tls.sni: expected SNI {sni!r}, the endpoint saw {call.sni!r}"
             )
@@ -600,7 +620,11 @@ def test_harness_rejects_unsupported_tls_mode(stack: Stack, probes: ProbeModules
 
 
 def _cluster_tls(run: EnvoyRun, name: str) -> Obj:
-    for cluster in run.config.bootstrap["static_resources"]["clusters"]:
+    own = json.loads(run.config.config_yaml or "{}").get("static_resources", {})
+    for cluster in [
+        *run.config.bootstrap["static_resources"]["clusters"],
+        *own.get("clusters", []),
+    ]:
         if cluster["name"] == name:
             typed: Obj = cluster["transport_socket"]["typed_config"]
             return typed
@@ -637,9 +661,13 @@ def test_server_certificate_name_is_checked(
         probes.receiver,
         certificate_hosts=names,
     ) as (run, fake):
-        # What istiod hands Envoy: the names as exact matchers next to the CA.
+        # What istiod hands Envoy: the names as exact matchers next to the CA; with Envoy
+        # signing, the receiver's own cluster (acpw/receiver.py) sets the typed DNS matcher.
         validation = _cluster_tls(run, cluster)["common_tls_context"]["validation_context"]
-        assert validation["match_subject_alt_names"] == [{"exact": monitoring_host}]
+        assert validation.get("match_subject_alt_names") == [{"exact": monitoring_host}] or (
+            validation.get("match_typed_subject_alt_names")
+            == [{"san_type": "DNS", "matcher": {"exact": monitoring_host}}]
+        ), validation
         assert "trusted_ca" in validation
         run.start()
         _start(run, f"{case} {certificate}")

@@ -117,7 +117,13 @@ def test_every_receiver_configuration_matches_the_module_contract(name: str) -> 
             at = f"{name}: {object_ref(obj)} {where}.config.configuration.value"
             assert receiver_config_problems(value) == [], at
             parsed = json.loads(value)
-            assert parsed["cloud_watch_cluster_name"] in cluster_names, (
+            # With Envoy signing the bootstrap defines the receiver's own cluster.
+            own = {
+                c["name"]
+                for fragment in _bootstrap_fragments(obj)
+                for c in fragment.get("static_resources", {}).get("clusters", [])
+            }
+            assert parsed["cloud_watch_cluster_name"] in cluster_names | own, (
                 f"{at}: cloud_watch_cluster_name names no ServiceEntry cluster {sorted(cluster_names)}"
             )
             env_keys = config["vm_config"]["environment_variables"]["host_env_keys"]
@@ -125,6 +131,17 @@ def test_every_receiver_configuration_matches_the_module_contract(name: str) -> 
                 f"{at}: vm_config.environment_variables.host_env_keys must expose both key env vars"
             )
     assert seen, f"{name}: no receiver WasmService rendered"
+
+
+def _bootstrap_fragments(obj: Obj) -> list[Obj]:
+    """The bootstrap fragments an object carries (ConfigMap file, EnvoyFilter BOOTSTRAP patches)."""
+    if obj.get("kind") == "ConfigMap":
+        return [
+            json.loads(v) for v in (obj.get("data") or {}).values() if v.lstrip().startswith("{")
+        ]
+    if obj.get("kind") == "EnvoyFilter":
+        return [p["patch"]["value"] for p in obj["spec"].get("configPatches", [])]
+    return []
 
 
 def _credentials_secrets(objects: list[Obj]) -> dict[tuple[str, str], Obj]:
@@ -147,6 +164,13 @@ def _key_env_refs(obj: Obj) -> Iterator[tuple[str, Obj]]:
 def test_credentials_secret_carries_both_env_keys_and_the_proxy_reads_them(name: str) -> None:
     case = render_case(name)
     secrets = _credentials_secrets(case.objects)
+    iam = case.config.get("acpw:iam") or {}
+    if iam.get("credentials") in ("irsa", "podIdentity"):
+        # Keyless: no Secret, and nothing reads one.
+        assert secrets == {}, f"{name}: a keyless stack renders credentials Secrets"
+        reads = [w for obj in case.objects for w, _ in _key_env_refs(obj)]
+        assert reads == [], f"{name}: key env read from a Secret at {reads}"
+        return
     assert secrets, f"{name}: no credentials Secret rendered"
     for (namespace, secret_name), secret in secrets.items():
         data = {**(secret.get("data") or {}), **(secret.get("stringData") or {})}

@@ -43,6 +43,10 @@ from tests.transitions.engine import (
 )
 
 ACCESS_KEY_ENV = "ACPW_AWS_ACCESS_KEY_ID"
+ENVOY_KEY_ENV = "AWS_ACCESS_KEY_ID"
+"""With Envoy signing, Envoy reads the key Secret through this (the receiver gets placeholders)."""
+ROLLOUT_SPEC = "aws-cloudwatch-proxy-wasm/rollout"
+ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 RECEIVER_INIT = "acpw-receiver-wasm"
 BOOTSTRAP_VOLUME = "acpw-bootstrap"
 APPEND = ".[1000]"
@@ -72,6 +76,8 @@ class Template:
     delivery: str | None = None
     """``override`` (1.21+), ``envoyfilter`` (<= 1.20) or None (no ACPW)."""
     init_image: str | None = None
+    credentials: str = "accessKey"
+    """``iam.credentials`` of the generation (its spec annotation): keyless pods get a role."""
     fingerprint: str = ""
     """Everything else of the template we set (pull policy, mounts...): any change rolls pods."""
 
@@ -85,7 +91,7 @@ class Started:
     """What a pod loaded when it started."""
 
     key: str | None
-    """Physical IAM key id in its env (None: no ACPW)."""
+    """Physical IAM key id in its env, or ``role:<mode>`` (keyless; None: no ACPW)."""
     receiver: str | None
     """The receiver's configuration (vm config and receiver JSON), None without receiver."""
     vm_id: str | None
@@ -119,6 +125,8 @@ class Gateway:
     """The Deployment's generations annotation (metadata, not template)."""
     generation: int = 1
     rolling: bool = False
+    service_account: str = ""
+    """The ServiceAccount its pods run as (the installer's default)."""
 
     @property
     def key(self) -> str:
@@ -154,6 +162,10 @@ class Cluster:
     replaced_keys: dict[str, str] = field(default_factory=dict)
     """URN of an AccessKey replaced create-before-delete -> the original physical key."""
     broken_images: set[str] = field(default_factory=set)
+    roles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """IAM role name -> its trust policy."""
+    associations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """EKS Pod Identity association URN -> (namespace, ServiceAccount)."""
     jobs: dict[tuple[str, str], str] = field(default_factory=dict)
     """Live Jobs (namespace, name) -> ``complete`` or ``failed``."""
     job_failures: dict[str, int] = field(default_factory=dict)
@@ -179,6 +191,12 @@ class Cluster:
                 dict(g["selector"]),
                 replicas,
                 pod_start_seconds=pod_start_seconds,
+                service_account=g.get("serviceAccount")
+                or (
+                    f"{g['name']}-service-account"
+                    if g.get("installer", "istioOperator") == "istioOperator"
+                    else g["name"]
+                ),
             )
             cluster.gateways[gateway.key] = gateway
             for _ in range(replicas):
@@ -284,6 +302,13 @@ class Cluster:
                 raise StepFailed(f"delete of {resource.name}: {module}.{name} has no delete")
         elif resource.type == "aws:iam/accessKey:AccessKey":
             self.keys.pop(self.key_of_resource.pop(resource.urn, ""), None)
+        elif resource.type == "aws:iam/role:Role":
+            self.roles.pop(str(resource.inputs.get("name")), None)
+        elif resource.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
+            self.associations.pop(resource.urn, None)
+        elif resource.type == "kubernetes:core/v1:ServiceAccountPatch" and identity:
+            # Relinquish: the annotation only the patch set goes.
+            self.objects.pop(identity, None)
         elif resource.type == "aws:iam/user:User":
             user = resource.inputs.get("name")
             for key_id, key in list(self.keys.items()):
@@ -310,6 +335,16 @@ class Cluster:
             self.keys.setdefault(key_id, Key(str(inputs.get("user"))))
             self.keys[key_id].user = str(inputs.get("user"))
             self.keys[key_id].active = inputs.get("status", "Active") == "Active"
+            return
+        if resource.type == "aws:iam/role:Role":
+            if step.old is not None and step.old.inputs.get("name") != inputs.get("name"):
+                self.roles.pop(str(step.old.inputs.get("name")), None)
+            policy = inputs.get("assumeRolePolicy") or inputs.get("assume_role_policy") or "{}"
+            self.roles[str(inputs.get("name"))] = json.loads(str(policy))
+            return
+        if resource.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
+            account = inputs.get("serviceAccount") or inputs.get("service_account")
+            self.associations[resource.urn] = (str(inputs.get("namespace")), str(account))
             return
         if resource.type == "aws:iam/user:User" and step.old is not None:
             old_name, new_name = step.old.inputs.get("name"), inputs.get("name")
@@ -417,10 +452,16 @@ class Cluster:
             return Started(None, None, None), ""
         if template.init_image in self.broken_images:
             return None, f"receiver from {template.init_image} cannot start"
-        secret = (gateway.namespace, template.secret or "")
-        if ("Secret", *secret) not in self.objects:
-            return None, f"Secret {template.secret} missing"
-        key = self.secret_key.get(secret)
+        if template.credentials != "accessKey":
+            key: str | None = f"role:{template.credentials}"
+            problem = self.role_problem(gateway, template.credentials, starting=True)
+            if problem:
+                return None, problem
+        else:
+            secret = (gateway.namespace, template.secret or "")
+            if ("Secret", *secret) not in self.objects:
+                return None, f"Secret {template.secret} missing"
+            key = self.secret_key.get(secret)
         receiver = None
         if template.delivery == "override":
             configmap = self.objects.get(("ConfigMap", gateway.namespace, template.configmap or ""))
@@ -442,6 +483,36 @@ class Cluster:
                 receiver = _receiver_of(patches[0]["spec"]["configPatches"][0]["patch"]["value"])
         vm_id = json.loads(receiver)["vm_id"] if receiver else None
         return Started(key, receiver, vm_id), ""
+
+    def role_problem(self, gateway: Gateway, mode: str, *, starting: bool) -> str:
+        """Why a ``mode`` pod of ``gateway`` cannot get (or keep getting) role credentials."""
+        subject = f"system:serviceaccount:{gateway.namespace}:{gateway.service_account}"
+        account = (gateway.namespace, gateway.service_account)
+        for trust in self.roles.values():
+            for statement in trust.get("Statement", []):
+                principal = statement.get("Principal", {})
+                if mode == "podIdentity" and principal.get("Service") == "pods.eks.amazonaws.com":
+                    if account in self.associations.values():
+                        return ""
+                    return f"no Pod Identity association for {account}"
+                if mode == "irsa" and "Federated" in principal:
+                    subs: str | list[str] = next(
+                        (
+                            v
+                            for k, v in statement["Condition"]["StringEquals"].items()
+                            if k.endswith(":sub")
+                        ),
+                        [],
+                    )
+                    if subject not in ([subs] if isinstance(subs, str) else subs):
+                        continue
+                    sa = self.objects.get(("ServiceAccount", *account))
+                    annotated = ((sa or {}).get("metadata") or {}).get("annotations") or {}
+                    # The webhook reads the annotation when the pod is created only.
+                    if starting and ROLE_ARN_ANNOTATION not in annotated:
+                        return f"ServiceAccount {account} has no {ROLE_ARN_ANNOTATION}"
+                    return ""
+        return f"no IAM role trusts {mode} for {subject}"
 
     def roll(self, gateway: Gateway, max_ticks: int = 200) -> bool:
         """Run the gateway's rollout until it completes (True) or stops progressing (False)."""
@@ -539,7 +610,11 @@ class Cluster:
             return []
         problems = []
         key = self.keys.get(pod.started.key or "")
-        if key is None:
+        if (pod.started.key or "").startswith("role:"):
+            problem = self.role_problem(gateway, pod.template.credentials, starting=False)
+            if problem:
+                problems.append(f"loses its role credentials: {problem}")
+        elif key is None:
             problems.append(f"signs with key {pod.started.key}, which was deleted")
         elif not key.active:
             problems.append(f"signs with key {pod.started.key}, which is inactive")
@@ -647,9 +722,13 @@ def _template(
         (
             e["valueFrom"]["secretKeyRef"]["name"]
             for e in env
-            if e.get("name") == ACCESS_KEY_ENV and "valueFrom" in e
+            if e.get("name") in (ACCESS_KEY_ENV, ENVOY_KEY_ENV) and "valueFrom" in e
         ),
         None,
+    )
+    spec_text = annotations.get(ROLLOUT_SPEC)
+    credentials = (
+        str(json.loads(spec_text).get("credentials", "accessKey")) if spec_text else "accessKey"
     )
     names = {e.get("name") for e in env}
     delivery = (
@@ -670,6 +749,7 @@ def _template(
         configmap=configmap,
         delivery=delivery,
         init_image=image,
+        credentials=credentials,
     )
 
 

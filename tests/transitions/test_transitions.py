@@ -512,3 +512,75 @@ def test_a_failed_refresher_job_is_retried_by_the_next_update() -> None:
     retry = update(cluster, outcome.deployed, render(rotated, cluster))
     assert retry.failed is None, retry.failed
     assert retry.violations == []
+
+
+# --- signing and credentials (issue 17) ----------------------------------------------------------
+
+OIDC = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.ap-northeast-1.amazonaws.com/id/ABC123"
+TO_IRSA = {"iam": {"credentials": "irsa", "oidcProviderArn": OIDC}}
+TO_POD_IDENTITY = {"iam": {"credentials": "podIdentity", "eksClusterName": "prod"}}
+BACK_TO_KEYS = {"iam": {"credentials": "accessKey"}, "cloudwatch": {"signing": "module"}}
+SIGNING_INSTALLERS = ["deploymentPatch-1.30", "istioctl-1.30", "istioctl-1.24"]
+
+
+def _assert_clean(outcome: Outcome, rest: list[Outcome]) -> None:
+    assert outcome.failed is None, outcome.failed
+    assert outcome.violations == [], "\n".join(outcome.violations[:20])
+    for later in rest:
+        assert later.failed is None, later.failed
+        assert later.violations == [], "\n".join(later.violations[:20])
+
+
+def _credential_secrets(cluster: Cluster) -> list[tuple[str, str, str]]:
+    return [k for k in cluster.objects if k[0] == "Secret" and "aws-credentials" in k[2]]
+
+
+@pytest.mark.parametrize("installer", SIGNING_INSTALLERS)
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cloudwatch": {"signing": "envoy"}},
+        TO_IRSA,
+        TO_POD_IDENTITY,
+    ],
+    ids=["module to envoy", "accessKey to irsa", "accessKey to podIdentity"],
+)
+def test_signing_and_credential_changes_keep_every_pod_serving(
+    installer: str, change: dict[str, Any]
+) -> None:
+    version, gateway = INSTALLERS[installer]
+    cluster, first = deploy_from_scratch(_config(version, gateway))
+    outcome, rest = update_and_follow(cluster, first, _merge(_config(version, gateway), change))
+    _assert_clean(outcome, rest)
+    keyless = "credentials" in change.get("iam", {})
+    if keyless:
+        # Once no pod uses them, the user, its key and its Secrets are gone.
+        assert cluster.keys == {}
+        assert _credential_secrets(cluster) == []
+        assert cluster.roles
+    else:
+        assert cluster.keys and _credential_secrets(cluster)
+    if rest:  # istioctl: the first update kept the key for the pods still running with it
+        assert outcome.deployed is not None
+
+
+@pytest.mark.parametrize("installer", SIGNING_INSTALLERS)
+@pytest.mark.parametrize("keyless", [TO_IRSA, TO_POD_IDENTITY], ids=["irsa", "podIdentity"])
+def test_back_from_keyless_to_keys_keeps_every_pod_serving(
+    installer: str, keyless: dict[str, Any]
+) -> None:
+    version, gateway = INSTALLERS[installer]
+    base = _merge(_config(version, gateway), keyless)
+    outcome, rest = play(base, BACK_TO_KEYS)
+    _assert_clean(outcome, rest)
+
+
+@pytest.mark.parametrize("installer", ["istioctl-1.30"])
+def test_istioctl_keeps_the_key_until_the_keyless_rollout_is_seen(installer: str) -> None:
+    version, gateway = INSTALLERS[installer]
+    cluster, first = deploy_from_scratch(_config(version, gateway))
+    outcome = update(cluster, first, render(_merge(_config(version, gateway), TO_IRSA), cluster))
+    assert outcome.failed is None
+    # The pods still run with the key: it and its Secret stay, beside the new role.
+    assert cluster.keys and _credential_secrets(cluster) and cluster.roles
+    assert settle(cluster) == []

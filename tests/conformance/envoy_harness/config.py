@@ -7,6 +7,7 @@ Path mapping: every container path the config names (the receiver's
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -137,6 +138,33 @@ def _gateway_listener(sender_filters: list[Obj]) -> Obj:
     }
 
 
+def _map_override_clusters(
+    config_yaml: str | None, endpoint_port: int, ca_paths: set[str]
+) -> tuple[str | None, list[str]]:
+    """Clusters the bootstrap override defines itself (the receiver's signed CloudWatch cluster):
+    their DNS answer is mapped to the fake endpoint, as for istiod's clusters; their CA paths
+    are mapped to the test CA."""
+    if config_yaml is None:
+        return None, []
+    override = json.loads(config_yaml)
+    names = []
+    for cluster in override.get("static_resources", {}).get("clusters", []):
+        names.append(cluster["name"])
+        cluster["type"] = "STATIC"
+        cluster.pop("dns_lookup_family", None)
+        for group in cluster.get("load_assignment", {}).get("endpoints", []):
+            for lb in group.get("lb_endpoints", []):
+                address = lb["endpoint"]["address"]["socket_address"]
+                if not str(address["address"]).endswith(".amazonaws.com"):
+                    raise HarnessError(f"cluster {cluster['name']}: {address} is not an AWS host")
+                address.update({"address": "127.0.0.1", "port_value": endpoint_port})
+        socket = cluster.get("transport_socket", {}).get("typed_config", {})
+        validation = socket.get("common_tls_context", {}).get("validation_context", {})
+        if "trusted_ca" in validation:
+            ca_paths.add(validation["trusted_ca"]["filename"])
+    return json.dumps(override, separators=(",", ":")), names
+
+
 def build_envoy_config(
     objects: Sequence[Obj],
     workload: Workload,
@@ -165,6 +193,9 @@ def build_envoy_config(
     sender = build_sender_filters(objects, workload, version, sender_module, work_dir)
 
     clusters, ca_paths = build_clusters(objects, workload, version, endpoint_port)
+    config_yaml, own_clusters = _map_override_clusters(
+        receiver.config_yaml, endpoint_port, ca_paths
+    )
     for path in sorted(ca_paths):
         mounts.append(Mount(target=path, source=ca_file))
 
@@ -182,10 +213,10 @@ def build_envoy_config(
         if receiver.routes
         else "(nothing: no receiver object applies)",
         bootstrap=bootstrap,
-        config_yaml=receiver.config_yaml,
+        config_yaml=config_yaml,
         ecds_files={sender.ecds_path: {"resources": sender.ecds_resources}},
         mounts=mounts,
         receiver_files=receiver.files,
-        clusters=[c["name"] for c in clusters],
+        clusters=[c["name"] for c in clusters] + own_clusters,
         sender_filters=sender.delivered,
     )

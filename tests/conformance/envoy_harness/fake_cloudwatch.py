@@ -22,6 +22,11 @@ class Call:
     path: str
     headers: dict[str, str]
     body: bytes
+    raw_headers: tuple[tuple[str, str], ...] = ()
+    """Every header line as received (lowercased names), repeats included."""
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.raw_headers if key == name]
 
 
 def _openssl(args: list[str], cwd: Path) -> None:
@@ -106,6 +111,7 @@ class FakeCloudWatch:
                     path=self.path,
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    raw_headers=tuple((k.lower(), v) for k, v in self.headers.items()),
                 )
                 with owner._lock:
                     owner.calls.append(call)

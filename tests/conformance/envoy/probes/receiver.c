@@ -235,6 +235,13 @@ static void send_one(const char *msg, size_t msg_len) {
   sb_str(&authority, "monitoring.");
   sb_add(&authority, region, region_len);
   sb_str(&authority, ".amazonaws.com");
+  /* Like v0.1.0's receiver: its own SigV4 Authorization and X-Amz-Date, made with its key. */
+  sb_t auth = sb_new(512);
+  sb_str(&auth, "AWS4-HMAC-SHA256 Credential=");
+  sb_add(&auth, key_id, key_id_len);
+  sb_str(&auth, "/20200101/");
+  sb_add(&auth, region, region_len);
+  sb_str(&auth, "/monitoring/aws4_request, SignedHeaders=host;x-amz-date, Signature=acpwprobemodulesignature");
   const char *kflag = key_id_set ? "true" : "false";
   const char *sflag = secret_set ? "true" : "false";
   pair_t pairs[] = {
@@ -247,6 +254,8 @@ static void send_one(const char *msg, size_t msg_len) {
       PAIR("x-acpw-metric-name", metric_name, metric_name_len),
       PAIR("x-acpw-access-key-id-present", kflag, str_len(kflag)),
       PAIR("x-acpw-secret-access-key-present", sflag, str_len(sflag)),
+      PAIR("authorization", auth.buf, auth.len),
+      PAIR("x-amz-date", "20200101T000000Z", 16),
       PAIR("x-acpw-access-key-id", key_id, key_id_len),
   };
   u32 count = sizeof(pairs) / sizeof(pairs[0]);
