@@ -56,3 +56,11 @@ def matrix_config(version: str, **overrides: Any) -> dict[str, Any]:
     for key, value in overrides.items():
         config[key if ":" in key else f"acpw:{key}"] = value
     return config
+
+
+def with_public_images(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` pulling public GHCR images: no ECR keys, no pull-secret refresher."""
+    images = {
+        key: value for key, value in config["acpw:images"].items() if not key.startswith("ecr")
+    }
+    return {**config, "acpw:images": {**images, "registry": "ghcr"}}

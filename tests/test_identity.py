@@ -6,7 +6,7 @@ import json
 
 from acpw.credentials import put_metric_data_policy
 from acpw.receiver import PLACEHOLDER_KEYS, signed_cluster_name
-from tests.matrix import matrix_config
+from tests.matrix import matrix_config, with_public_images
 from tools.render import Render, render_stack
 
 OIDC = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC123"
@@ -17,7 +17,7 @@ POD_IDENTITY = {"credentials": "podIdentity", "eksClusterName": "prod"}
 
 def render(version: str = "1.30", **overrides: object) -> Render:
     config = matrix_config(version, **overrides)
-    config["acpw:images"] = {**config["acpw:images"], "registry": "ghcr"}
+    config = with_public_images(config)
     return render_stack("identity", config=config)
 
 

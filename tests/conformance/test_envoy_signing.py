@@ -21,7 +21,7 @@ import pytest
 
 from acpw.receiver import PLACEHOLDER_KEYS, monitoring_host, signed_cluster_name
 from tests.conformance.renders import Case
-from tests.matrix import matrix_config
+from tests.matrix import matrix_config, with_public_images
 from tools.render import render_stack
 
 from .envoy_harness.probes import ProbeModules
@@ -42,7 +42,7 @@ SECRETS = {"ACPW_AWS_ACCESS_KEY_ID": KEY_ID, "ACPW_AWS_SECRET_ACCESS_KEY": SECRE
 def _config(**overrides: Any) -> dict[str, Any]:
     config = matrix_config("1.30", **overrides)
     # Public images: no registry refresher, whose own AWS_* env is not the gateway's.
-    config["acpw:images"] = {**config["acpw:images"], "registry": "ghcr"}
+    config = with_public_images(config)
     return config
 
 
