@@ -293,13 +293,17 @@ def istio_operator(
     }
 
 
+_SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+"""libyaml's safe dumper where PyYAML was built with it (ten times faster for many gateways)."""
+
+
 def istio_operator_yaml(operator: dict[str, Any]) -> str:
     header = (
         "# IstioOperator settings of the ACPW gateways. Merge each ingressGateways entry's k8s\n"
         "# settings into the same gateway of the IstioOperator you install, then run\n"
         "#   istioctl install -f <that file>\n"
     )
-    return header + yaml.safe_dump(operator, sort_keys=True)
+    return header + yaml.dump(operator, Dumper=_SAFE_DUMPER, sort_keys=True)
 
 
 def generations_patch(gateway: GatewayConfig, record: pulumi.Input[str]) -> dict[str, Any]:

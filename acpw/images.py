@@ -30,14 +30,13 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 from acpw.config import AcpwConfig, ConfigError
 from acpw.config.checks import LOCAL_FILE_REFUSAL
 from acpw.config.upstreams import PREFIX_MAX, Upstream, upstream_of
 from acpw.contract import aws_tags
-from acpw.oci.client import Reference
+from acpw.oci.reference import Reference
 from acpw.refresher import RefresherImages, create_refresher
 
 # --- pure builders (config in, data out) -------------------------------------------------------
@@ -191,6 +190,10 @@ class WasmImages(pulumi.ComponentResource):
         accepting OCI and Docker manifests and indexes)."""
         if pin:
             return pulumi.Output.from_input(pin)
+        # Imported here: pulumi_docker costs a tenth of a second to import, and only unpinned
+        # tags need it (tools/bench.py).
+        import pulumi_docker as docker
+
         found = docker.get_registry_image_output(
             name=reference, opts=pulumi.InvokeOutputOptions(parent=self)
         )

@@ -7,5 +7,5 @@
 - :mod:`acpw.oci.provider`: what is left of 0.2.0's dynamic providers, so that upgraded stacks
   can delete their state (kept until 0.4.0).
 
-The Pulumi program itself uses none of it but :class:`acpw.oci.client.Reference` (parsing).
+The Pulumi program itself uses none of it but :mod:`acpw.oci.reference` (parsing).
 """
