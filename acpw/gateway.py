@@ -181,14 +181,37 @@ def deployment_patch(gateway: GatewayConfig, changes: GatewayPodChanges) -> dict
 
 
 def _patch_body(gateway: GatewayConfig, template: dict[str, Any]) -> dict[str, Any]:
+    # No strategy here: that is the strategy patch's (strategy_patch), so that deleting this
+    # patch, which relinquishes every field it alone owns, never takes the strategy with it.
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": deployment_patch_metadata(gateway),
+        "spec": {"template": template},
+    }
+
+
+def strategy_patch(gateway: GatewayConfig) -> dict[str, Any]:
+    """The rollout settings of a ``deploymentPatch`` gateway, a patch of their own.
+
+    Its own field manager owns ``maxUnavailable: 0`` and the surge, and the patch is retained on
+    delete: whatever later removes the pod-changes patch (removing the entry at once,
+    ``pulumi destroy``), the relinquish that follows (provider/pkg/ssa/actions.go,
+    ``Relinquish``) rolls the pods back under this strategy, never under the API defaults (25%
+    unavailable). It changes no pod template, so it waits for no rollout (``skipAwait``): the
+    pod-changes patch, applied after it, is the one awaited.
+    """
+    metadata = deployment_patch_metadata(gateway)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            **metadata,
+            "annotations": {**metadata["annotations"], SKIP_AWAIT: "true"},
+        },
         "spec": {
             "strategy": rolling_update_strategy(gateway),
             "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
-            "template": template,
         },
     }
 
@@ -388,7 +411,8 @@ class GatewaySettings(pulumi.ComponentResource):
                     if gateway.enabled
                     else deployment_patch_off(gateway)
                 )
-                self._create_deployment_patch(gateway, body, args.rollout_after)
+                strategy = self._create_strategy_patch(gateway)
+                self._create_deployment_patch(gateway, body, [*args.rollout_after, strategy])
             if key in args.records:
                 self._create_generations_record(gateway, args.records[key])
 
@@ -513,11 +537,10 @@ class GatewaySettings(pulumi.ComponentResource):
         the new pods never become Ready, and a plain retry re-applies and re-awaits it (a
         resource that failed to initialise gets an update step on the next run).
 
-        Turned off (``enabled: false``) it is retained on delete: deleting a patch relinquishes
-        its fields (provider/pkg/ssa/actions.go, ``Relinquish``), which would drop
-        ``maxUnavailable: 0`` and the ``acpw-rollout: off`` label and restart every pod under
-        the API defaults (25% unavailable). Retained, removing the entry leaves the Deployment as
-        it is."""
+        Deleting it relinquishes what it alone set (provider/pkg/ssa/actions.go,
+        ``Relinquish``): the pods roll back without the modules, under the strategy patch's
+        strategy. Turned off (``enabled: false``) it is also retained on delete: its pods already
+        run without the modules, and removing the entry then restarts nothing."""
         resource_name = f"deployment-{gateway.namespace}-{gateway.name}"
         return k8s.apps.v1.DeploymentPatch(
             f"{self._name}-{resource_name}",
@@ -530,6 +553,15 @@ class GatewaySettings(pulumi.ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create=PATCH_TIMEOUT, update=PATCH_TIMEOUT),
                 retain_on_delete=not gateway.enabled,
             ),
+        )
+
+    def _create_strategy_patch(self, gateway: GatewayConfig) -> k8s.apps.v1.DeploymentPatch:
+        body = strategy_patch(gateway)
+        return k8s.apps.v1.DeploymentPatch(
+            f"{self._name}-strategy-{gateway.namespace}-{gateway.name}",
+            metadata=k8s.meta.v1.ObjectMetaPatchArgs(**body["metadata"]),
+            spec=body["spec"],
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
 
     def _create_generations_record(

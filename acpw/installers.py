@@ -45,13 +45,17 @@ class Installer:
 
 DEPLOYMENT_PATCH = Installer(
     name="deploymentPatch",
-    builds="a DeploymentPatch server-side-applying the pod changes to the existing Deployment",
+    builds=(
+        "a DeploymentPatch server-side-applying the pod changes to the existing Deployment, "
+        "after a retained DeploymentPatch of its own for the rollout strategy"
+    ),
     awaiter=Awaiter.PATCH,
     turns_off=(
         "the patch gives up the modules' fields (a rollout it awaits) and is retained on delete, "
-        "so removing the entry later relinquishes nothing and the strategy stays"
+        "so removing the entry later restarts nothing; the strategy patch is always retained, "
+        "so no relinquish ever drops maxUnavailable: 0"
     ),
-    owns=("DeploymentPatch",),
+    owns=("DeploymentPatch (pod changes)", "DeploymentPatch (strategy, retained)"),
 )
 ISTIO_OPERATOR = Installer(
     name="istioOperator",

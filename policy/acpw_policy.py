@@ -616,6 +616,8 @@ def rollout_problems(resource_type: str, props: Any) -> list[str]:
     if resource_type == DEPLOYMENT_PATCH:
         if dig(props, "spec") is None:
             return []  # a metadata-only patch (e.g. an annotation) rolls nothing
+        if dig(props, "spec", "strategy") is None and dig(props, "spec", "template") is not None:
+            return []  # pod changes: judged with the patch that sets the strategy (stack policy)
         return _check_strategy("spec.strategy", dig(props, "spec", "strategy"))
     if not ISTIO_OPERATOR_RE.match(resource_type):
         return []
@@ -654,6 +656,50 @@ def validate_gateway_rollout(
 ) -> None:
     for message in rollout_problems(args.resource_type, plain(args.props)):
         report_violation(message, None)
+
+
+def _patched_deployment(props: Any) -> tuple[str, str] | None:
+    namespace, name = dig(props, "metadata", "namespace"), dig(props, "metadata", "name")
+    if isinstance(namespace, str) and isinstance(name, str):
+        return namespace, name
+    return None  # unknown in a preview: nothing to pair
+
+
+def unguarded_pod_patches(resources: Sequence[PolicyResource]) -> list[tuple[str, str]]:
+    """(urn, message) for each DeploymentPatch changing a pod template of a Deployment that no
+    DeploymentPatch of the stack gives ``maxUnavailable: 0``. The strategy sits in a patch of
+    its own because deleting a patch relinquishes the fields it alone set
+    (pulumi-kubernetes provider/pkg/ssa/actions.go, ``Relinquish``)."""
+    patches = [(r, plain(r.props)) for r in resources if r.resource_type == DEPLOYMENT_PATCH]
+    guarded = {
+        _patched_deployment(props)
+        for _, props in patches
+        if dig(props, "spec", "strategy") is not None
+        and not _check_strategy("spec.strategy", dig(props, "spec", "strategy"))
+    }
+    found = []
+    for resource, props in patches:
+        target = _patched_deployment(props)
+        if dig(props, "spec", "template") is None or target is None or target in guarded:
+            continue
+        if dig(props, "spec", "strategy") is not None:
+            continue  # its own strategy is judged by gateway-rollout-max-unavailable-zero
+        found.append(
+            (
+                resource.urn,
+                f"spec.template changes the pods of {target[0]}/{target[1]}, but no "
+                "DeploymentPatch of this stack sets its spec.strategy with maxUnavailable: 0 "
+                "(the Deployment keeps its own, default 25%)",
+            )
+        )
+    return found
+
+
+def validate_pod_patches_guarded(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    for urn, message in unguarded_pod_patches(args.resources):
+        report_violation(message, urn)
 
 
 # --- the pack ---------------------------------------------------------------------------------
@@ -784,6 +830,15 @@ def build_policies(
             name="gateway-rollout-max-unavailable-zero",
             description="Gateway rollouts keep maxUnavailable: 0.",
             validate=validate_gateway_rollout,
+            enforcement_level=mandatory,
+        ),
+        StackValidationPolicy(
+            name="gateway-pod-patch-has-strategy",
+            description=(
+                "A DeploymentPatch changing gateway pods comes with a patch giving that "
+                "Deployment maxUnavailable: 0."
+            ),
+            validate=validate_pod_patches_guarded,
             enforcement_level=mandatory,
         ),
     ]

@@ -14,6 +14,7 @@ from acpw.gateway import (
     gateway_pod_changes,
     istio_operator,
     istio_operator_gateway,
+    strategy_patch,
 )
 from acpw.rollout import RolloutSpec
 from acpw.rollout_check import job_name, rollout_check_job, rollout_check_role_rules
@@ -121,12 +122,21 @@ def test_deployment_patch_never_lowers_capacity() -> None:
         "namespace": "ns",
         "annotations": {"pulumi.com/patchForce": "true"},
     }
+    # The strategy is the strategy patch's alone: a relinquish of this one never drops it.
+    assert set(body["spec"]) == {"template"}
+    strategy = strategy_patch(config.gateways[0])
+    assert strategy["metadata"] == {
+        "name": "gw",
+        "namespace": "ns",
+        "annotations": {"pulumi.com/patchForce": "true", "pulumi.com/skipAwait": "true"},
+    }
     # maxUnavailable stays 0; the surge is a percentage (configurable), not one pod at a time.
-    assert body["spec"]["strategy"] == {
+    assert strategy["spec"]["strategy"] == {
         "type": "RollingUpdate",
         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"},
     }
-    assert body["spec"]["progressDeadlineSeconds"] > 0
+    assert strategy["spec"]["progressDeadlineSeconds"] > 0
+    assert "template" not in strategy["spec"]
     pod = body["spec"]["template"]
     assert pod["metadata"]["annotations"] == changes.pod_annotations
     assert pod["metadata"]["labels"] == changes.pod_labels
@@ -217,7 +227,7 @@ def test_generation_spec_round_trips_through_the_pod_annotation() -> None:
 def _labels(render: Any) -> list[str]:
     found = []
     for obj in render.kubernetes:
-        if obj["kind"] == "Deployment" and "spec" in obj:
+        if obj["kind"] == "Deployment" and "template" in obj.get("spec", {}):
             found.append(obj["spec"]["template"]["metadata"]["labels"][ROLLOUT_LABEL])
         if obj["kind"] == "IstioOperator":
             for gw in obj["spec"]["components"]["ingressGateways"]:
@@ -388,13 +398,18 @@ class TestPatchAwaits:
     ) -> None:
         seen = self.options(monkeypatch)
         render = render_stack("m", config=matrix_config("1.30"))
-        [patch] = [
-            p for p in render.of_type("kubernetes:apps/v1:DeploymentPatch") if "spec" in p.inputs
-        ]
+        [patch] = _pod_patches(render)
         assert patch.inputs["metadata"]["name"] == "edge-gateway"
-        assert patch.inputs["spec"]["progressDeadlineSeconds"] == 600
         assert "pulumi.com/skipAwait" not in patch.inputs["metadata"]["annotations"]
         assert seen[patch.name] == {"create": "21600s", "update": "21600s", "retain": False}
+        # The deadline that ends a stuck rollout is the strategy patch's, applied before it.
+        [strategy] = _strategy_patches(render)
+        assert strategy.inputs["metadata"]["name"] == "edge-gateway"
+        assert strategy.inputs["spec"]["progressDeadlineSeconds"] == 600
+        assert "template" not in strategy.inputs["spec"]
+        assert strategy.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+        assert seen[strategy.name]["retain"] is True
+        assert strategy.urn in patch.dependencies
 
     def test_the_generations_record_never_waits(self) -> None:
         render = render_stack("m", config=matrix_config("1.30"))
@@ -415,11 +430,27 @@ class TestPatchAwaits:
         config = matrix_config("1.30")
         config["acpw:gateways"][1]["enabled"] = False
         render = render_stack("m", config=config)
-        [patch] = [
-            p for p in render.of_type("kubernetes:apps/v1:DeploymentPatch") if "spec" in p.inputs
-        ]
-        assert patch.inputs["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        [patch] = _pod_patches(render)
         assert seen[patch.name]["retain"] is True
+        [strategy] = _strategy_patches(render)
+        assert strategy.inputs["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        assert seen[strategy.name]["retain"] is True
+
+
+def _pod_patches(render: Any) -> list[Any]:
+    return [
+        p
+        for p in render.of_type("kubernetes:apps/v1:DeploymentPatch")
+        if "template" in p.inputs.get("spec", {})
+    ]
+
+
+def _strategy_patches(render: Any) -> list[Any]:
+    return [
+        p
+        for p in render.of_type("kubernetes:apps/v1:DeploymentPatch")
+        if "strategy" in p.inputs.get("spec", {})
+    ]
 
 
 def test_every_installer_has_an_entry_and_nothing_else_passes() -> None:

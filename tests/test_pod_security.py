@@ -342,7 +342,10 @@ def test_the_profile_check_catches_what_it_should() -> None:
 
 
 def test_the_receiver_init_container_runs_as_a_fixed_non_root_user() -> None:
-    [patch] = [o for o in committed("prod") if o["kind"] == "Deployment"][:1]
+    # The first pod patch: the strategy patch that guards it carries no template.
+    [patch] = [
+        o for o in committed("prod") if o["kind"] == "Deployment" and "template" in o["spec"]
+    ][:1]
     [init] = patch["spec"]["template"]["spec"]["initContainers"]
     context = init["securityContext"]
     assert context["runAsNonRoot"] is True and context["runAsUser"] == 65532

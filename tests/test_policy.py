@@ -803,6 +803,14 @@ BAD_RESOURCES = [
         "gateway",
         {"spec": {"strategy": {"rollingUpdate": {"maxUnavailable": 1}}}},
     ),
+    _hand_made(
+        pack.DEPLOYMENT_PATCH,
+        "unguarded-pods",
+        {
+            "metadata": {"namespace": "edge", "name": "unguarded"},
+            "spec": {"template": {"metadata": {"labels": {"a": "b"}}}},
+        },
+    ),
 ]
 
 
@@ -819,6 +827,7 @@ def test_a_bad_stack_gets_each_expected_violation() -> None:
             ("wasm-plugin-pinned", WASM),
             ("destination-rule-verifies-server", DR_V1),
             ("gateway-rollout-max-unavailable-zero", pack.DEPLOYMENT_PATCH),
+            ("gateway-pod-patch-has-strategy", pack.DEPLOYMENT_PATCH),
         ]
     )
     messages = [message for _, _, message in run.violations]
@@ -938,6 +947,34 @@ def test_every_installer_and_delivery_passes_the_whole_pack(version: str) -> Non
     registrations = render_stack("matrix", config=matrix_config(version)).registrations
     run = PackRun(registrations, stack_istio_version=version, config=EXAMPLE_STACKS_CONFIG)
     assert run.violations == []
+
+
+def _pod_patch(namespace: str = "edge", name: str = "gw") -> dict[str, Any]:
+    return {
+        "kind": "Deployment",
+        "metadata": {"namespace": namespace, "name": name},
+        "spec": {"template": {"metadata": {"labels": {"a": "b"}}}},
+    }
+
+
+def _strategy_patch(max_unavailable: Any, namespace: str = "edge") -> dict[str, Any]:
+    strategy = {"rollingUpdate": {"maxUnavailable": max_unavailable}}
+    return {"metadata": {"namespace": namespace, "name": "gw"}, "spec": {"strategy": strategy}}
+
+
+def test_a_pod_patch_is_judged_with_the_strategy_patch_of_its_deployment() -> None:
+    pods = policy_resource(pack.DEPLOYMENT_PATCH, _pod_patch())
+    # On its own the pod-changes patch is no violation of the resource policy ...
+    assert check(pack.validate_gateway_rollout, pack.DEPLOYMENT_PATCH, _pod_patch()) == []
+    guard = policy_resource(pack.DEPLOYMENT_PATCH, _strategy_patch(0))
+    assert _stack_violations(pack.validate_pod_patches_guarded, [pods, guard], {}) == []
+    # ... but the stack needs a patch giving that same Deployment maxUnavailable: 0.
+    for others in ([], [policy_resource(pack.DEPLOYMENT_PATCH, _strategy_patch(0, "other"))]):
+        [(message, urn)] = _stack_violations(pack.validate_pod_patches_guarded, [pods, *others], {})
+        assert "edge/gw" in message and "maxUnavailable: 0" in message
+        assert urn == pods.urn
+    loose = policy_resource(pack.DEPLOYMENT_PATCH, _strategy_patch("25%"))
+    assert len(_stack_violations(pack.validate_pod_patches_guarded, [pods, loose], {})) == 1
 
 
 def test_a_metadata_only_patch_rolls_nothing_and_is_not_judged() -> None:

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +185,28 @@ def patched_chart_gateway(patch: Mapping[str, Any], istio_version: str) -> dict[
     merged = ssa_merge(base, patch)
     assert isinstance(merged, dict)
     return merged
+
+
+def patched_chart_gateways(
+    patches: Sequence[Mapping[str, Any]], istio_version: str
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(namespace, name) -> the chart Deployment with every patch of it merged, in render order:
+    a ``deploymentPatch`` gateway has its strategy patch, its pod-changes patch and, from 1.24,
+    its generations record, each one field manager's share of the same object. Gateways with no
+    pod-changes patch (another installer's, carrying only a generations record) are left out."""
+
+    def key_of(patch: Mapping[str, Any]) -> tuple[str, str]:
+        meta = patch.get("metadata") or {}
+        return (str(meta.get("namespace") or "default"), str(meta.get("name")))
+
+    patched = {key_of(p) for p in patches if "template" in (p.get("spec") or {})}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for patch in patches:
+        key = key_of(patch)
+        if key not in patched:
+            continue
+        base = out.get(key) or chart_gateway_deployment(istio_version, key[1], key[0])
+        merged = ssa_merge(base, patch)
+        assert isinstance(merged, dict)
+        out[key] = merged
+    return out

@@ -27,6 +27,7 @@ from tests.conformance.fixtures import (
     operator_gateway,
     operator_gateway_deployment,
     patched_chart_gateway,
+    patched_chart_gateways,
 )
 from tests.conformance.objects import object_ref, parse_istio_version
 from tests.conformance.renders import Case, case_names, render_case
@@ -405,15 +406,17 @@ def test_render_istio_operator_gateways_after_overlays(name: str) -> None:
 @pytest.mark.parametrize("name", RENDERS)
 def test_render_deployment_patches_merged_into_the_gateway_chart(name: str) -> None:
     case = render_case(name)
-    # Patches with a pod template (not the metadata-only generations record of 1.24+ gateways).
-    patches = [p for p in case.of_kind("Deployment") if "spec" in p]
-    expected = [g["name"] for g in case.gateways() if g["installer"] == "deploymentPatch"]
-    assert sorted(p["metadata"]["name"] for p in patches) == sorted(expected)
-    for patch in patches:
-        merged = patched_chart_gateway(patch, case.istio_version)
+    # Each patched gateway has one pod-changes patch (a template) and one strategy patch.
+    patches = case.of_kind("Deployment")
+    expected = sorted(g["name"] for g in case.gateways() if g["installer"] == "deploymentPatch")
+    for part in ("template", "strategy"):
+        with_part = [p["metadata"]["name"] for p in patches if part in p.get("spec", {})]
+        assert sorted(with_part) == expected, part
+    for (namespace, gateway), merged in patched_chart_gateways(patches, case.istio_version).items():
         for version in k8s_schema.k8s_versions_for(case.istio_version):
             violations = k8s_schema.validate(merged, version)
-            assert not violations, f"{name}: {object_ref(patch)} merged:\n{_fmt(violations)}"
+            assert not violations, f"{name}: {namespace}/{gateway} merged:\n{_fmt(violations)}"
+        assert merged["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
         assert_receiver_wiring(merged, case)
 
 
@@ -432,7 +435,7 @@ def test_overlay_keeps_init_containers_the_gateway_already_has() -> None:
 
 def test_wiring_check_catches_a_missing_env_var() -> None:
     case = render_case("prod")
-    patch = copy.deepcopy(case.of_kind("Deployment")[0])
+    [patch] = [copy.deepcopy(p) for p in case.of_kind("Deployment") if "template" in p["spec"]][:1]
     proxy = patch["spec"]["template"]["spec"]["containers"][0]
     proxy["env"] = [e for e in proxy["env"] if e["name"] != "ISTIO_BOOTSTRAP_OVERRIDE"]
     merged = patched_chart_gateway(patch, case.istio_version)
@@ -447,9 +450,7 @@ def _gateway_pods(case: Case) -> dict[tuple[str, str], dict[str, Any]]:
         for gateway in gateway_names(iop):
             dep, _ = operator_gateway(iop, gateway, case.istio_version)
             out[(dep["metadata"]["namespace"], gateway)] = dep
-    for patch in case.of_kind("Deployment"):
-        merged = patched_chart_gateway(patch, case.istio_version)
-        out[(merged["metadata"]["namespace"], merged["metadata"]["name"])] = merged
+    out.update(patched_chart_gateways(case.of_kind("Deployment"), case.istio_version))
     return out
 
 

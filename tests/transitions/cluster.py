@@ -127,6 +127,10 @@ class Gateway:
     rolling: bool = False
     service_account: str = ""
     """The ServiceAccount its pods run as (the installer's default)."""
+    strategy_managers: set[str] = field(default_factory=set)
+    """The patches (URNs: each has its own field manager) whose applies set the strategy. Only
+    when the last of them gives it up does it fall to the API defaults (server-side apply
+    removes a field when no manager owns it any more)."""
 
     @property
     def key(self) -> str:
@@ -283,8 +287,7 @@ class Cluster:
             # The delete awaits nothing.
             gateway = self.gateways[f"{identity[1]}/{identity[2]}"]
             spec = resource.inputs.get("spec") or {}
-            if spec.get("strategy"):
-                gateway.max_surge, gateway.max_unavailable = API_DEFAULT_STRATEGY
+            self._give_up_strategy(gateway, resource.urn)
             if spec.get("template"):
                 self._set_template(gateway, Template())
             if not spec:
@@ -318,6 +321,15 @@ class Cluster:
             self.objects.pop(identity, None)
             self.jobs.pop(identity[1:], None) if identity[0] == "Job" else None
             self.secret_key.pop(identity[1:], None) if identity[0] == "Secret" else None
+
+    @staticmethod
+    def _give_up_strategy(gateway: Gateway, manager: str) -> None:
+        """``manager`` no longer owns the strategy; the last owner gone, the API defaults
+        apply, not the value the installer had set (its manager lost it to patchForce)."""
+        if manager in gateway.strategy_managers:
+            gateway.strategy_managers.discard(manager)
+            if not gateway.strategy_managers:
+                gateway.max_surge, gateway.max_unavailable = API_DEFAULT_STRATEGY
 
     def _upsert(self, resource: Resource, step: Step) -> None:
         inputs = resource.inputs
@@ -361,11 +373,16 @@ class Cluster:
             annotations = (inputs.get("metadata") or {}).get("annotations") or {}
             if "aws-cloudwatch-proxy-wasm/generations" in annotations:
                 gateway.record = annotations["aws-cloudwatch-proxy-wasm/generations"]
-            spec = inputs.get("spec")
-            if spec:
-                strategy = spec.get("strategy", {}).get("rollingUpdate", {})
+            spec = inputs.get("spec") or {}
+            if "strategy" in spec:
+                strategy = spec["strategy"].get("rollingUpdate", {})
                 gateway.max_surge = strategy.get("maxSurge", gateway.max_surge)
                 gateway.max_unavailable = strategy.get("maxUnavailable", gateway.max_unavailable)
+                gateway.strategy_managers.add(resource.urn)
+            else:
+                # An apply that no longer lists a field gives it up (server-side apply).
+                self._give_up_strategy(gateway, resource.urn)
+            if "template" in spec:
                 self._set_template(gateway, template_from_patch(spec["template"]))
             return
         self.objects[identity] = inputs

@@ -401,6 +401,40 @@ def test_removing_a_gateway_at_once_is_what_the_two_steps_avoid() -> None:
     assert "would not start again: Secret missing" in outcome.problems()
 
 
+def _fewer_ready(violations: list[str]) -> list[str]:
+    return [v for v in violations if "ready pods, fewer than" in v]
+
+
+def test_removing_a_patched_gateway_at_once_keeps_its_capacity() -> None:
+    """Issue 19, "removal keeps capacity": the entry removed in one step (no `enabled: false`
+    first) deletes the pod-changes patch, whose relinquish rolls every pod back without the
+    modules, unawaited. The strategy belongs to a retained patch of its own, so that rollout
+    keeps `maxUnavailable: 0` (on release 0.2.0's graph it ran under 25% unavailable)."""
+    base = _merge(_config("1.30", PATCHED), {"gateways": [PATCHED, SECOND]})
+    cluster, first = deploy_from_scratch(base, replicas=8)
+    outcome = update(cluster, first, render(_merge(base, {"gateways": [PATCHED]}), cluster))
+    assert outcome.failed is None, outcome.failed
+    violations = outcome.violations + settle(cluster)
+    assert _fewer_ready(violations) == [], "\n".join(violations[:20])
+    gateway = cluster.gateways["edge2/gw2"]
+    assert not gateway.template.acpw
+    assert gateway.max_unavailable == 0
+
+
+def test_destroying_a_stack_with_patched_gateways_keeps_their_capacity() -> None:
+    """`pulumi destroy` deletes every patch while it is enabled: the pods roll back without the
+    modules under the retained strategy patch, never under the API defaults."""
+    base = _merge(_config("1.30", PATCHED), {"gateways": [PATCHED, SECOND]})
+    cluster, first = deploy_from_scratch(base, replicas=8)
+    outcome = update(cluster, first, Deployed([], {}))
+    assert outcome.failed is None, outcome.failed
+    violations = outcome.violations + settle(cluster)
+    assert _fewer_ready(violations) == [], "\n".join(violations[:20])
+    for key in ("edge/gw", "edge2/gw2"):
+        assert not cluster.gateways[key].template.acpw
+        assert cluster.gateways[key].max_unavailable == 0
+
+
 # --- release 0.2.0 -> this release, every installer ---------------------------------------------
 
 RELEASE_0_2_0 = [
