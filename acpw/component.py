@@ -23,12 +23,17 @@ compares the inferred schema with the committed snapshot, so every change is a v
 
 import json
 import re
+import sys
 import typing
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
+from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
 from pulumi.output import Unknown
+from pulumi.provider import ConstructResult
+from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.experimental.util import camel_case
+from pulumi.runtime.sync_await import _sync_await
 
 from acpw import deployment
 from acpw.config import ConfigError, load_config
@@ -387,77 +392,86 @@ _NUMBER_RE = re.compile(r"^[0-9]+$")
 
 
 def raw_config(args: AcpwDeploymentArgs | dict[str, Any]) -> dict[str, Any]:
-    """The inputs as the raw ``acpw:*`` dict the stack config gives (camelCase keys).
+    """The Python inputs (snake_case keys) as the raw ``acpw:*`` dict the stack config gives.
 
-    Inputs that are outputs of other resources are waited for: the config decides which
-    resources exist, so it must be known; an unknown value (in a preview) is a ``ConfigError``.
+    Inputs that are outputs of other resources are waited for, at any depth: the config decides
+    which resources exist, so it must be known; an unknown value (in a preview) is a
+    ``ConfigError``.
     """
-    resolved: dict[str, Any] = {}
-    for key, value in dict(args).items():
-        if value is None:
-            continue
-        plain = _known(value, camel_case(key))
-        if plain is not None:
-            resolved[key] = plain
-    return _camel(resolved, AcpwDeploymentArgs)
+    plain = resolved({k: v for k, v in dict(args).items() if v is not None})
+    return _config_shape(plain, AcpwDeploymentArgs, rename=True)
 
 
-def _known(value: Any, key: str) -> Any:
-    """``value`` with its outputs resolved; a ``ConfigError`` if any part is unknown.
+def wire_config(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs of a ``Construct`` call (schema names: camelCase) as the raw ``acpw:*`` dict.
+
+    Every name is kept, known or not, so that :func:`acpw.config.load_config` refuses a
+    misspelt one with the allowed names; the SDK's own input mapping
+    (``ComponentProvider.map_inputs``) would drop it, and would turn an object input that
+    arrives as an output (a secret, a value with dependencies) into ``{}``.
+    """
+    return _config_shape(resolved(inputs), AcpwDeploymentArgs, rename=False)
+
+
+def resolved(inputs: dict[str, Any]) -> dict[str, Any]:
+    """``inputs`` with every output, at any depth, replaced by its value.
 
     The provider host passes an input that is unknown in a preview as ``pulumi.output.Unknown``
-    (not as an output) and one with dependencies or secrets as an output.
+    (or inside an unknown output), and one with dependencies or secrets as an output. Anything
+    unknown is a ``ConfigError`` naming each key it is at.
     """
-    result = wait_for(pulumi.Output.from_input(value)) if _has_output(value) else value
-    if result is None or _has_unknown(result):
+    unknown: list[str] = []
+
+    def plain(value: Any, key: str) -> Any:
+        if isinstance(value, pulumi.Output):
+            if not _sync_await(value.is_known()):
+                unknown.append(key)
+                return None
+            value = wait_for(value)
+        if isinstance(value, Unknown):
+            unknown.append(key)
+            return None
+        if isinstance(value, dict):
+            return {k: plain(v, f"{key}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v, f"{key}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    result = {key: plain(value, camel_case(key)) for key, value in inputs.items()}
+    if unknown:
         raise ConfigError(
             [
                 f"acpw:{key}: is unknown until another resource is created; it decides which "
                 "resources exist, so it must be known in a preview (pass a plain value)"
+                for key in unknown
             ]
         )
     return result
 
 
-def _has_unknown(value: Any) -> bool:
-    if isinstance(value, Unknown):
-        return True
-    if isinstance(value, dict):
-        return any(_has_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(v) for v in value)
-    return False
+def _config_shape(value: dict[str, Any], shape: type, *, rename: bool) -> dict[str, Any]:
+    """``value`` in the config's shape, following the TypedDict ``shape``.
 
-
-def _has_output(value: Any) -> bool:
-    if isinstance(value, pulumi.Output):
-        return True
-    if isinstance(value, dict):
-        return any(_has_output(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_output(v) for v in value)
-    return False
-
-
-def _camel(value: dict[str, Any], shape: type) -> dict[str, Any]:
-    """Rename the keys of ``value`` to the config's camelCase names, following ``shape``.
-
-    Only the keys of TypedDicts are renamed: user maps (``selector``, ``tags``) keep theirs.
-    Integers arrive as floats from the engine (the provider's conversion keeps the float):
-    whole ones become ints, others stay floats for the config's "valid integer" message.
+    With ``rename``, the Python (snake_case) keys of TypedDicts become the config's camelCase
+    names; user maps (``selector``, ``tags``) keep theirs, and so does a key ``shape`` does not
+    have, for the config to refuse. Integers arrive as floats from the engine (the provider's
+    conversion keeps the float): whole ones become ints, others stay floats for the config's
+    "valid integer" message.
     """
     hints = dict(shape.__annotations__)
+    if not rename:
+        hints = {camel_case(name): hint for name, hint in hints.items()}
     result: dict[str, Any] = {}
     for key, item in value.items():
         if item is None:
             continue
         field = _field_type(hints[key]) if key in hints else None
-        if key == "max_surge" and isinstance(item, str) and _NUMBER_RE.match(item):
+        if key in ("max_surge", "maxSurge") and isinstance(item, str) and _NUMBER_RE.match(item):
             item = int(item)  # the schema's string holds a count or a percentage
         elif field is int and isinstance(item, float) and item.is_integer():
             item = int(item)  # every number crosses the wire as a double
         elif field is not None and typing.is_typeddict(field) and isinstance(item, dict):
-            item = _camel(item, field)
+            item = _config_shape(item, field, rename=rename)
         elif (
             field is not None
             and typing.get_origin(field) is list
@@ -465,8 +479,10 @@ def _camel(value: dict[str, Any], shape: type) -> dict[str, Any]:
             and isinstance(item, list)
         ):
             inner = typing.get_args(field)[0]
-            item = [_camel(i, inner) if isinstance(i, dict) else i for i in item]
-        result[camel_case(key) if key in hints else key] = item
+            item = [
+                _config_shape(i, inner, rename=rename) if isinstance(i, dict) else i for i in item
+            ]
+        result[camel_case(key) if rename and key in hints else key] = item
     return result
 
 
@@ -484,11 +500,57 @@ def _field_type(annotation: Any) -> Any:
     return annotation
 
 
+class AcpwProvider(ComponentProvider):
+    """The component provider: the SDK's schema inference, with a ``construct`` of its own.
+
+    ``ComponentProvider.construct`` maps the inputs by the schema first (pulumi Python SDK
+    3.272.0, pulumi/provider/experimental/component.py ``map_input_properties``): a name not in
+    the schema is skipped, and an object input that is an output becomes ``{}``, so a typo or a
+    ``fn::secret`` object would silently give the defaults. Here every input reaches
+    :func:`acpw.config.load_config` as sent, outputs resolved; its problems are raised as
+    ``InputPropertiesError``, which the host sends as INVALID_ARGUMENT with the message and one
+    detail per key (pulumi/provider/server.py ``create_grpc_invalid_properties_status``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__([AcpwDeployment], PACKAGE, None, VERSION)
+
+    def construct(
+        self,
+        name: str,
+        resource_type: str,
+        inputs: pulumi.Inputs,
+        options: pulumi.ResourceOptions | None = None,
+    ) -> ConstructResult:
+        self.validate_resource_type(PACKAGE, resource_type)
+        try:
+            config = load_config(
+                wire_config(dict(inputs)),
+                project=pulumi.get_project(),
+                stack=pulumi.get_stack(),
+                aws_region=pulumi.Config("aws").get("region"),
+            )
+        except ConfigError as error:
+            raise InputPropertiesError(str(error), _details(error)) from error
+        component = deployment.AcpwDeployment(
+            name, deployment.AcpwDeploymentArgs(config=config), options
+        )
+        state = self.get_state(component, self._component_defs[TYPE_TOKEN.rsplit(":", 1)[1]])
+        return ConstructResult(component.urn, state)
+
+
+def _details(error: ConfigError) -> list[InputPropertyErrorDetails]:
+    """One detail per problem: its key (without ``acpw:``) and the reason."""
+    details: list[InputPropertyErrorDetails] = []
+    for problem in error.problems:
+        key, _, reason = problem.removeprefix("acpw:").partition(": ")
+        details.append({"property_path": key, "reason": reason or problem})
+    return details
+
+
 def inferred_schema() -> dict[str, Any]:
     """The schema the provider serves (``GetSchema``), inferred from this module's annotations."""
-    from pulumi.provider.experimental.component import ComponentProvider
-
-    provider = ComponentProvider([AcpwDeployment], PACKAGE, None, VERSION)
+    provider = AcpwProvider()
     assert provider.schema is not None
     schema: dict[str, Any] = json.loads(provider.schema)
     return schema
@@ -496,6 +558,6 @@ def inferred_schema() -> dict[str, Any]:
 
 def serve() -> None:
     """Run the component provider (the ``provider/`` plugin's entry point)."""
-    from pulumi.provider.experimental import component_provider_host
+    from pulumi.provider import main
 
-    component_provider_host([AcpwDeployment], name=PACKAGE, version=VERSION)
+    main(AcpwProvider(), sys.argv[1:])

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tomllib
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +50,23 @@ PROJECT, STACK = "consumer", "test"
 STACK_URN = f"urn:pulumi:{STACK}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{STACK}"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """How the engine sends a value unknown in a preview (a sentinel string of the gRPC protocol)."""
+SIG = "4dabf18193072939515e22adb298388d"
+"""The key marking a special value on the wire (pulumi/runtime/rpc.py ``_special_sig_key``)."""
+
+
+def secret(value: Any) -> dict[str, Any]:
+    """A secret as the engine sends it (YAML ``fn::secret``, ``pulumi.secret`` in TypeScript)."""
+    return {SIG: "1b47061264138c4ac30d75fd1eb44270", "value": value}
+
+
+def output_value(value: Any = None, *, known: bool = True, dependencies: Sequence[str] = ()) -> Any:
+    """An output value as the engine sends it (``pulumi.output({...})``, another resource's
+    output): ``rpc.py`` ``_special_output_value_sig``; an unknown one carries no ``value``."""
+    wire: dict[str, Any] = {SIG: "d0e6a833031e9bbcd3f4e8bde6ca49a4"}
+    wire["dependencies"] = list(dependencies)
+    if known:
+        wire["value"] = value
+    return wire
 
 
 def snapshot() -> dict[str, Any]:
@@ -396,8 +413,120 @@ def test_construct_in_a_preview(host: Host) -> None:
             dry_run=True,
         )
     message = typing.cast(grpc.Call, error.value).details() or ""
-    assert "acpw:matchHosts: is unknown until another resource is created" in message
+    assert "acpw:matchHosts[1]: is unknown until another resource is created" in message
     assert not [r for r in host.monitor.registrations if r.name.startswith("unknown")]
+
+
+def _refusal(host: Host, name: str, inputs: dict[str, Any]) -> grpc.Call:
+    with pytest.raises(grpc.RpcError) as error:
+        _construct(host, name, inputs)
+    assert not [r for r in host.monitor.registrations if r.name.startswith(name)]
+    return typing.cast(grpc.Call, error.value)
+
+
+def _mine(host: Host, name: str) -> list[mock_engine.Registration]:
+    return [r for r in host.monitor.registrations if r.urn.split("::")[-1].startswith(name)]
+
+
+def test_object_inputs_given_as_secrets_or_outputs_are_honoured(host: Host) -> None:
+    """The SDK's input mapping turns these into ``{}`` (the defaults); the provider resolves them."""
+    dependency = f"urn:pulumi:{STACK}::{PROJECT}::aws:iam/policy:Policy::boundary"
+    response = _construct(
+        host,
+        "wrapped",
+        {
+            "istioVersion": "1.30",
+            "iam": secret({"path": "/platform/acpw/", "tags": {"team": secret("platform")}}),
+            "cloudwatch": output_value(
+                {"namespace": "Example/Wrapped", "requestTimeoutMs": 3000.0},
+                dependencies=[dependency],
+            ),
+            "gateways": [
+                output_value(
+                    {
+                        "name": "public-gateway",
+                        "namespace": "gateway-public",
+                        "selector": {"app": "public-gateway"},
+                        "installer": "deploymentPatch",
+                        "maxSurge": "2",
+                    }
+                )
+            ],
+        },
+    )
+    state = pulumi_sdk.deserialize_properties(response.state)
+    assert state["userArn"].endswith(":user/platform/acpw/consumer-test")
+    assert list(state["gateways"]) == ["gateway-public/public-gateway"]
+    assert "Example%2FWrapped" in state["cloudwatchConsoleUrl"] or (
+        "Example/Wrapped" in state["cloudwatchConsoleUrl"]
+    )
+    [user] = [r for r in _mine(host, "wrapped") if r.type == "aws:iam/user:User"]
+    assert user.inputs["tags"]["team"] == "platform"
+    [strategy] = [
+        r
+        for r in _mine(host, "wrapped")
+        if r.type == "kubernetes:apps/v1:DeploymentPatch" and "strategy" in r.inputs["spec"]
+    ]
+    assert strategy.inputs["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 2
+
+
+def test_unknown_parts_of_wrapped_inputs_are_refused_in_a_preview(host: Host) -> None:
+    with pytest.raises(grpc.RpcError) as error:
+        _construct(
+            host,
+            "halfknown",
+            {
+                "istioVersion": "1.30",
+                "iam": secret({"path": UNKNOWN}),
+                "cloudwatch": output_value(known=False),
+                "gateways": [
+                    {
+                        "name": "public-gateway",
+                        "namespace": "gateway-public",
+                        "selector": {"app": UNKNOWN},
+                        "installer": "deploymentPatch",
+                    }
+                ],
+            },
+            dry_run=True,
+        )
+    message = typing.cast(grpc.Call, error.value).details() or ""
+    # A secret holding an unknown is an unknown output as a whole (the host wraps it so).
+    assert "acpw:iam: is unknown" in message
+    assert "acpw:cloudwatch: is unknown" in message
+    assert "acpw:gateways[0].selector.app: is unknown" in message
+    assert not _mine(host, "halfknown")
+
+
+def test_an_unknown_input_name_is_refused_with_the_allowed_names(host: Host) -> None:
+    call = _refusal(
+        host,
+        "typo",
+        {"istioVersion": "1.30", "gatways": [], "iam": {"keyGenration": 2.0}},
+    )
+    assert call.code() == grpc.StatusCode.INVALID_ARGUMENT
+    message = call.details() or ""
+    assert "acpw:gatways: unknown key; allowed: cloudwatch, cost, failStrategy, gateways" in message
+    assert "(did you mean 'gateways'?)" in message
+    assert "acpw:iam.keyGenration: unknown key" in message
+    assert "(did you mean 'keyGeneration'?)" in message
+
+
+def test_a_wrong_type_reaches_the_caller_with_its_message(host: Host) -> None:
+    """INVALID_ARGUMENT with the config's message, and one detail per key for the engine."""
+    from pulumi.runtime.proto import errors_pb2, status_pb2
+
+    call = _refusal(host, "wrongtype", {"istioVersion": "1.30", "iam": {"keyGeneration": "two"}})
+    assert call.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "acpw:iam.keyGeneration: 'two' is not a whole number" in (call.details() or "")
+    trailer = dict(call.trailing_metadata() or ())["grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(trailer)
+    [packed] = status.details
+    details = errors_pb2.InputPropertiesError()
+    assert packed.Unpack(details)
+    assert [(e.property_path, e.reason) for e in details.errors] == [
+        ("iam.keyGeneration", "'two' is not a whole number")
+    ]
 
 
 def test_construct_reports_config_errors(host: Host) -> None:
@@ -534,6 +663,24 @@ def test_yaml_example_constructs(host: Host) -> None:
         "gateway-partner/partner-gateway",
     }
     assert "/platform/acpw/" in state["userArn"]
+    # Every registered resource is served by a provider plugin: no dynamic provider, whose
+    # Python class a YAML (or TypeScript, Go, ...) project cannot load (pulumi/pulumi#5455).
+    mine = _mine(host, f"yaml-{name}")
+    assert mine
+    packages = {r.type.split(":", 1)[0] for r in mine if r.custom}
+    assert packages <= {"aws", "kubernetes", "docker", "pulumi"}, packages
+    assert not [r for r in mine if r.type == mock_engine.DYNAMIC_TYPE]
+
+
+def test_yaml_example_with_a_secret_object_input(host: Host) -> None:
+    """``iam: {fn::secret: {...}}`` in the YAML program: the same user as the plain input."""
+    name, resource = _yaml_component()
+    properties = {**resource["properties"], "iam": secret(resource["properties"]["iam"])}
+    response = _construct(host, f"yamlsecret-{name}", properties)
+    state = pulumi_sdk.deserialize_properties(response.state)
+    assert "/platform/acpw/" in state["userArn"]
+    [user] = [r for r in _mine(host, f"yamlsecret-{name}") if r.type == "aws:iam/user:User"]
+    assert user.inputs["tags"]["team"] == "platform"
 
 
 def test_python_example_is_the_readme_snippet() -> None:
