@@ -1,4 +1,4 @@
-"""The program run the way the Python language host runs it (tools/langhost.py), in a subprocess.
+"""The program run the way the Python language host runs it (tests/langhost.py), in a subprocess.
 
 Config arrives as the CLI passes it (``PULUMI_CONFIG``, the stack file after the CLI's rules), and
 what reaches stderr is what the CLI would show: for invalid config only the message, no traceback.
@@ -17,7 +17,7 @@ import pulumi
 import pytest
 
 from acpw.config import ConfigError, load_config
-from tools.langhost import USER_ACTIONABLE_EXIT
+from tests.langhost import USER_ACTIONABLE_EXIT
 from tools.render import ROOT, stack_program_config
 
 
@@ -25,7 +25,7 @@ def _run(program: Path, config: dict[str, str], tmp_path: Path) -> tuple[int, st
     report = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
     env["PULUMI_CONFIG"] = json.dumps(config)
-    command = [sys.executable, "-m", "tools.langhost", "--project", "acpw", "--stack", "dev"]
+    command = [sys.executable, "-m", "tests.langhost", "--project", "acpw", "--stack", "dev"]
     result = subprocess.run(
         [*command, "--report", str(report), str(program)],
         cwd=ROOT,

@@ -1,7 +1,7 @@
 """Every Pulumi SDK internal that the tools and tests rely on, in one place.
 
 The offline render (``tools/render.py``), its mock engine (``tools/mock_engine.py``), the
-language-host harness (``tools/langhost.py``) and the tests need a few parts of the ``pulumi``
+language-host harness (``tests/langhost.py``) and the tests need a few parts of the ``pulumi``
 package that are private (a leading ``_``) or undocumented module internals. Nothing else imports
 them: they are looked up here, by name, from the table :data:`INTERNALS`.
 

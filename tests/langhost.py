@@ -1,7 +1,7 @@
 """Run a Pulumi program directory the way the Python language host does, against the mock engine.
 
     PULUMI_CONFIG='{"acpw:istioVersion": "1.30", "aws:region": "ap-northeast-1"}' \\
-        python -m tools.langhost --project acpw --stack dev .
+        python -m tests.langhost --project acpw --stack dev .
 
 What the CLI's Python language host (``pulumi-language-python-exec`` in pulumi/pulumi
 ``sdk/python/cmd``, read at commit 1b5949891b3cefcb9974752b24a5ecef0acc86c8) does, and this
