@@ -1,4 +1,4 @@
-"""The acpw policy pack: `pulumi preview --policy-pack policy` (see README, "Policy pack").
+"""The acpw policy pack: `pulumi preview --policy-pack policy` (see docs/workflows.md, "The policy pack").
 
 The policies live in acpw_policy.py (pure, tested directly). Here they only meet the engine:
 the stack's acpw:istioVersion (the CLI hands the pack the stack config) becomes the default

@@ -685,7 +685,7 @@ def test_yaml_example_with_a_secret_object_input(host: Host) -> None:
 
 def test_python_example_is_the_readme_snippet() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Reusing the component", 1)[1]
+    section = readme.split("## Quick start: the component", 1)[1]
     snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
     assert (EXAMPLES / "python" / "__main__.py").read_text(encoding="utf-8") == snippet
 

@@ -9,6 +9,7 @@ from tools import readme_tables
 from tools.readme_tables import (
     ISTIO_VERSIONS_MD,
     README,
+    VERIFICATION_MD,
     StaleReadmeError,
     istio_versions_md,
     matrix_table,
@@ -19,6 +20,8 @@ from tools.readme_tables import (
 def test_generated_files_are_current() -> None:
     text = README.read_text(encoding="utf-8")
     assert render(text) == text, "README.md is stale: run `python -m tools.readme_tables --write`"
+    verification = VERIFICATION_MD.read_text(encoding="utf-8")
+    assert render(verification, path=VERIFICATION_MD) == verification
     assert ISTIO_VERSIONS_MD.read_text(encoding="utf-8") == istio_versions_md()
     assert readme_tables.main(["--check"]) == 0
 
@@ -33,8 +36,11 @@ def test_a_new_release_moves_the_ranges_and_matrix() -> None:
     text = README.read_text(encoding="utf-8")
     newer = render(text, newest=31, matrix=(*MATRIX_MINORS[:-1], 31))
     assert "every Istio release\nfrom 1.12 to 1.31" in newer
-    assert "1.23, 1.24, 1.31, see `tests/matrix.py`" in newer
     assert render(newer) == text
+    verification = VERIFICATION_MD.read_text(encoding="utf-8")
+    newer = render(verification, newest=31, matrix=(*MATRIX_MINORS[:-1], 31), path=VERIFICATION_MD)
+    assert "1.23, 1.24, 1.31, see `tests/matrix.py`" in newer
+    assert render(newer, path=VERIFICATION_MD) == verification
     page = istio_versions_md(newest=31, matrix=(*MATRIX_MINORS[:-1], 31))
     assert "| 1.24 – 1.31 | same |" in page
     assert "Supported: Istio 1.12 to 1.31" in page

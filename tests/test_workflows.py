@@ -254,9 +254,9 @@ def test_actionlint_accepts_the_workflows_and_reports_a_bad_one(tmp_path: Path) 
     assert 'property "nothing" is not defined' in result.stderr
 
 
-def test_readme_trust_policy_pins_the_github_oidc_audience_and_subject() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### What a repository needs", 1)[1].split("\n### ", 1)[0]
+def test_documented_trust_policy_pins_the_github_oidc_audience_and_subject() -> None:
+    page = (ROOT / "docs" / "workflows.md").read_text()
+    section = page.split("## What a repository needs", 1)[1].split("\n## ", 1)[0]
     (block,) = re.findall(r"```json\n(.*?)```", section, re.S)
     policy = json.loads(re.sub(r"(?m)^ {3}", "", block))
     (statement,) = policy["Statement"]

@@ -5,7 +5,8 @@
 
 It writes ``docs/istio-versions.md`` (the version matrix: one row per stretch of releases that
 behave alike, from :data:`~acpw.istio_versions.CHANGES`, the supported range and the releases
-the tests render), and the supported range and test matrix quoted in README.md's prose.
+the tests render), the supported range quoted in README.md's prose and the test matrix quoted in
+docs/verification.md's.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from acpw.istio_versions import (
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 ISTIO_VERSIONS_MD = ROOT / "docs" / "istio-versions.md"
+VERIFICATION_MD = ROOT / "docs" / "verification.md"
 COMMAND = "python -m tools.readme_tables --write"
 
 
@@ -91,17 +93,21 @@ def envoy_table(newest: int = NEWEST_SUPPORTED[1], oldest: int = OLDEST_SUPPORTE
 
 
 def _prose(
-    oldest: int, newest: int, matrix: Sequence[int]
+    oldest: int, newest: int, matrix: Sequence[int], path: Path
 ) -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]:
+    """The places of ``path`` (README.md or docs/verification.md) that quote the facts."""
     versions = ", ".join(f"1.{m}" for m in matrix)
+    if path == VERIFICATION_MD:
+        return [
+            (
+                re.compile(r"(of the Istio matrix\s+\()[^)]*?(, see `tests/matrix\.py`\))"),
+                lambda m: f"{m.group(1)}{versions}{m.group(2)}",
+            ),
+        ]
     return [
         (
             re.compile(r"(right for every Istio release\s+from )1\.\d+ to 1\.\d+"),
             lambda m: f"{m.group(1)}1.{oldest} to 1.{newest}",
-        ),
-        (
-            re.compile(r"(of the Istio matrix\s+\()[^)]*?(, see `tests/matrix\.py`\))"),
-            lambda m: f"{m.group(1)}{versions}{m.group(2)}",
         ),
     ]
 
@@ -146,12 +152,14 @@ def render(
     oldest: int = OLDEST_SUPPORTED[1],
     newest: int = NEWEST_SUPPORTED[1],
     matrix: Sequence[int] = MATRIX_MINORS,
+    path: Path = README,
 ) -> str:
-    """``text`` (the README) with every range it quotes brought up to date."""
-    for pattern, replace in _prose(oldest, newest, matrix):
+    """``text`` (of ``path``) with every range it quotes brought up to date."""
+    for pattern, replace in _prose(oldest, newest, matrix, path):
         text, count = pattern.subn(replace, text)
         if count != 1:
-            raise StaleReadmeError(f"README.md: expected one match of {pattern.pattern!r}")
+            name = path.relative_to(ROOT)
+            raise StaleReadmeError(f"{name}: expected one match of {pattern.pattern!r}")
     return text
 
 
@@ -164,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         wanted = {
             README: render(README.read_text(encoding="utf-8")),
+            VERIFICATION_MD: render(
+                VERIFICATION_MD.read_text(encoding="utf-8"), path=VERIFICATION_MD
+            ),
             ISTIO_VERSIONS_MD: istio_versions_md(),
         }
     except StaleReadmeError as error:

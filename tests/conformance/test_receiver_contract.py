@@ -1,7 +1,7 @@
 """Every render gives the receiver a configuration and credentials its v0.1.0 start accepts.
 
 The v0.1.0 receiver is strict (its ``config/receiver.go`` and ``cmd/receiver/main.go``; see the
-README's Envoy-layer section): a wrong JSON type or a missing ``cloud_watch_region`` /
+docs/verification.md, the Envoy layer): a wrong JSON type or a missing ``cloud_watch_region`` /
 ``cloud_watch_cluster_name`` fails its plugin start, and so does an access key or secret that is
 empty after the env fallback. A failed start of that bootstrap service keeps Envoy, and so every
 new gateway pod, from starting. These checks run over both example stacks and every Istio

@@ -457,7 +457,7 @@ def test_upgrading_from_0_2_0_keeps_every_pod_serving(name: str) -> None:
     cluster, first = deploy_from_scratch({}, previous=name, release="0.2.0")
     config, _ = previous_release(name, "0.2.0")
     if config.get("acpw:images", {}).get("registry") == "ecr":
-        # The one setting the upgrade asks for (refused until given, README "Upgrading from
+        # The one setting the upgrade asks for (refused until given, docs/operations.md "Upgrading from
         # 0.2.0"): the pull-through cache's credential for ghcr.io.
         config = _merge(
             config, {"images": {"ecrUpstreamCredentials": {"ghcr.io": GHCR_CREDENTIAL}}}
