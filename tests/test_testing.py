@@ -103,3 +103,19 @@ class EchoMocks(pulumi.runtime.Mocks):
     result = _run_consumer_tests(tmp_path, echo, "EchoMocks()")
     assert result.returncode != 0
     assert "NoneType" in result.stdout + result.stderr
+
+
+def test_the_python_example_has_its_own_unit_test() -> None:
+    """examples/python/test_program.py: the example program tested under AcpwMocks."""
+    example = ROOT / "examples" / "python"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_program.py"],
+        cwd=example,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
