@@ -140,6 +140,11 @@ class ObjectNames:
     def sender(self, gateway: str, generation_id: str) -> str:
         return self.name(f"sender-{gateway}-{generation_id}")
 
+    def gateway_sender(self, gateway: str) -> str:
+        """The one sender WasmPlugin of a Gateway API gateway (``targetRefs``: it cannot select
+        pods by generation, so there is one per Gateway, updated in place)."""
+        return self.name(f"sender-{gateway}")
+
     def receiver_filter(self, gateway: str, generation_id: str) -> str:
         return self.name(f"receiver-{gateway}-{generation_id}")
 
