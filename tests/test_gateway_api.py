@@ -442,6 +442,6 @@ def test_an_enabled_overlay_and_gateway_patch_are_not_retained() -> None:
 
 def test_a_new_generation_is_a_new_overlay_configmap() -> None:
     before = registration(render_with_partner(), "kubernetes:core/v1:ConfigMap")
-    after = registration(render_with_partner(**{"maxSurge": 2}), "kubernetes:core/v1:ConfigMap")
+    after = registration(render_with_partner(maxSurge=2), "kubernetes:core/v1:ConfigMap")
     assert before.name == after.name  # the same resource, replaced (its name is its content)
     assert before.inputs["metadata"]["name"] != after.inputs["metadata"]["name"]
