@@ -16,11 +16,10 @@ Pulumi-free: config in, dict out.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from acpw.config.errors import ConfigError
 from acpw.contract import OFF, PROGRESS_DEADLINE_SECONDS, PROXY_CONTAINER, ROLLOUT_LABEL
@@ -132,7 +131,9 @@ def overlay_configmap(
     off: bool = False,
 ) -> dict[str, Any]:
     """The ConfigMap the Gateway's ``parametersRef`` names: one ``deployment`` key of YAML text.
-    It must be in the Gateway's namespace (``fetchParameters`` uses the Gateway's)."""
+    It must be in the Gateway's namespace (``fetchParameters`` uses the Gateway's). The text is
+    JSON, which is YAML too (istiod reads it with ``yaml.YAMLToJSON``), so the policy pack reads
+    it with the standard library."""
     overlay = (
         deployment_overlay_off(max_surge)
         if off
@@ -142,7 +143,7 @@ def overlay_configmap(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": overlay_configmap_name(gateway), "namespace": namespace},
-        "data": {OVERLAY_KEY: yaml.safe_dump(overlay, sort_keys=True)},
+        "data": {OVERLAY_KEY: json.dumps(overlay, indent=2, sort_keys=True)},
     }
 
 

@@ -45,6 +45,10 @@ DESTINATION_RULE_RE = re.compile(r"^kubernetes:networking\.istio\.io/[^:]+:Desti
 ENVOY_FILTER_RE = re.compile(r"^kubernetes:networking\.istio\.io/[^:]+:EnvoyFilter$")
 ISTIO_OPERATOR_RE = re.compile(r"^kubernetes:install\.istio\.io/[^:]+:IstioOperator$")
 DEPLOYMENT_PATCH = "kubernetes:apps/v1:DeploymentPatch"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+GATEWAY_SETTINGS_COMPONENT = "gateway-settings"
+"""``app.kubernetes.io/component`` of the overlay ConfigMaps of ``installer: gatewayApi``
+gateways, whose ``deployment`` key istiod merges into the generated Deployment."""
 NETWORKING_V1_TYPE_RE = re.compile(r"^kubernetes:networking\.istio\.io/v1:")
 
 PUT_METRIC_DATA = "cloudwatch:PutMetricData"
@@ -610,9 +614,28 @@ def _check_strategy(where: str, strategy: Any) -> list[str]:
     return []
 
 
+def _overlay_problems(props: Any) -> list[str]:
+    """A Gateway API gateway's overlay ConfigMap (JSON text under ``deployment``) keeps
+    ``maxUnavailable: 0`` in the ``spec.strategy`` istiod merges into ``<gateway>-istio``."""
+    labels = dig(props, "metadata", "labels")
+    if dig(labels, "app.kubernetes.io/component") != GATEWAY_SETTINGS_COMPONENT:
+        return []
+    text = dig(props, "data", "deployment")
+    if not isinstance(text, str):
+        return []  # unknown in a preview
+    try:
+        overlay = json.loads(text)
+    except ValueError:
+        return ["data.deployment is not the JSON overlay the program writes"]
+    return _check_strategy("data.deployment spec.strategy", dig(overlay, "spec", "strategy"))
+
+
 def rollout_problems(resource_type: str, props: Any) -> list[str]:
-    """Gateway rollouts keep ``maxUnavailable: 0``: on a DeploymentPatch, and on each enabled
-    gateway of an IstioOperator (k8s.strategy, then any Deployment overlay touching it)."""
+    """Gateway rollouts keep ``maxUnavailable: 0``: on a DeploymentPatch, on each enabled
+    gateway of an IstioOperator (k8s.strategy, then any Deployment overlay touching it), and in
+    a Gateway API gateway's overlay ConfigMap."""
+    if resource_type == CONFIG_MAP:
+        return _overlay_problems(props)
     if resource_type == DEPLOYMENT_PATCH:
         if dig(props, "spec") is None:
             return []  # a metadata-only patch (e.g. an annotation) rolls nothing
