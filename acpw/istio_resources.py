@@ -147,10 +147,13 @@ def wasm_plugin(
 
     A Gateway API gateway (``installer: gatewayApi``) is targeted by ``targetRefs`` (``targetRef``
     before 1.22), which excludes ``selector`` (CRD rule from 1.24) and so cannot tell its pods'
-    generations apart: two generations' WasmPlugins would both run in every pod during a
-    rollout, each request counted twice. So such a gateway has one WasmPlugin, named by the
-    Gateway (``ObjectNames.gateway_sender``) and updated in place; every pod of it gets the
-    desired generation's sender at once (xDS), pointing at the same ``receiver_vm_id``.
+    generations apart: two generations' WasmPlugins pointing at the same receiver would both run
+    in every pod during a rollout, each request counted twice. So such a gateway has one
+    WasmPlugin per receiver ``vm_id`` (``ObjectNames.gateway_sender``), updated in place: every
+    pod gets the desired generation's sender at once (xDS). A change of ``receiverVmId`` is a
+    second WasmPlugin beside the first until the old pods are gone; in each pod only the one
+    naming its receiver's VM finds the queue (the sender resolves it per request; the other's
+    lookup fails and it enqueues nothing, ../shared/MODULE.md).
     """
     features = config.features
     by_gateway = installer_of(config, gateway).sender_by_gateway
@@ -182,7 +185,7 @@ def wasm_plugin(
         "metadata": _metadata(
             config,
             (
-                config.names.gateway_sender(gateway.name)
+                config.names.gateway_sender(gateway.name, config.receiver_vm_id)
                 if by_gateway
                 else config.names.sender(gateway.name, generation_id)
             ),
