@@ -4,6 +4,7 @@ patch, the WasmPlugin target and the refusals."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -399,7 +400,13 @@ def test_the_sender_targets_the_gateway_and_the_endpoint_is_visible_there(versio
         {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "partner-gateway"}
     ]
     assert "selector" not in plugin["spec"]
-    assert plugin["metadata"]["name"] == "acpw-sender-partner-gateway"
+    # Named by the Gateway and the receiver's vm_id, not the generation (targetRefs cannot
+    # tell generations apart): one sender per pod and receiver.
+    assert (
+        plugin["metadata"]["name"]
+        == "acpw-sender-partner-gateway-vm"
+        + (hashlib.sha256(b"aws-cloudwatch-proxy-wasm-receiver").hexdigest()[:8])
+    )
     for kind in ("ServiceEntry", "DestinationRule"):
         [obj] = in_partner(render, kind)
         assert obj["spec"]["exportTo"] == ["."]  # the Gateway's own namespace: its pods see it

@@ -454,7 +454,7 @@ def test_render_has_the_istio_objects_each_gateway_needs(name: str) -> None:
     for gw in case.gateways():
         ns = gw["namespace"]
         if gw["installer"] == "gatewayApi":  # one WasmPlugin per Gateway, by targetRefs
-            assert f"WasmPlugin/{ns}/acpw-sender-{gw['name']}" in refs, refs
+            assert any(r.startswith(f"WasmPlugin/{ns}/acpw-sender-{gw['name']}-vm") for r in refs)
             assert f"Gateway/{ns}/{gw['name']}" in refs, refs
         else:
             assert f"WasmPlugin/{ns}/acpw-sender-{gw['name']}-{generation}" in refs, refs
@@ -473,7 +473,7 @@ def test_gateway_api_renders_target_the_gateway_and_match_the_crds(name: str) ->
     [plugin] = [
         o
         for o in case.of_kind("WasmPlugin")
-        if o["metadata"]["name"] == "acpw-sender-partner-gateway"
+        if o["metadata"]["name"].startswith("acpw-sender-partner-gateway-vm")
     ]
     report = validate_objects([plugin], case.istio_version)
     assert report.ok, str(report)
