@@ -28,7 +28,7 @@ from tests.transitions.simulator import (
     update,
 )
 
-GATEWAY_API = {"name": "gw", "namespace": "edge", "installer": "gatewayApi"}
+GATEWAY_API: dict[str, Any] = {"name": "gw", "namespace": "edge", "installer": "gatewayApi"}
 """A Gateway API Gateway (class istio): istiod renders edge/gw-istio from it."""
 
 # One gateway per installer, with the receiver delivery of its Istio version.
