@@ -410,6 +410,8 @@ class GatewaySettings(pulumi.ComponentResource):
         in_cluster = config.features.in_cluster_operator
         self.delivery = {}
         self._operator_entries: list[dict[str, Any]] = []
+        self._operator_awaited: list[GatewayConfig] = []
+        """Gateways whose in-cluster IstioOperator entry a Job waits for (after the operator)."""
         # Rollout-check Jobs only where nothing else waits (acpw/installers.py).
         job_awaited = gateways_awaited_by(config, Awaiter.JOB)
         self._checkers = self._create_rollout_checkers(job_awaited)
@@ -452,14 +454,13 @@ class GatewaySettings(pulumi.ComponentResource):
                         aliases=[pulumi.Alias(name=resource_name)],
                     ),
                 )
-                for gateway in job_awaited:
-                    if installer_of(config, gateway).name == ISTIO_OPERATOR.name:
-                        self._create_rollout_check(
-                            gateway,
-                            args.generation,
-                            [operator, *self._checkers[gateway.namespace]],
-                            True,
-                        )
+                for gateway in self._operator_awaited:
+                    self._create_rollout_check(
+                        gateway,
+                        args.generation,
+                        [operator, *self._checkers[gateway.namespace]],
+                        True,
+                    )
         self.register_outputs(
             {"delivery": self.delivery, "istioOperatorYaml": self.istio_operator_yaml}
         )
@@ -467,7 +468,10 @@ class GatewaySettings(pulumi.ComponentResource):
     def _istio_operator_gateway(
         self, gateway: GatewayConfig, installer: Installer, changes: GatewayPodChanges
     ) -> None:
-        """An ``ingressGateways`` entry of the one IstioOperator (registered after the loop)."""
+        """An ``ingressGateways`` entry of the one IstioOperator (registered after the loop);
+        with the in-cluster operator a Job waits for it (the table entry's awaiter)."""
+        if installer.awaiter is Awaiter.JOB:
+            self._operator_awaited.append(gateway)
         self._operator_entries.append(
             istio_operator_gateway(gateway, changes)
             if gateway.enabled

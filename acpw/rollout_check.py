@@ -5,9 +5,10 @@ pulumi-kubernetes like a Deployment (provider/pkg/await/await.go, awaiters.go, d
 94977969d), so ``installer: deploymentPatch`` needs no Job. The in-cluster IstioOperator (Istio
 <= 1.23) is applied by the operator asynchronously: a Job first waits for the Deployment's
 template to carry the generation, then for the rollout. The same holds for ``installer:
-gatewayApi``: istiod re-renders ``<gateway>-istio`` when the overlay ConfigMap changes; ``pulumi up`` fails with the Job when new
-pods never become Ready, while ``maxUnavailable: 0`` keeps the old pods serving and the old
-generation's objects stay (they are deleted only at the end of a successful update).
+gatewayApi``: istiod re-renders ``<gateway>-istio`` when the overlay ConfigMap changes, so the
+Job waits on that Deployment. ``pulumi up`` fails with the Job when new pods never become Ready,
+while ``maxUnavailable: 0`` keeps the old pods serving and the old generation's objects stay
+(they are deleted only at the end of a successful update).
 
 - Its name derives from the gateway (namespace and name) and the whole pod-template change, so
   every change gets a fresh Job (a Job's template is immutable) and no two gateways share one.
