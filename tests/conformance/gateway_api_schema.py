@@ -2,15 +2,15 @@
 carrying only ``spec.infrastructure.parametersRef``.
 
 No Gateway API CRD bundle is pinned here (the Istio bundles in ``istio-crds/`` do not hold the
-``gateway.networking.k8s.io`` CRDs), so the rules below are the published shape of that field,
-written down as facts: ``Gateway`` ``gateway.networking.k8s.io/v1``, ``spec.infrastructure`` a
-``GatewayInfrastructure`` whose ``parametersRef`` is a ``LocalParametersReference`` of three
-required strings (sigs.k8s.io/gateway-api ``apis/v1/gateway_types.go``, ``shared_types.go``):
-``group`` (``Group``: empty for the core group, else a DNS subdomain, at most 253), ``kind``
-(``Kind``: 1 - 63, ``^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$``) and ``name`` (1 - 253). What istiod
-accepts on top (group "" and kind ConfigMap only, same namespace) is
-``acpw.istio_versions.GATEWAY_API_FACTS``. A cluster's CRDs must carry the field: check with
-``kubectl explain gateway.spec.infrastructure.parametersRef``.
+``gateway.networking.k8s.io`` CRDs), so the rules below are the schema of that field written
+down as facts, read in kubernetes-sigs/gateway-api
+``config/crd/standard/gateway.networking.k8s.io_gateways.yaml`` at v1.3.0 (40be951ce) and the
+same at v1.6.1: ``Gateway`` ``gateway.networking.k8s.io/v1``, ``spec.infrastructure.parametersRef``
+with three required strings: ``group`` (at most 253, empty or a DNS subdomain: ``_GROUP_RE``),
+``kind`` (1 - 63, ``_KIND_RE``) and ``name`` (1 - 253). The standard channel has ``spec.infrastructure`` from v1.2.0 (f73504594; not
+at v1.1.0, 690f75464): the cluster's Gateway API CRDs must be v1.2.0 or newer, or the field is
+pruned. What istiod accepts on top (group "" and kind ConfigMap only, same namespace) is
+``acpw.istio_versions.GATEWAY_API_FACTS``.
 """
 
 from __future__ import annotations
