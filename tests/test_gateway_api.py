@@ -452,3 +452,23 @@ def test_a_new_generation_is_a_new_overlay_configmap() -> None:
     after = registration(render_with_partner(maxSurge=2), "kubernetes:core/v1:ConfigMap")
     assert before.name == after.name  # the same resource, replaced (its name is its content)
     assert before.inputs["metadata"]["name"] != after.inputs["metadata"]["name"]
+
+
+def test_revoke_previous_key_reads_istiods_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``iam.revokePreviousKey`` reads each gateway's live Deployment: for a Gateway API gateway
+    that is istiod's ``<gateway>-istio``, not the Gateway's name."""
+    import tools.mock_engine as engine
+
+    reads: list[Any] = []
+    original = engine.RecordingMonitor.ReadResource
+
+    def record(self: Any, request: Any) -> Any:
+        reads.append(request.id)
+        return original(self, request)
+
+    monkeypatch.setattr(engine.RecordingMonitor, "ReadResource", record, raising=False)
+    config = matrix_config("1.30", iam={"keyGeneration": 2, "revokePreviousKey": True})
+    config["acpw:gateways"] = [*config["acpw:gateways"], PARTNER]
+    render_stack("gwapi", config=config)
+    assert "partner/partner-gateway-istio" in reads
+    assert "partner/partner-gateway" not in reads
