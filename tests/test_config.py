@@ -393,6 +393,22 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
         "acpw:gateways[1]: Gateway ns/gw is already acpw:gateways[0]; one entry per Gateway",
     ),
     (
+        "a selector on a gatewayApi gateway's pods",
+        {
+            "istioVersion": "1.30",
+            "gateways": [
+                {"name": "gw", "namespace": "ns", "installer": "gatewayApi"},
+                {
+                    "name": "other",
+                    "namespace": "ns",
+                    "selector": {"gateway.networking.k8s.io/gateway-name": "gw"},
+                },
+            ],
+        },
+        "acpw:gateways[1].selector: gateway.networking.k8s.io/gateway-name=gw selects the pods "
+        "of the gatewayApi gateway ns/gw",
+    ),
+    (
         "no selector with another installer",
         {
             "istioVersion": "1.30",

@@ -17,7 +17,12 @@ from acpw.config.errors import PROJECT, ConfigProblem, ConfigWarning, config_key
 from acpw.config.models import PUBLISHED_MODULE_REGION, AcpwConfig
 from acpw.config.upstreams import registry_host, supported_hosts, upstream_of
 from acpw.gateway_api import gateway_api_entry_problems
-from acpw.istio_versions import FEATURE_NAMES, NEWEST_KNOWN_PATCH, first_release
+from acpw.istio_versions import (
+    FEATURE_NAMES,
+    GATEWAY_API_POD_LABEL,
+    NEWEST_KNOWN_PATCH,
+    first_release,
+)
 
 _QUOTES = ('"', "'", "\\")
 """What the dashboard's search expressions and Metrics Insights queries cannot quote."""
@@ -99,10 +104,24 @@ def _gateway_api_problems(config: AcpwConfig) -> list[ConfigProblem]:
         }
         for g in config.gateways
     ]
-    return [
+    problems = [
         ConfigProblem(key, message)
         for key, message in gateway_api_entry_problems(entries, config.istio_version)
     ]
+    # A selector naming a Gateway API gateway's pods would load the modules into them twice.
+    gateway_api = {(g.namespace, g.name) for g in config.gateways if g.installer == "gatewayApi"}
+    for index, gateway in enumerate(config.gateways):
+        selected = gateway.selector.get(GATEWAY_API_POD_LABEL)
+        if selected is not None and (gateway.namespace, selected) in gateway_api:
+            problems.append(
+                ConfigProblem(
+                    config_key("gateways", index, "selector"),
+                    f"{GATEWAY_API_POD_LABEL}={selected} selects the pods of the gatewayApi "
+                    f"gateway {gateway.namespace}/{selected}, which get the modules from their "
+                    "own entry: select other pods",
+                )
+            )
+    return problems
 
 
 def _overlapping_selector(config: AcpwConfig, index: int) -> ConfigProblem | None:

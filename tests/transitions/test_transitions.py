@@ -193,6 +193,7 @@ def test_emergency_revoke_deactivates_the_old_key_at_once(installer: str) -> Non
         ("inClusterOperator-1.20", "1.21"),
         ("inClusterOperator-1.23", "1.24"),
         ("deploymentPatch-1.30", "1.23"),
+        ("gatewayApi-1.26", "1.30"),
     ],
 )
 def test_istio_upgrades_and_rollbacks(installer: str, target: str) -> None:
