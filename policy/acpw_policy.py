@@ -46,6 +46,9 @@ ENVOY_FILTER_RE = re.compile(r"^kubernetes:networking\.istio\.io/[^:]+:EnvoyFilt
 ISTIO_OPERATOR_RE = re.compile(r"^kubernetes:install\.istio\.io/[^:]+:IstioOperator$")
 DEPLOYMENT_PATCH = "kubernetes:apps/v1:DeploymentPatch"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+GATEWAY_PATCH = "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch"
+GENERATED_SUFFIX = "-istio"
+"""istiod names a Gateway's Deployment ``<gateway>-<gatewayClassName>`` (class ``istio``)."""
 GATEWAY_SETTINGS_COMPONENT = "gateway-settings"
 """``app.kubernetes.io/component`` of the overlay ConfigMaps of ``installer: gatewayApi``
 gateways, whose ``deployment`` key istiod merges into the generated Deployment."""
@@ -718,6 +721,58 @@ def unguarded_pod_patches(resources: Sequence[PolicyResource]) -> list[tuple[str
     return found
 
 
+def unguarded_gateway_patches(resources: Sequence[PolicyResource]) -> list[tuple[str, str]]:
+    """(urn, message) for each GatewayPatch (installer gatewayApi) whose parametersRef names no
+    ConfigMap of the stack, or whose generated Deployment ``<gateway>-istio`` gets no
+    DeploymentPatch of the stack with ``maxUnavailable: 0`` (removing the entry relinquishes the
+    parametersRef, and istiod's template sets no strategy: the pods would roll under 25%)."""
+    configmaps = {
+        _patched_deployment(plain(r.props)) for r in resources if r.resource_type == CONFIG_MAP
+    }
+    guarded = {
+        _patched_deployment(props)
+        for r in resources
+        if r.resource_type == DEPLOYMENT_PATCH
+        for props in [plain(r.props)]
+        if dig(props, "spec", "strategy") is not None
+        and not _check_strategy("spec.strategy", dig(props, "spec", "strategy"))
+    }
+    found = []
+    for resource in resources:
+        if resource.resource_type != GATEWAY_PATCH:
+            continue
+        props = plain(resource.props)
+        target = _patched_deployment(props)
+        ref = dig(props, "spec", "infrastructure", "parametersRef", "name")
+        if target is None or not isinstance(ref, str):
+            continue  # unknown in a preview
+        namespace, gateway = target
+        if (namespace, ref) not in configmaps:
+            found.append(
+                (
+                    resource.urn,
+                    f"spec.infrastructure.parametersRef names ConfigMap {namespace}/{ref}, which "
+                    "this stack does not create (istiod fails the Gateway's render)",
+                )
+            )
+        if (namespace, f"{gateway}{GENERATED_SUFFIX}") not in guarded:
+            found.append(
+                (
+                    resource.urn,
+                    f"no DeploymentPatch of this stack gives {namespace}/{gateway}"
+                    f"{GENERATED_SUFFIX} spec.strategy with maxUnavailable: 0",
+                )
+            )
+    return found
+
+
+def validate_gateway_patches_guarded(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    for urn, message in unguarded_gateway_patches(args.resources):
+        report_violation(message, urn)
+
+
 def validate_pod_patches_guarded(
     args: StackValidationArgs, report_violation: ReportViolation
 ) -> None:
@@ -862,6 +917,15 @@ def build_policies(
                 "Deployment maxUnavailable: 0."
             ),
             validate=validate_pod_patches_guarded,
+            enforcement_level=mandatory,
+        ),
+        StackValidationPolicy(
+            name="gateway-api-overlay-guarded",
+            description=(
+                "A Gateway's parametersRef names an overlay ConfigMap of the stack, and its "
+                "generated Deployment gets a patch giving it maxUnavailable: 0."
+            ),
+            validate=validate_gateway_patches_guarded,
             enforcement_level=mandatory,
         ),
     ]

@@ -1007,6 +1007,33 @@ def test_a_pod_patch_is_judged_with_the_strategy_patch_of_its_deployment() -> No
     assert len(_stack_violations(pack.validate_pod_patches_guarded, [pods, loose], {})) == 1
 
 
+def test_a_gateway_patch_needs_its_configmap_and_a_guarded_generated_deployment() -> None:
+    gateway = policy_resource(
+        pack.GATEWAY_PATCH,
+        {
+            "metadata": {"namespace": "partner", "name": "gw"},
+            "spec": {"infrastructure": {"parametersRef": {"name": "gw-acpw-1"}}},
+        },
+    )
+    configmap = policy_resource(
+        pack.CONFIG_MAP, {"metadata": {"namespace": "partner", "name": "gw-acpw-1"}}, "cm"
+    )
+    guard = policy_resource(
+        pack.DEPLOYMENT_PATCH,
+        {
+            "metadata": {"namespace": "partner", "name": "gw-istio"},
+            "spec": {"strategy": {"rollingUpdate": {"maxUnavailable": 0}}},
+        },
+        "guard",
+    )
+    validate = pack.validate_gateway_patches_guarded
+    assert _stack_violations(validate, [gateway, configmap, guard], {}) == []
+    [(missing, urn)] = _stack_violations(validate, [gateway, guard], {})
+    assert "ConfigMap partner/gw-acpw-1" in missing and urn == gateway.urn
+    [(unguarded, _)] = _stack_violations(validate, [gateway, configmap], {})
+    assert "partner/gw-istio" in unguarded
+
+
 def test_a_metadata_only_patch_rolls_nothing_and_is_not_judged() -> None:
     record = {"kind": "Deployment", "metadata": {"annotations": {"a": "b"}}}
     assert check(pack.validate_gateway_rollout, pack.DEPLOYMENT_PATCH, record) == []
