@@ -76,19 +76,24 @@ class Gateway(TypedDict):
     """One ingress gateway the modules run in."""
 
     name: pulumi.Input[str]
-    """The gateway's Deployment name (also its IstioOperator component name). Allowed: a DNS label
-    (up to 63 of a-z, 0-9, -)."""
+    """The gateway's Deployment name (also its IstioOperator component name); with ``gatewayApi``
+    the name of the Gateway API ``Gateway`` (istiod's Deployment is ``<name>-istio``). Allowed: a
+    DNS label (up to 63 of a-z, 0-9, -)."""
     namespace: pulumi.Input[str]
-    """Namespace of the gateway's Deployment. Allowed: a DNS label (up to 63 of a-z, 0-9, -)."""
-    selector: pulumi.Input[dict[str, str]]
+    """Namespace of the gateway's Deployment (with ``gatewayApi``: of the ``Gateway``). Allowed: a
+    DNS label (up to 63 of a-z, 0-9, -)."""
+    selector: NotRequired[pulumi.Input[dict[str, str]]]
     """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector); no two gateways of
-    one namespace may select the same pods. Allowed: Kubernetes labels, not empty (numbers and
-    booleans taken as text)."""
+    one namespace may select the same pods. Not set with ``gatewayApi``: the sender attaches to the
+    Gateway by ``targetRefs``. Allowed: Kubernetes labels, not empty (numbers and booleans taken as
+    text); required except with gatewayApi, where it is not allowed."""
     installer: NotRequired[pulumi.Input[str]]
     """How the gateway is installed, and so who rolls its pods: ``istioOperator`` (an IstioOperator
-    overlay, applied by the operator or ``istioctl install``) or ``deploymentPatch`` (the program
-    patches the Deployment and waits for the rollout). Allowed: ``istioOperator``,
-    ``deploymentPatch``. Default: ``istioOperator``."""
+    overlay, applied by the operator or ``istioctl install``), ``deploymentPatch`` (the program
+    patches the Deployment and waits for the rollout) or ``gatewayApi`` (a Gateway API ``Gateway``
+    of class ``istio``, Istio 1.26+: the program points its ``spec.infrastructure.parametersRef`` at
+    an overlay ConfigMap, istiod rolls ``<name>-istio`` and a Job waits). Allowed:
+    ``istioOperator``, ``deploymentPatch``, ``gatewayApi``. Default: ``istioOperator``."""
     max_surge: NotRequired[pulumi.Input[str]]
     """Extra pods a rollout may start at once (``maxUnavailable`` stays 0): a count or a percentage.
     Allowed: a count of at least 1, or '1%' to '100%'. Default: ``25%``."""
@@ -98,8 +103,9 @@ class Gateway(TypedDict):
     service_account: NotRequired[pulumi.Input[str]]
     """The gateway pods' ServiceAccount, trusted by the IAM role (``iam.credentials`` ``irsa`` /
     ``podIdentity``); unset: ``<name>-service-account`` for ``istioOperator`` (Istio's gateway
-    chart), ``<name>`` for ``deploymentPatch`` (the ``istio/gateway`` Helm chart's default).
-    Allowed: a DNS subdomain (up to 253 of a-z, 0-9, - and .)."""
+    chart), ``<name>`` for ``deploymentPatch`` (the ``istio/gateway`` Helm chart's default),
+    ``<name>-istio`` for ``gatewayApi`` (istiod's generated ServiceAccount). Allowed: a DNS
+    subdomain (up to 253 of a-z, 0-9, - and .)."""
 
 
 class Images(TypedDict):

@@ -8,6 +8,7 @@ from here, never from each other.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -139,6 +140,13 @@ class ObjectNames:
 
     def sender(self, gateway: str, generation_id: str) -> str:
         return self.name(f"sender-{gateway}-{generation_id}")
+
+    def gateway_sender(self, gateway: str, receiver_vm_id: str) -> str:
+        """The sender WasmPlugin of a Gateway API gateway for one receiver ``vm_id``
+        (``targetRefs`` cannot select pods by generation: one per Gateway and ``vm_id``, updated
+        in place, acpw/istio_resources.py ``wasm_plugin``)."""
+        digest = hashlib.sha256(receiver_vm_id.encode()).hexdigest()[:8]
+        return self.name(f"sender-{gateway}-vm{digest}")
 
     def receiver_filter(self, gateway: str, generation_id: str) -> str:
         return self.name(f"receiver-{gateway}-{generation_id}")

@@ -13,7 +13,7 @@ from acpw.credentials import Credentials, CredentialsArgs
 from acpw.gateway import GatewaySettings, GatewaySettingsArgs, PodGeneration
 from acpw.identity import WorkloadIdentity, WorkloadIdentityArgs
 from acpw.images import WasmImages, WasmImagesArgs
-from acpw.installers import Awaiter, gateways_awaited_by
+from acpw.installers import Awaiter, gateways_awaited_by, installer_of
 from acpw.istio_resources import (
     GenerationImages,
     IstioResources,
@@ -271,7 +271,17 @@ class AcpwDeployment(pulumi.ComponentResource):
         ]
         # Through the component's own Kubernetes provider (opts ``providers``/``provider``).
         provider = self.get_provider("kubernetes:apps/v1:Deployment")
-        live = read_live_gateways(self, name, to_read, provider) if to_read else {}
+        live = (
+            read_live_gateways(
+                self,
+                name,
+                to_read,
+                provider,
+                deployment_of=lambda g: installer_of(config, g).deployment(g),
+            )
+            if to_read
+            else {}
+        )
         awaited = {f"{g.namespace}/{g.name}" for g in config.gateways} - unawaited
         plan = plan_generations(
             desired,

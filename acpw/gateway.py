@@ -10,13 +10,17 @@ change must stall the rollout while the old pods keep serving.
 
 ``installer: istioOperator`` renders an ``IstioOperator`` with ``k8s.overlays`` (created in the
 cluster while the in-cluster operator exists, up to 1.23, and exported for ``istioctl install -f``);
-``installer: deploymentPatch`` server-side-applies the same changes to the existing Deployment.
+``installer: deploymentPatch`` server-side-applies the same changes to the existing Deployment;
+``installer: gatewayApi`` puts them in an overlay ConfigMap that the Gateway's
+``spec.infrastructure.parametersRef`` names, and istiod merges it into ``<gateway>-istio``
+(acpw/gateway_api.py).
 Who awaits each installer's rollout, and how each turns off: acpw/installers.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -45,8 +49,18 @@ from acpw.contract import (
     WASM_VOLUME,
     ObjectNames,
 )
-from acpw.installers import Awaiter, gateways_awaited_by, installer_of
+from acpw.gateway_api import overlay_configmap, overlay_configmap_name, parameters_ref_patch
+from acpw.installers import (
+    DEPLOYMENT_PATCH,
+    GATEWAY_API,
+    ISTIO_OPERATOR,
+    Awaiter,
+    Installer,
+    gateways_awaited_by,
+    installer_of,
+)
 from acpw.receiver import proxy_credentials_env
+from acpw.rollout import short_hash
 from acpw.rollout_check import (
     BACKSTOP_SECONDS,
     job_name,
@@ -343,6 +357,13 @@ def generations_patch(gateway: GatewayConfig, record: pulumi.Input[str]) -> dict
     }
 
 
+def content_named_overlay(gateway: str, data: dict[str, str]) -> str:
+    """``<gateway>-acpw-<hash>``: the overlay ConfigMap named by its content (at most 63)."""
+    digest = short_hash(data, 10)
+    prefix = overlay_configmap_name(gateway)[: 63 - len(digest) - 1].rstrip("-")
+    return f"{prefix}-{digest}"
+
+
 @dataclass(frozen=True)
 class GatewaySettingsArgs:
     """Inputs of :class:`GatewaySettings`."""
@@ -382,13 +403,24 @@ class GatewaySettings(pulumi.ComponentResource):
         self._tool_pull_secret = (
             args.generation.pull_secret if config.images.copy_tool_images else None
         )
+        self._config = config
+        self._generation = args.generation
+        self._rollout_after = args.rollout_after
         changes = gateway_pod_changes(config, args.generation)
         in_cluster = config.features.in_cluster_operator
         self.delivery = {}
-        operator_entries: list[dict[str, Any]] = []
+        self._operator_entries: list[dict[str, Any]] = []
+        self._operator_awaited: list[GatewayConfig] = []
+        """Gateways whose in-cluster IstioOperator entry a Job waits for (after the operator)."""
         # Rollout-check Jobs only where nothing else waits (acpw/installers.py).
         job_awaited = gateways_awaited_by(config, Awaiter.JOB)
-        checkers = self._create_rollout_checkers(job_awaited)
+        self._checkers = self._create_rollout_checkers(job_awaited)
+        # One builder per entry of the installers table.
+        builders: dict[str, Callable[[GatewayConfig, Installer, GatewayPodChanges], None]] = {
+            ISTIO_OPERATOR.name: self._istio_operator_gateway,
+            DEPLOYMENT_PATCH.name: self._deployment_patch_gateway,
+            GATEWAY_API.name: self._gateway_api_gateway,
+        }
         operator: k8s.apiextensions.CustomResource | None = None
         for gateway in config.gateways:
             key = f"{gateway.namespace}/{gateway.name}"
@@ -398,23 +430,10 @@ class GatewaySettings(pulumi.ComponentResource):
                 if gateway.enabled
                 else f"off+{gateway.installer}"
             )
-            if installer.name == "istioOperator":
-                operator_entries.append(
-                    istio_operator_gateway(gateway, changes)
-                    if gateway.enabled
-                    else istio_operator_gateway_off(gateway)
-                )
-            else:
-                # deploymentPatch (installer_of refused anything else): the patch awaits.
-                body = (
-                    deployment_patch(gateway, changes)
-                    if gateway.enabled
-                    else deployment_patch_off(gateway)
-                )
-                strategy = self._create_strategy_patch(gateway)
-                self._create_deployment_patch(gateway, body, [*args.rollout_after, strategy])
+            builders[installer.name](gateway, installer, changes)
             if key in args.records:
                 self._create_generations_record(gateway, args.records[key])
+        operator_entries = self._operator_entries
 
         self.istio_operator_yaml = None
         if operator_entries:
@@ -435,12 +454,128 @@ class GatewaySettings(pulumi.ComponentResource):
                         aliases=[pulumi.Alias(name=resource_name)],
                     ),
                 )
-                for gateway in job_awaited:
+                for gateway in self._operator_awaited:
                     self._create_rollout_check(
-                        gateway, args.generation, [operator, *checkers[gateway.namespace]], True
+                        gateway,
+                        args.generation,
+                        [operator, *self._checkers[gateway.namespace]],
+                        True,
                     )
         self.register_outputs(
             {"delivery": self.delivery, "istioOperatorYaml": self.istio_operator_yaml}
+        )
+
+    def _istio_operator_gateway(
+        self, gateway: GatewayConfig, installer: Installer, changes: GatewayPodChanges
+    ) -> None:
+        """An ``ingressGateways`` entry of the one IstioOperator (registered after the loop);
+        with the in-cluster operator a Job waits for it (the table entry's awaiter)."""
+        if installer.awaiter is Awaiter.JOB:
+            self._operator_awaited.append(gateway)
+        self._operator_entries.append(
+            istio_operator_gateway(gateway, changes)
+            if gateway.enabled
+            else istio_operator_gateway_off(gateway)
+        )
+
+    def _deployment_patch_gateway(
+        self, gateway: GatewayConfig, installer: Installer, changes: GatewayPodChanges
+    ) -> None:
+        """The strategy patch, then the pod-changes patch, which awaits the rollout."""
+        body = (
+            deployment_patch(gateway, changes) if gateway.enabled else deployment_patch_off(gateway)
+        )
+        strategy = self._create_strategy_patch(gateway)
+        self._create_deployment_patch(gateway, body, [*self._rollout_after, strategy])
+
+    def _gateway_api_gateway(
+        self, gateway: GatewayConfig, installer: Installer, changes: GatewayPodChanges
+    ) -> None:
+        """Strategy patch of ``<gateway>-istio``, overlay ConfigMap, the Gateway's
+        ``parametersRef`` patch, and the Job that waits for istiod's rollout.
+
+        - The overlay ConfigMap is named by its content and immutable, as the bootstrap
+          ConfigMap is: a change is a new ConfigMap beside the old one, and the patch then points
+          the Gateway at it. A fixed name would make the provider replace it
+          delete-before-replace on every data change (../shared/PULUMI-ENGINE.md), leaving the
+          Gateway naming a missing ConfigMap, which fails istiod's render. The old ConfigMap is
+          deleted only at the end of a successful update, after the Job saw the rollout.
+        - The parametersRef reaches the user's Gateway through a ``GatewayPatch``
+          (``kubernetes.apiextensions.CustomResourcePatch``, server-side apply of only that
+          field, ``patchForce``). The manual alternative, without the patch resource:
+          ``kubectl patch gateway <name> -n <ns> --type=merge -p
+          '{"spec":{"infrastructure":{"parametersRef":{"group":"","kind":"ConfigMap","name":"<cm>"}}}}'``.
+        - Removal: deleting the patch relinquishes the parametersRef (before its ConfigMap goes,
+          which it depends on); istiod re-renders without the modules, and the retained strategy
+          patch keeps ``maxUnavailable: 0`` (istiod's template sets no strategy). Turned off, the
+          overlay and the patch are retained on delete: removing the entry restarts nothing.
+        """
+        config = self._config
+        deployment = installer.deployment(gateway)
+        strategy = self._create_strategy_patch(gateway, deployment)
+        generation = self._generation
+
+        def document(images: list[Any]) -> dict[str, Any]:
+            resolved = gateway_pod_changes(
+                config, replace(generation, sender=images[0], receiver_image=images[1])
+            )
+            cm = overlay_configmap(
+                gateway.name,
+                gateway.namespace,
+                resolved,
+                max_surge=gateway.max_surge,
+                off=not gateway.enabled,
+            )
+            cm["metadata"]["name"] = content_named_overlay(gateway.name, cm["data"])
+            return cm
+
+        cm = pulumi.Output.all(generation.sender, generation.receiver_image).apply(document)
+        resource_name = f"overlay-{gateway.namespace}-{gateway.name}"
+        overlay = k8s.core.v1.ConfigMap(
+            f"{self._name}-{resource_name}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=cm.apply(lambda c: c["metadata"]["name"]),
+                namespace=gateway.namespace,
+                labels=config.names.labels("gateway-settings"),
+            ),
+            immutable=True,
+            data=cm.apply(lambda c: c["data"]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*self._rollout_after, strategy],
+                retain_on_delete=not gateway.enabled,
+            ),
+        )
+        body = parameters_ref_patch(gateway.name, gateway.namespace, "[overlay]")
+        spec = {
+            "infrastructure": {
+                "parametersRef": {
+                    **body["spec"]["infrastructure"]["parametersRef"],
+                    "name": overlay.metadata.name,
+                }
+            }
+        }
+        patch = k8s.apiextensions.CustomResourcePatch(
+            f"{self._name}-gateway-{gateway.namespace}-{gateway.name}",
+            api_version=body["apiVersion"],
+            kind=body["kind"],
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=gateway.name,
+                namespace=gateway.namespace,
+                # Nothing of the Gateway to wait for: the Job waits for istiod's rollout.
+                annotations={**body["metadata"]["annotations"], SKIP_AWAIT: "true"},
+            ),
+            spec=spec,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[overlay], retain_on_delete=not gateway.enabled
+            ),
+        )
+        self._create_rollout_check(
+            gateway,
+            generation,
+            [patch, *self._checkers[gateway.namespace]],
+            True,
+            deployment_name=deployment,
         )
 
     def _create_rollout_checkers(
@@ -449,7 +584,8 @@ class GatewaySettings(pulumi.ComponentResource):
         """ServiceAccount + Role + RoleBinding per namespace with awaited gateways."""
         names: dict[str, list[str]] = {}
         for gateway in gateways:
-            names.setdefault(gateway.namespace, []).append(gateway.name)
+            deployment = installer_of(self._config, gateway).deployment(gateway)
+            names.setdefault(gateway.namespace, []).append(deployment)
         created: dict[str, list[pulumi.Resource]] = {}
         for namespace, gateway_names in names.items():
             rbac = rollout_check_rbac(namespace, gateway_names, self._names)
@@ -481,6 +617,7 @@ class GatewaySettings(pulumi.ComponentResource):
         generation: PodGeneration,
         after: list[pulumi.Resource],
         wait_for_template: bool,
+        deployment_name: str | None = None,
     ) -> k8s.batch.v1.Job:
         generation_id = generation.generation_id if gateway.enabled else OFF
         if gateway.enabled:
@@ -514,6 +651,7 @@ class GatewaySettings(pulumi.ComponentResource):
             image=self._kubectl_image,
             pull_secret=self._tool_pull_secret,
             names=self._names,
+            deployment_name=deployment_name,
         )
         metadata = {**job["metadata"], "name": name}
         return k8s.batch.v1.Job(
@@ -555,8 +693,12 @@ class GatewaySettings(pulumi.ComponentResource):
             ),
         )
 
-    def _create_strategy_patch(self, gateway: GatewayConfig) -> k8s.apps.v1.DeploymentPatch:
+    def _create_strategy_patch(
+        self, gateway: GatewayConfig, deployment: str | None = None
+    ) -> k8s.apps.v1.DeploymentPatch:
         body = strategy_patch(gateway)
+        if deployment is not None:
+            body["metadata"]["name"] = deployment
         return k8s.apps.v1.DeploymentPatch(
             f"{self._name}-strategy-{gateway.namespace}-{gateway.name}",
             metadata=k8s.meta.v1.ObjectMetaPatchArgs(**body["metadata"]),

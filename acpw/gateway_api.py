@@ -16,15 +16,13 @@ Pulumi-free: config in, dict out.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from acpw.config.errors import ConfigError
 from acpw.contract import OFF, PROGRESS_DEADLINE_SECONDS, PROXY_CONTAINER, ROLLOUT_LABEL
-from acpw.gateway import GatewayPodChanges
 from acpw.istio_versions import (
     GATEWAY_API_FIRST,
     WASM_TARGET_REF_SINCE,
@@ -32,6 +30,9 @@ from acpw.istio_versions import (
     IstioVersion,
     gateway_api_supported,
 )
+
+if TYPE_CHECKING:
+    from acpw.gateway import GatewayPodChanges
 
 OVERLAY_KEY = "deployment"
 """The ConfigMap data key istiod applies to the generated Deployment (``supportedOverlays``)."""
@@ -130,7 +131,9 @@ def overlay_configmap(
     off: bool = False,
 ) -> dict[str, Any]:
     """The ConfigMap the Gateway's ``parametersRef`` names: one ``deployment`` key of YAML text.
-    It must be in the Gateway's namespace (``fetchParameters`` uses the Gateway's)."""
+    It must be in the Gateway's namespace (``fetchParameters`` uses the Gateway's). The text is
+    JSON, which is YAML too (istiod reads it with ``yaml.YAMLToJSON``), so the policy pack reads
+    it with the standard library."""
     overlay = (
         deployment_overlay_off(max_surge)
         if off
@@ -140,7 +143,7 @@ def overlay_configmap(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": overlay_configmap_name(gateway), "namespace": namespace},
-        "data": {OVERLAY_KEY: yaml.safe_dump(overlay, sort_keys=True)},
+        "data": {OVERLAY_KEY: json.dumps(overlay, indent=2, sort_keys=True)},
     }
 
 
@@ -175,12 +178,12 @@ def wasm_plugin_target(version: IstioVersion, gateway: str) -> dict[str, Any]:
     raise ValueError(f"Istio {version} WasmPlugin cannot target a Gateway")
 
 
-def validate_gateway_api_entries(
-    entries: Sequence[Mapping[str, Any]], version: IstioVersion, key: str = "acpw:gateways"
-) -> None:
-    """Refuse bad ``installer: gatewayApi`` entries of ``acpw:gateways`` (raw config mappings),
-    all problems at once, each naming its key."""
-    problems: list[str] = []
+def gateway_api_entry_problems(
+    entries: Sequence[Mapping[str, Any]], version: IstioVersion, key: str = "gateways"
+) -> list[tuple[str, str]]:
+    """The problems of the ``installer: gatewayApi`` entries of ``acpw:gateways`` (mappings with
+    the config's keys), each as (key without ``acpw:``, message), in entry order."""
+    problems: list[tuple[str, str]] = []
     seen: dict[tuple[str, str], int] = {}
     first = f"1.{GATEWAY_API_FIRST[0]}.{GATEWAY_API_FIRST[1]}"
     for index, entry in enumerate(entries):
@@ -189,33 +192,58 @@ def validate_gateway_api_entries(
         where = f"{key}[{index}]"
         if not gateway_api_supported(version):
             problems.append(
-                f"{where}.installer: gatewayApi needs Istio {first} or newer (istiod honours "
-                f"the Gateway's spec.infrastructure.parametersRef from {first}); "
-                f"istioVersion is {version}: use istioOperator or deploymentPatch"
+                (
+                    f"{where}.installer",
+                    f"gatewayApi needs Istio {first} or newer (istiod honours the Gateway's "
+                    f"spec.infrastructure.parametersRef from {first}); istioVersion is "
+                    f"{version}: use istioOperator or deploymentPatch",
+                )
             )
         if "selector" in entry:
             problems.append(
-                f"{where}.selector: not allowed with installer gatewayApi (the sender targets "
-                "the Gateway by targetRefs); remove it"
+                (
+                    f"{where}.selector",
+                    "not allowed with installer gatewayApi (the sender targets the Gateway by "
+                    "targetRefs); remove it",
+                )
             )
         name = entry.get("name")
         if not isinstance(name, str) or len(name) > 63 or not _DNS_LABEL.match(name):
             problems.append(
-                f"{where}.name: {name!r} is not a Gateway name (a DNS-1123 label: up to 63 "
-                "lowercase letters, digits and '-', starting and ending alphanumeric)"
+                (
+                    f"{where}.name",
+                    f"{name!r} is not a Gateway name (a DNS-1123 label: up to 63 lowercase "
+                    "letters, digits and '-', starting and ending alphanumeric)",
+                )
             )
         elif len(generated_deployment_name(name)) > 63:
             problems.append(
-                f"{where}.name: '{name}' is too long: istiod names its Deployment "
-                f"'{generated_deployment_name(name)}', over 63 characters"
+                (
+                    f"{where}.name",
+                    f"'{name}' is too long: istiod names its Deployment "
+                    f"'{generated_deployment_name(name)}', over 63 characters",
+                )
             )
         identity = (str(entry.get("namespace", "")), str(name))
         if identity in seen:
             problems.append(
-                f"{where}: Gateway {identity[0]}/{identity[1]} is already {key}[{seen[identity]}]"
-                "; one entry per Gateway"
+                (
+                    where,
+                    f"Gateway {identity[0]}/{identity[1]} is already acpw:{key}[{seen[identity]}]"
+                    "; one entry per Gateway",
+                )
             )
         else:
             seen[identity] = index
+    return problems
+
+
+def validate_gateway_api_entries(
+    entries: Sequence[Mapping[str, Any]], version: IstioVersion, key: str = "acpw:gateways"
+) -> None:
+    """Refuse bad ``installer: gatewayApi`` entries of ``acpw:gateways`` (raw config mappings),
+    all problems at once, each naming its key."""
+    prefix, _, bare = key.rpartition(":")
+    problems = gateway_api_entry_problems(entries, version, bare)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError([f"{prefix}:{where}: {message}" for where, message in problems])

@@ -3,7 +3,7 @@
 Each entry says what the installer builds, who awaits a gateway's rollout, how a gateway is
 turned off and which object kinds it owns. ``installer_of`` refuses a name with no entry, so
 an installer cannot slip past the table. Adding one (e.g. ``gatewayApi``) is an entry here plus
-its builders in acpw/gateway.py.
+its builders (acpw/gateway.py dispatches on the entry's name, one builder per entry).
 
 Awaiting, as pulumi-kubernetes does it (read at pulumi/pulumi-kubernetes 94977969d, v4.32.0-27;
 provider/pkg/await/await.go, awaiters.go, deployment.go): after the apply, create and update of
@@ -41,6 +41,14 @@ class Installer:
     """What ``enabled: false`` does."""
     owns: tuple[str, ...]
     """Kinds the program registers for it (besides the shared generation objects)."""
+    deployment_suffix: str = ""
+    """The gateway's Deployment is ``<name><suffix>`` (what a rollout-check Job waits on)."""
+    sender_by_gateway: bool = False
+    """The sender WasmPlugin attaches to the Gateway (``targetRefs``), not by pod labels."""
+
+    def deployment(self, gateway: GatewayConfig) -> str:
+        """Name of the Deployment whose pods run ``gateway``."""
+        return f"{gateway.name}{self.deployment_suffix}"
 
 
 DEPLOYMENT_PATCH = Installer(
@@ -72,7 +80,39 @@ IN_CLUSTER_OPERATOR = Installer(
     owns=("IstioOperator", "Job", "ServiceAccount", "Role", "RoleBinding"),
 )
 
-INSTALLERS: dict[str, Installer] = {i.name: i for i in (DEPLOYMENT_PATCH, ISTIO_OPERATOR)}
+GATEWAY_API = Installer(
+    name="gatewayApi",
+    builds=(
+        "a content-named overlay ConfigMap <gateway>-acpw-<hash> (key deployment) and a "
+        "GatewayPatch pointing the user's Gateway's spec.infrastructure.parametersRef at it, "
+        "after a retained DeploymentPatch of the strategy of istiod's <gateway>-istio; the "
+        "sender is one WasmPlugin per Gateway attached by targetRefs (targetRef before 1.22)"
+    ),
+    awaiter=Awaiter.JOB,
+    turns_off=(
+        "the overlay keeps only the rollout settings (istiod re-renders <gateway>-istio without "
+        "the modules, a Job waits); that ConfigMap and the GatewayPatch are retained on delete, "
+        "so removing the entry later restarts nothing"
+    ),
+    owns=(
+        "ConfigMap (overlay)",
+        "GatewayPatch (parametersRef)",
+        "DeploymentPatch (strategy, retained)",
+        "Job",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+    ),
+    deployment_suffix="-istio",
+    sender_by_gateway=True,
+)
+"""istiod renders <gateway>-istio from the Gateway and its parametersRef ConfigMap and rolls it
+asynchronously when that ConfigMap changes (acpw.istio_versions.GATEWAY_API_FACTS): no patch of
+ours is awaited on the Deployment, so a rollout-check Job waits on <gateway>-istio."""
+
+INSTALLERS: dict[str, Installer] = {
+    i.name: i for i in (DEPLOYMENT_PATCH, ISTIO_OPERATOR, GATEWAY_API)
+}
 """Config value of ``acpw:gateways[].installer`` → its entry."""
 VARIANTS: dict[tuple[str, bool], Installer] = {
     ("istioOperator", True): IN_CLUSTER_OPERATOR,

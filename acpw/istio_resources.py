@@ -20,6 +20,8 @@ import pulumi_kubernetes as k8s
 from acpw import legacy
 from acpw.config import AcpwConfig, GatewayConfig
 from acpw.contract import BOOTSTRAP_CONFIGMAP, BOOTSTRAP_FILE_KEY
+from acpw.gateway_api import wasm_plugin_target
+from acpw.installers import installer_of
 from acpw.receiver import (
     monitoring_host,
     receiver_bootstrap,
@@ -142,10 +144,26 @@ def wasm_plugin(
     It selects only the gateway's pods of this generation, so a pod always runs the sender that
     matches its receiver (``receiver_vm_id``). ``url`` and ``sha256`` may be outputs (an image
     digest the registry decides); every other field is known at preview.
+
+    A Gateway API gateway (``installer: gatewayApi``) is targeted by ``targetRefs`` (``targetRef``
+    before 1.22), which excludes ``selector`` (CRD rule from 1.24) and so cannot tell its pods'
+    generations apart: two generations' WasmPlugins pointing at the same receiver would both run
+    in every pod during a rollout, each request counted twice. So such a gateway has one
+    WasmPlugin per receiver ``vm_id`` (``ObjectNames.gateway_sender``), updated in place: every
+    pod gets the desired generation's sender at once (xDS). A change of ``receiverVmId`` is a
+    second WasmPlugin beside the first until the old pods are gone; in each pod only the one
+    naming its receiver's VM finds the queue (the sender resolves it per request; the other's
+    lookup fails and it enqueues nothing, ../shared/MODULE.md).
     """
     features = config.features
+    by_gateway = installer_of(config, gateway).sender_by_gateway
+    target: dict[str, Any] = (
+        wasm_plugin_target(config.istio_version, gateway.name)
+        if by_gateway
+        else {"selector": {"matchLabels": rollout_selector(gateway.selector, generation_id)}}
+    )
     spec: dict[str, Any] = {
-        "selector": {"matchLabels": rollout_selector(gateway.selector, generation_id)},
+        **target,
         "url": url,
         "imagePullPolicy": config.images.pull_policy,
         "pluginConfig": {
@@ -165,7 +183,14 @@ def wasm_plugin(
         "apiVersion": features.wasm_plugin_api_version,
         "kind": "WasmPlugin",
         "metadata": _metadata(
-            config, config.names.sender(gateway.name, generation_id), gateway.namespace, "sender"
+            config,
+            (
+                config.names.gateway_sender(gateway.name, config.receiver_vm_id)
+                if by_gateway
+                else config.names.sender(gateway.name, generation_id)
+            ),
+            gateway.namespace,
+            "sender",
         ),
         "spec": spec,
     }
@@ -245,7 +270,11 @@ class IstioResources(pulumi.ComponentResource):
                     pull_secret=args.pull_secret_name,
                 )
                 # The desired generation takes over release 0.1.0's objects (acpw/legacy.py).
-                takes_over = legacy.resource_names(gateway) if index == 0 else {}
+                takes_over = (
+                    legacy.resource_names(gateway)
+                    if index == 0 and not installer_of(config, gateway).sender_by_gateway
+                    else {}
+                )
                 self._create(plugin, takes_over=takes_over.get("WasmPlugin"))
                 refs.append(_ref(plugin))
                 if gen_config.features.receiver_delivery == "envoyFilterBootstrapPatch":

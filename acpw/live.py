@@ -9,6 +9,7 @@ registers, so the program waits for it (as a synchronous invoke does) before reg
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -23,8 +24,11 @@ def read_live_gateways(
     name: str,
     gateways: list[GatewayConfig],
     provider: pulumi.ProviderResource | None = None,
+    deployment_of: Callable[[GatewayConfig], str] = lambda g: g.name,
 ) -> dict[str, LiveGateway]:
     """The live state of each gateway's Deployment, keyed ``namespace/name``.
+
+    ``deployment_of``: the gateway's Deployment name (its installer's, acpw/installers.py).
 
     A typed ``Deployment.get`` with the component as parent: the read goes through the
     component's Kubernetes provider (``provider``, else the one its parent chain carries, else
@@ -33,7 +37,7 @@ def read_live_gateways(
     reads = {
         f"{g.namespace}/{g.name}": k8s.apps.v1.Deployment.get(
             f"{name}-live-{g.namespace}-{g.name}",
-            f"{g.namespace}/{g.name}",
+            f"{g.namespace}/{deployment_of(g)}",
             opts=pulumi.ResourceOptions(parent=parent, provider=provider),
         )
         for g in gateways

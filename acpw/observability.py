@@ -40,6 +40,7 @@ from acpw.config import AcpwConfig, GatewayConfig
 from acpw.config.observability import DEFAULT_HEARTBEAT_HOST
 from acpw.contract import DEFAULT_NAMES, ObjectNames, aws_tags
 from acpw.cost import CostEstimate, estimate
+from acpw.installers import installer_of
 
 DIMENSIONS = ("host", "method", "path", "status")
 """The dimensions the receiver puts on every data point (MODULE.md)."""
@@ -304,12 +305,11 @@ def heartbeat_name(gateway: GatewayConfig, names: ObjectNames = DEFAULT_NAMES) -
 
 
 def heartbeat_cronjob_spec(config: AcpwConfig, gateway: GatewayConfig) -> dict[str, Any]:
-    """One ``curl`` a minute through the gateway Service (named like its Deployment)."""
+    """One ``curl`` a minute through the gateway Service (named like its Deployment: istiod's
+    ``<gateway>-istio`` for ``gatewayApi``)."""
     heartbeat = config.observability.heartbeat
-    url = (
-        f"http://{gateway.name}.{gateway.namespace}.svc.cluster.local:{heartbeat.port}"
-        f"{heartbeat.path}"
-    )
+    service = installer_of(config, gateway).deployment(gateway)
+    url = f"http://{service}.{gateway.namespace}.svc.cluster.local:{heartbeat.port}{heartbeat.path}"
     # No sidecar: it would keep the Job's pod running. Any response (even a 404) is counted.
     no_sidecar = {"sidecar.istio.io/inject": "false"}
     return {

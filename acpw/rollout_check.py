@@ -1,12 +1,14 @@
-"""The Job that makes ``pulumi up`` wait for the in-cluster operator's rollout: pure builders.
+"""The Job that makes ``pulumi up`` wait for a rollout applied asynchronously: pure builders.
 
 Only where nothing else waits (acpw/installers.py). A ``DeploymentPatch`` is awaited by
 pulumi-kubernetes like a Deployment (provider/pkg/await/await.go, awaiters.go, deployment.go at
 94977969d), so ``installer: deploymentPatch`` needs no Job. The in-cluster IstioOperator (Istio
 <= 1.23) is applied by the operator asynchronously: a Job first waits for the Deployment's
-template to carry the generation, then for the rollout; ``pulumi up`` fails with the Job when new
-pods never become Ready, while ``maxUnavailable: 0`` keeps the old pods serving and the old
-generation's objects stay (they are deleted only at the end of a successful update).
+template to carry the generation, then for the rollout. The same holds for ``installer:
+gatewayApi``: istiod re-renders ``<gateway>-istio`` when the overlay ConfigMap changes, so the
+Job waits on that Deployment. ``pulumi up`` fails with the Job when new pods never become Ready,
+while ``maxUnavailable: 0`` keeps the old pods serving and the old generation's objects stay
+(they are deleted only at the end of a successful update).
 
 - Its name derives from the gateway (namespace and name) and the whole pod-template change, so
   every change gets a fresh Job (a Job's template is immutable) and no two gateways share one.
@@ -80,6 +82,7 @@ def rollout_check_job(
     image: Any,
     pull_secret: str | None = None,
     names: ObjectNames = DEFAULT_NAMES,
+    deployment_name: str | None = None,
 ) -> dict[str, Any]:
     """A Job that succeeds only when the gateway runs ``generation_id`` on every pod.
 
@@ -87,9 +90,11 @@ def rollout_check_job(
     wait until the Deployment's template carries the generation, then for the rollout.
     ``image``: the kubectl image, by digest; ``pull_secret``: needed when it is a private copy.
     Every container of the pod calls the Kubernetes API, so the pod keeps its ServiceAccount
-    token (``automountServiceAccountToken: true``, said explicitly).
+    token (``automountServiceAccountToken: true``, said explicitly). ``deployment_name``: the
+    gateway's Deployment when it is not named like the gateway (``gatewayApi``:
+    ``<gateway>-istio``, acpw/installers.py).
     """
-    deployment = f"deployment/{gateway.name}"
+    deployment = f"deployment/{deployment_name or gateway.name}"
     namespace = f"--namespace={gateway.namespace}"
     init: list[dict[str, Any]] = []
     if wait_for_template:

@@ -45,6 +45,13 @@ DESTINATION_RULE_RE = re.compile(r"^kubernetes:networking\.istio\.io/[^:]+:Desti
 ENVOY_FILTER_RE = re.compile(r"^kubernetes:networking\.istio\.io/[^:]+:EnvoyFilter$")
 ISTIO_OPERATOR_RE = re.compile(r"^kubernetes:install\.istio\.io/[^:]+:IstioOperator$")
 DEPLOYMENT_PATCH = "kubernetes:apps/v1:DeploymentPatch"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+GATEWAY_PATCH = "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch"
+GENERATED_SUFFIX = "-istio"
+"""istiod names a Gateway's Deployment ``<gateway>-<gatewayClassName>`` (class ``istio``)."""
+GATEWAY_SETTINGS_COMPONENT = "gateway-settings"
+"""``app.kubernetes.io/component`` of the overlay ConfigMaps of ``installer: gatewayApi``
+gateways, whose ``deployment`` key istiod merges into the generated Deployment."""
 NETWORKING_V1_TYPE_RE = re.compile(r"^kubernetes:networking\.istio\.io/v1:")
 
 PUT_METRIC_DATA = "cloudwatch:PutMetricData"
@@ -610,9 +617,28 @@ def _check_strategy(where: str, strategy: Any) -> list[str]:
     return []
 
 
+def _overlay_problems(props: Any) -> list[str]:
+    """A Gateway API gateway's overlay ConfigMap (JSON text under ``deployment``) keeps
+    ``maxUnavailable: 0`` in the ``spec.strategy`` istiod merges into ``<gateway>-istio``."""
+    labels = dig(props, "metadata", "labels")
+    if dig(labels, "app.kubernetes.io/component") != GATEWAY_SETTINGS_COMPONENT:
+        return []
+    text = dig(props, "data", "deployment")
+    if not isinstance(text, str):
+        return []  # unknown in a preview
+    try:
+        overlay = json.loads(text)
+    except ValueError:
+        return ["data.deployment is not the JSON overlay the program writes"]
+    return _check_strategy("data.deployment spec.strategy", dig(overlay, "spec", "strategy"))
+
+
 def rollout_problems(resource_type: str, props: Any) -> list[str]:
-    """Gateway rollouts keep ``maxUnavailable: 0``: on a DeploymentPatch, and on each enabled
-    gateway of an IstioOperator (k8s.strategy, then any Deployment overlay touching it)."""
+    """Gateway rollouts keep ``maxUnavailable: 0``: on a DeploymentPatch, on each enabled
+    gateway of an IstioOperator (k8s.strategy, then any Deployment overlay touching it), and in
+    a Gateway API gateway's overlay ConfigMap."""
+    if resource_type == CONFIG_MAP:
+        return _overlay_problems(props)
     if resource_type == DEPLOYMENT_PATCH:
         if dig(props, "spec") is None:
             return []  # a metadata-only patch (e.g. an annotation) rolls nothing
@@ -693,6 +719,58 @@ def unguarded_pod_patches(resources: Sequence[PolicyResource]) -> list[tuple[str
             )
         )
     return found
+
+
+def unguarded_gateway_patches(resources: Sequence[PolicyResource]) -> list[tuple[str, str]]:
+    """(urn, message) for each GatewayPatch (installer gatewayApi) whose parametersRef names no
+    ConfigMap of the stack, or whose generated Deployment ``<gateway>-istio`` gets no
+    DeploymentPatch of the stack with ``maxUnavailable: 0`` (removing the entry relinquishes the
+    parametersRef, and istiod's template sets no strategy: the pods would roll under 25%)."""
+    configmaps = {
+        _patched_deployment(plain(r.props)) for r in resources if r.resource_type == CONFIG_MAP
+    }
+    guarded = {
+        _patched_deployment(props)
+        for r in resources
+        if r.resource_type == DEPLOYMENT_PATCH
+        for props in [plain(r.props)]
+        if dig(props, "spec", "strategy") is not None
+        and not _check_strategy("spec.strategy", dig(props, "spec", "strategy"))
+    }
+    found = []
+    for resource in resources:
+        if resource.resource_type != GATEWAY_PATCH:
+            continue
+        props = plain(resource.props)
+        target = _patched_deployment(props)
+        ref = dig(props, "spec", "infrastructure", "parametersRef", "name")
+        if target is None or not isinstance(ref, str):
+            continue  # unknown in a preview
+        namespace, gateway = target
+        if (namespace, ref) not in configmaps:
+            found.append(
+                (
+                    resource.urn,
+                    f"spec.infrastructure.parametersRef names ConfigMap {namespace}/{ref}, which "
+                    "this stack does not create (istiod fails the Gateway's render)",
+                )
+            )
+        if (namespace, f"{gateway}{GENERATED_SUFFIX}") not in guarded:
+            found.append(
+                (
+                    resource.urn,
+                    f"no DeploymentPatch of this stack gives {namespace}/{gateway}"
+                    f"{GENERATED_SUFFIX} spec.strategy with maxUnavailable: 0",
+                )
+            )
+    return found
+
+
+def validate_gateway_patches_guarded(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    for urn, message in unguarded_gateway_patches(args.resources):
+        report_violation(message, urn)
 
 
 def validate_pod_patches_guarded(
@@ -839,6 +917,15 @@ def build_policies(
                 "Deployment maxUnavailable: 0."
             ),
             validate=validate_pod_patches_guarded,
+            enforcement_level=mandatory,
+        ),
+        StackValidationPolicy(
+            name="gateway-api-overlay-guarded",
+            description=(
+                "A Gateway's parametersRef names an overlay ConfigMap of the stack, and its "
+                "generated Deployment gets a patch giving it maxUnavailable: 0."
+            ),
+            validate=validate_gateway_patches_guarded,
             enforcement_level=mandatory,
         ),
     ]

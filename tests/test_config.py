@@ -344,7 +344,77 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
                 {"name": "gw", "namespace": "ns", "selector": {"a": "b"}, "installer": "helm"}
             ],
         },
-        "acpw:gateways[0].installer: 'helm' is not allowed: 'istioOperator' or 'deploymentPatch'",
+        "acpw:gateways[0].installer: 'helm' is not allowed: 'istioOperator', 'deploymentPatch' "
+        "or 'gatewayApi'",
+    ),
+    (
+        "gatewayApi with a selector",
+        {
+            "istioVersion": "1.30",
+            "gateways": [
+                {"name": "gw", "namespace": "ns", "selector": {"a": "b"}, "installer": "gatewayApi"}
+            ],
+        },
+        "acpw:gateways[0].selector: not allowed with installer gatewayApi",
+    ),
+    (
+        "gatewayApi on a release without parametersRef",
+        {
+            "istioVersion": "1.25",
+            "gateways": [{"name": "gw", "namespace": "ns", "installer": "gatewayApi"}],
+        },
+        "acpw:gateways[0].installer: gatewayApi needs Istio 1.26.0 or newer",
+    ),
+    (
+        "gatewayApi with a name that is no Gateway name",
+        {
+            "istioVersion": "1.30",
+            "gateways": [{"name": "Partner_GW", "namespace": "ns", "installer": "gatewayApi"}],
+        },
+        "acpw:gateways[0].name: 'Partner_GW' is not a Kubernetes name",
+    ),
+    (
+        "gatewayApi with a name istiod cannot suffix",
+        {
+            "istioVersion": "1.30",
+            "gateways": [{"name": "g" * 60, "namespace": "ns", "installer": "gatewayApi"}],
+        },
+        "acpw:gateways[0].name: '" + "g" * 60 + "' is too long",
+    ),
+    (
+        "two entries for one Gateway",
+        {
+            "istioVersion": "1.30",
+            "gateways": [
+                {"name": "gw", "namespace": "ns", "installer": "gatewayApi"},
+                {"name": "gw", "namespace": "ns", "installer": "gatewayApi"},
+            ],
+        },
+        "acpw:gateways[1]: Gateway ns/gw is already acpw:gateways[0]; one entry per Gateway",
+    ),
+    (
+        "a selector on a gatewayApi gateway's pods",
+        {
+            "istioVersion": "1.30",
+            "gateways": [
+                {"name": "gw", "namespace": "ns", "installer": "gatewayApi"},
+                {
+                    "name": "other",
+                    "namespace": "ns",
+                    "selector": {"gateway.networking.k8s.io/gateway-name": "gw"},
+                },
+            ],
+        },
+        "acpw:gateways[1].selector: gateway.networking.k8s.io/gateway-name=gw selects the pods "
+        "of the gatewayApi gateway ns/gw",
+    ),
+    (
+        "no selector with another installer",
+        {
+            "istioVersion": "1.30",
+            "gateways": [{"name": "gw", "namespace": "ns", "installer": "deploymentPatch"}],
+        },
+        "acpw:gateways[0].selector: required with installer deploymentPatch",
     ),
     (
         "duplicate gateways",

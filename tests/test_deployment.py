@@ -206,11 +206,17 @@ def test_outputs_of_the_prod_stack() -> None:
     outputs = render.outputs
     assert set(outputs["gateways"]) == {
         "gateway-public/public-gateway",
-        "gateway-partner/partner-gateway",
+        "partner/partner-gateway",
     }
+    assert outputs["gateways"]["gateway-public/public-gateway"]["installer"] == "deploymentPatch"
+    # A Gateway API gateway on Istio 1.30 (issue 16): its sender targets the Gateway.
+    assert outputs["gateways"]["partner/partner-gateway"]["installer"] == "gatewayApi"
+    assert any(
+        name.startswith("WasmPlugin/partner/acpw-sender-partner-gateway-vm")
+        for name in outputs["gateways"]["partner/partner-gateway"]["istioObjects"]
+    )
     for gateway in outputs["gateways"].values():
         assert gateway["receiverDelivery"] == "bootstrapOverride"
-        assert gateway["installer"] == "deploymentPatch"
         assert not any(name.startswith("EnvoyFilter/") for name in gateway["istioObjects"])
     assert "istioOperatorYaml" not in outputs
     assert "namespace=~'Example%2FGateways" in outputs["cloudwatchConsoleUrl"]

@@ -257,6 +257,7 @@ PATCHED = {
     "selector": {"app": "gw"},
     "installer": "deploymentPatch",
 }
+GATEWAY_API = {"name": "partner-gateway", "namespace": "partner", "installer": "gatewayApi"}
 
 
 class TestRolloutCheck:
@@ -457,13 +458,15 @@ def test_every_installer_has_an_entry_and_nothing_else_passes() -> None:
     from acpw.config import ConfigError
     from acpw.installers import INSTALLERS, Awaiter, installer_of
 
-    assert set(INSTALLERS) == {"istioOperator", "deploymentPatch"}
+    assert set(INSTALLERS) == {"istioOperator", "deploymentPatch", "gatewayApi"}
     config = config_for("1.20", gateways=[PATCHED])
     assert installer_of(config, config.gateways[0]).awaiter is Awaiter.PATCH
     assert installer_of(config_for("1.20"), config_for("1.20").gateways[0]).awaiter is Awaiter.JOB
     assert installer_of(config_for("1.30"), config_for("1.30").gateways[0]).awaiter is (
         Awaiter.NOBODY
     )
-    unknown = config.gateways[0].model_copy(update={"installer": "gatewayApi"})
-    with pytest.raises(ConfigError, match="allowed: deploymentPatch, istioOperator"):
+    gateway_api = config_for("1.30", gateways=[GATEWAY_API])
+    assert installer_of(gateway_api, gateway_api.gateways[0]).awaiter is Awaiter.JOB
+    unknown = config.gateways[0].model_copy(update={"installer": "helm"})
+    with pytest.raises(ConfigError, match="allowed: deploymentPatch, gatewayApi, istioOperator"):
         installer_of(config, unknown)

@@ -4,6 +4,8 @@ patch, the WasmPlugin target and the refusals."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from acpw.gateway_api import (
     OVERLAY_KEY,
     bootstrap_hash,
     deployment_overlay,
+    deployment_overlay_off,
     generated_deployment_name,
     overlay_configmap,
     parameters_ref_patch,
@@ -40,7 +43,10 @@ from acpw.istio_versions import (
     IstioVersion,
 )
 from tests.gateway_api_merge import merge, merge_deployment, schema_of
+from tests.matrix import matrix_config
 from tests.test_gateway import config_for, generation
+from tools.mock_engine import Registration
+from tools.render import Render, render_stack
 
 GOLDENS = Path(__file__).parent / "data" / "istio-gateway-api"
 # Unmodified istio/istio goldens (../shared/istio-gateway-api/README.md): file -> git blob id.
@@ -251,3 +257,218 @@ def test_rollout_never_lowers_capacity_and_off_removes_the_receiver(version: str
     assert by_name(spec["volumes"]) == by_name(original["spec"]["template"]["spec"]["volumes"])
     assert rendered["spec"]["template"]["metadata"]["labels"][ROLLOUT_LABEL] == "off"
     assert rendered["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+# --- the graph: what the program registers for a gatewayApi gateway (mock engine) -----------
+
+PARTNER = {"name": "partner-gateway", "namespace": "partner", "installer": "gatewayApi"}
+GATEWAY_PATCH = "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch"
+
+
+def render_with_partner(version: str = "1.30", **partner: Any) -> Render:
+    config = matrix_config(version)
+    config["acpw:gateways"] = [*config["acpw:gateways"], {**PARTNER, **partner}]
+    return render_stack("gwapi", config=config)
+
+
+def in_partner(render: Render, kind: str) -> list[dict[str, Any]]:
+    return [
+        o
+        for o in render.kubernetes
+        if o["kind"] == kind and o["metadata"].get("namespace") == "partner"
+    ]
+
+
+def registration(render: Render, type_token: str, namespace: str = "partner") -> Registration:
+    [found] = [
+        r
+        for r in render.of_type(type_token)
+        if r.plain_inputs()["metadata"].get("namespace") == namespace
+        and (type_token != "kubernetes:core/v1:ConfigMap" or "deployment" in r.inputs["data"])
+    ]
+    return found
+
+
+def test_the_overlay_configmap_is_content_named_and_the_gateway_points_at_it() -> None:
+    render = render_with_partner()
+    overlay = registration(render, "kubernetes:core/v1:ConfigMap")
+    name = overlay.inputs["metadata"]["name"]
+    assert name.startswith("partner-gateway-acpw-") and len(name) <= 63
+    assert overlay.inputs["immutable"] is True
+    assert set(overlay.inputs["data"]) == {OVERLAY_KEY}
+    patch = registration(render, GATEWAY_PATCH)
+    assert patch.inputs["metadata"]["name"] == "partner-gateway"
+    assert patch.inputs["metadata"]["annotations"] == {
+        "pulumi.com/patchForce": "true",
+        "pulumi.com/skipAwait": "true",
+    }
+    assert patch.inputs["spec"] == {
+        "infrastructure": {"parametersRef": {"group": "", "kind": "ConfigMap", "name": name}}
+    }
+    # Only the parametersRef: the rest of the Gateway stays the user's.
+    assert set(patch.inputs) == {"apiVersion", "kind", "metadata", "spec"}
+    assert overlay.urn in patch.dependencies
+
+
+def test_the_overlay_carries_what_the_receiver_needs_and_names_the_rendered_objects() -> None:
+    render = render_with_partner()
+    overlay = yaml.safe_load(
+        registration(render, "kubernetes:core/v1:ConfigMap").inputs["data"][OVERLAY_KEY]
+    )
+    merged = merge_deployment(istio_deployment("1.30.3-simple.yaml"), overlay)
+    pod = merged["spec"]["template"]["spec"]
+    [proxy] = [c for c in pod["containers"] if c["name"] == PROXY_CONTAINER]
+    env = by_name(proxy["env"])
+    assert env[BOOTSTRAP_OVERRIDE_ENV]["value"] == BOOTSTRAP_OVERRIDE_PATH
+    secrets = {o["metadata"]["name"] for o in in_partner(render, "Secret")}
+    for name in KEY_ENV_NAMES:
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] in secrets
+    bootstraps = {
+        o["metadata"]["name"]
+        for o in in_partner(render, "ConfigMap")
+        if "custom_bootstrap.json" in o.get("data", {})
+    }
+    volumes = by_name(pod["volumes"])
+    assert volumes["acpw-bootstrap"]["configMap"]["name"] in bootstraps
+    assert [c["name"] for c in pod["initContainers"]] == [INIT_CONTAINER]
+    assert RECEIVER_WASM_DIR in {m["mountPath"] for m in proxy["volumeMounts"]}
+    assert merged["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert (
+        merged["spec"]["template"]["metadata"]["labels"][ROLLOUT_LABEL]
+        == (render.outputs["generation"])
+    )
+    # istiod's own labels survive the merge (the sender's targetRefs resolve through them).
+    assert merged["spec"]["template"]["metadata"]["labels"][GATEWAY_API_POD_LABEL] == "default"
+
+
+def test_a_job_waits_for_istiods_rollout_of_the_generated_deployment() -> None:
+    render = render_with_partner()
+    [job] = in_partner(render, "Job")
+    spec = job["spec"]["template"]["spec"]
+    [wait] = spec["initContainers"]
+    assert "deployment/partner-gateway-istio" in wait["command"]
+    assert (
+        f"--for=jsonpath={{.spec.template.metadata.labels.{ROLLOUT_LABEL}}}="
+        f"{render.outputs['generation']}"
+    ) in wait["command"]
+    [status] = spec["containers"]
+    assert status["command"][:4] == [
+        "kubectl",
+        "rollout",
+        "status",
+        "deployment/partner-gateway-istio",
+    ]
+    [role] = [
+        o for o in in_partner(render, "Role") if o["metadata"]["name"] == "acpw-rollout-check"
+    ]
+    assert role["rules"][0]["resourceNames"] == ["partner-gateway-istio"]
+    patch = registration(render, GATEWAY_PATCH)
+    [job_registration] = [
+        r
+        for r in render.of_type("kubernetes:batch/v1:Job")
+        if r.inputs["metadata"]["namespace"] == "partner"
+    ]
+    assert patch.urn in job_registration.dependencies
+
+
+def test_the_strategy_of_the_generated_deployment_is_a_retained_patch() -> None:
+    render = render_with_partner()
+    [strategy] = [
+        r
+        for r in render.of_type("kubernetes:apps/v1:DeploymentPatch")
+        if r.inputs["metadata"]["name"] == "partner-gateway-istio"
+    ]
+    assert strategy.inputs["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert strategy.retain_on_delete
+    assert "template" not in strategy.inputs["spec"]
+    overlay = registration(render, "kubernetes:core/v1:ConfigMap")
+    assert strategy.urn in overlay.dependencies
+    # Nothing of ours server-side-applies the pod template of istiod's Deployment.
+    assert not [
+        r
+        for r in render.of_type("kubernetes:apps/v1:DeploymentPatch")
+        if r.inputs["metadata"]["name"] == "partner-gateway-istio"
+        and "template" in r.inputs.get("spec", {})
+    ]
+
+
+@pytest.mark.parametrize("version", ["1.26", "1.30"])
+def test_the_sender_targets_the_gateway_and_the_endpoint_is_visible_there(version: str) -> None:
+    render = render_with_partner(version)
+    [plugin] = in_partner(render, "WasmPlugin")
+    assert plugin["spec"]["targetRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "partner-gateway"}
+    ]
+    assert "selector" not in plugin["spec"]
+    # Named by the Gateway and the receiver's vm_id, not the generation (targetRefs cannot
+    # tell generations apart): one sender per pod and receiver.
+    assert (
+        plugin["metadata"]["name"]
+        == "acpw-sender-partner-gateway-vm"
+        + (hashlib.sha256(b"aws-cloudwatch-proxy-wasm-receiver").hexdigest()[:8])
+    )
+    for kind in ("ServiceEntry", "DestinationRule"):
+        [obj] = in_partner(render, kind)
+        assert obj["spec"]["exportTo"] == ["."]  # the Gateway's own namespace: its pods see it
+
+
+def test_the_heartbeat_goes_through_istios_generated_service() -> None:
+    render = render_with_partner()
+    [cronjob] = in_partner(render, "CronJob")
+    text = json.dumps(cronjob)
+    assert "http://partner-gateway-istio.partner.svc.cluster.local" in text
+
+
+def test_a_gateway_turned_off_rolls_to_the_off_overlay_and_keeps_it_on_delete() -> None:
+    render = render_with_partner(enabled=False)
+    overlay = registration(render, "kubernetes:core/v1:ConfigMap")
+    assert yaml.safe_load(overlay.inputs["data"][OVERLAY_KEY]) == deployment_overlay_off("25%")
+    assert overlay.retain_on_delete
+    patch = registration(render, GATEWAY_PATCH)
+    assert patch.retain_on_delete
+    assert (
+        patch.inputs["spec"]["infrastructure"]["parametersRef"]["name"]
+        == (overlay.inputs["metadata"]["name"])
+    )
+    [job] = in_partner(render, "Job")
+    assert any(
+        arg.endswith(f"{ROLLOUT_LABEL}}}=off")
+        for arg in job["spec"]["template"]["spec"]["initContainers"][0]["command"]
+    )
+    # The modules' objects are gone from the namespace (no enabled gateway there).
+    assert not in_partner(render, "WasmPlugin")
+
+
+def test_an_enabled_overlay_and_gateway_patch_are_not_retained() -> None:
+    """Removed at once, the patch relinquishes the parametersRef (istiod renders without the
+    modules, under the retained strategy) and then its ConfigMap is deleted."""
+    render = render_with_partner()
+    assert not registration(render, "kubernetes:core/v1:ConfigMap").retain_on_delete
+    assert not registration(render, GATEWAY_PATCH).retain_on_delete
+
+
+def test_a_new_generation_is_a_new_overlay_configmap() -> None:
+    before = registration(render_with_partner(), "kubernetes:core/v1:ConfigMap")
+    after = registration(render_with_partner(maxSurge=2), "kubernetes:core/v1:ConfigMap")
+    assert before.name == after.name  # the same resource, replaced (its name is its content)
+    assert before.inputs["metadata"]["name"] != after.inputs["metadata"]["name"]
+
+
+def test_revoke_previous_key_reads_istiods_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``iam.revokePreviousKey`` reads each gateway's live Deployment: for a Gateway API gateway
+    that is istiod's ``<gateway>-istio``, not the Gateway's name."""
+    import tools.mock_engine as engine
+
+    reads: list[Any] = []
+    original = engine.RecordingMonitor.ReadResource
+
+    def record(self: Any, request: Any) -> Any:
+        reads.append(request.id)
+        return original(self, request)
+
+    monkeypatch.setattr(engine.RecordingMonitor, "ReadResource", record, raising=False)
+    config = matrix_config("1.30", iam={"keyGeneration": 2, "revokePreviousKey": True})
+    config["acpw:gateways"] = [*config["acpw:gateways"], PARTNER]
+    render_stack("gwapi", config=config)
+    assert "partner/partner-gateway-istio" in reads
+    assert "partner/partner-gateway" not in reads

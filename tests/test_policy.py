@@ -581,6 +581,31 @@ def test_istio_operator_gateway_strategy_and_overlays() -> None:
     assert check(pack.validate_gateway_rollout, IOP, _iop({}, enabled=False)) == []
 
 
+def _overlay_configmap(strategy: Any, component: str = "gateway-settings") -> dict[str, Any]:
+    overlay = {"spec": {} if strategy is None else {"strategy": strategy}}
+    return {
+        "metadata": {"labels": {"app.kubernetes.io/component": component}},
+        "data": {"deployment": json.dumps(overlay)},
+    }
+
+
+def test_a_gateway_api_overlay_keeps_max_unavailable_zero() -> None:
+    """istiod merges the overlay's spec.strategy into <gateway>-istio (installer gatewayApi)."""
+    zero = {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    cm = pack.CONFIG_MAP
+    assert check(pack.validate_gateway_rollout, cm, _overlay_configmap(zero)) == []
+    found = check(
+        pack.validate_gateway_rollout,
+        cm,
+        _overlay_configmap({"rollingUpdate": {"maxUnavailable": 2}}),
+    )
+    assert len(found) == 1 and "maxUnavailable is 2" in found[0]
+    [unset] = check(pack.validate_gateway_rollout, cm, _overlay_configmap(None))
+    assert "data.deployment spec.strategy is not set" in unset
+    # Other ConfigMaps (the bootstrap file, a user's) are not overlays.
+    assert check(pack.validate_gateway_rollout, cm, _overlay_configmap(None, "receiver")) == []
+
+
 def test_parse_istio_version() -> None:
     assert pack.parse_istio_version("1.13") == (13, 0)
     assert pack.parse_istio_version("1.21.3") == (21, 3)
@@ -944,7 +969,12 @@ def test_every_installer_and_delivery_passes_the_whole_pack(version: str) -> Non
     record), which is no rollout and has no strategy to judge."""
     from tests.matrix import matrix_config
 
-    registrations = render_stack("matrix", config=matrix_config(version)).registrations
+    config = matrix_config(version)
+    if version == "1.30":  # and a Gateway API gateway (installer gatewayApi, Istio 1.26+)
+        config["acpw:gateways"].append(
+            {"name": "partner-gateway", "namespace": "partner", "installer": "gatewayApi"}
+        )
+    registrations = render_stack("matrix", config=config).registrations
     run = PackRun(registrations, stack_istio_version=version, config=EXAMPLE_STACKS_CONFIG)
     assert run.violations == []
 
@@ -975,6 +1005,33 @@ def test_a_pod_patch_is_judged_with_the_strategy_patch_of_its_deployment() -> No
         assert urn == pods.urn
     loose = policy_resource(pack.DEPLOYMENT_PATCH, _strategy_patch("25%"))
     assert len(_stack_violations(pack.validate_pod_patches_guarded, [pods, loose], {})) == 1
+
+
+def test_a_gateway_patch_needs_its_configmap_and_a_guarded_generated_deployment() -> None:
+    gateway = policy_resource(
+        pack.GATEWAY_PATCH,
+        {
+            "metadata": {"namespace": "partner", "name": "gw"},
+            "spec": {"infrastructure": {"parametersRef": {"name": "gw-acpw-1"}}},
+        },
+    )
+    configmap = policy_resource(
+        pack.CONFIG_MAP, {"metadata": {"namespace": "partner", "name": "gw-acpw-1"}}, "cm"
+    )
+    guard = policy_resource(
+        pack.DEPLOYMENT_PATCH,
+        {
+            "metadata": {"namespace": "partner", "name": "gw-istio"},
+            "spec": {"strategy": {"rollingUpdate": {"maxUnavailable": 0}}},
+        },
+        "guard",
+    )
+    validate = pack.validate_gateway_patches_guarded
+    assert _stack_violations(validate, [gateway, configmap, guard], {}) == []
+    [(missing, urn)] = _stack_violations(validate, [gateway, guard], {})
+    assert "ConfigMap partner/gw-acpw-1" in missing and urn == gateway.urn
+    [(unguarded, _)] = _stack_violations(validate, [gateway, configmap], {})
+    assert "partner/gw-istio" in unguarded
 
 
 def test_a_metadata_only_patch_rolls_nothing_and_is_not_judged() -> None:

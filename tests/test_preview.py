@@ -27,6 +27,14 @@ EXPECTED_UNKNOWN = {
         REGISTRY_HOST
     ),
 }
+GATEWAY_API_UNKNOWN = {
+    # installer gatewayApi: the overlay is one JSON text holding the same two images, and its
+    # ConfigMap is named by that text, so the Gateway's parametersRef follows it. A first
+    # preview with registry ecr shows them unknown; with pinned ghcr images they are known.
+    ("ConfigMap", "data"): REGISTRY_HOST,
+    ("ConfigMap", "metadata.name"): REGISTRY_HOST,
+    ("Gateway", "spec.infrastructure.parametersRef.name"): REGISTRY_HOST,
+}
 
 
 def unknown_paths(value: Any, path: str = "") -> Iterator[str]:
@@ -49,14 +57,30 @@ def test_only_what_the_cloud_decides_is_unknown_at_a_first_preview() -> None:
     found: dict[tuple[str, str], set[str]] = {}
     for registration in render.registrations:
         kind = registration.type.rsplit(":", 1)[-1]
-        if kind not in ("WasmPlugin", "DeploymentPatch"):
+        if kind not in ("WasmPlugin", "DeploymentPatch", "ConfigMap", "GatewayPatch"):
             continue
         kind = kind.removesuffix("Patch")
         for path in unknown_paths(registration.inputs):
             found.setdefault((kind, path), set()).add(registration.name)
-    assert set(found) == set(EXPECTED_UNKNOWN), sorted(found)
-    # Every WasmPlugin and every patch has them (two gateways).
-    assert all(len(names) == 2 for names in found.values())
+    assert set(found) == set(EXPECTED_UNKNOWN) | set(GATEWAY_API_UNKNOWN), sorted(found)
+    # Both WasmPlugins; the one deploymentPatch gateway's patch; the one gatewayApi overlay.
+    assert {key: len(names) for key, names in found.items()} == {
+        **{key: 2 if key[0] == "WasmPlugin" else 1 for key in EXPECTED_UNKNOWN},
+        **{key: 1 for key in GATEWAY_API_UNKNOWN},
+    }
+
+
+def test_a_gateway_api_overlay_is_known_at_preview_with_pinned_public_images() -> None:
+    from tests.matrix import matrix_config, with_public_images
+
+    config = with_public_images(matrix_config("1.30"))
+    config["acpw:gateways"] = [
+        {"name": "partner-gateway", "namespace": "partner", "installer": "gatewayApi"}
+    ]
+    render = render_stack("matrix", config=config, preview=True)
+    for registration in render.registrations:
+        if registration.type.endswith(("ConfigMap", "GatewayPatch")):
+            assert list(unknown_paths(registration.inputs)) == [], registration.name
 
 
 def test_the_known_parts_are_the_values_the_update_applies() -> None:

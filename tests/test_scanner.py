@@ -5,8 +5,8 @@ because its dependencies conflict with requirements-dev.txt) scans a temporary c
 ``rendered/<stack>/kubernetes.yaml`` once per test session. Every finding must be explained by
 an entry of security/checkov-skips.yaml (check id, object kind and name glob, reason); a finding
 that is not fails the test, and so does an entry that no longer explains any finding.
-Containers that a partial object (a DeploymentPatch, an IstioOperator overlay) adds in full to a
-gateway pod are appended to the scanned copy as a Pod each (kind ``AddedContainers`` for the
+Containers that a partial object (a DeploymentPatch, an IstioOperator overlay, a gatewayApi
+overlay ConfigMap) adds in full to a gateway pod are appended to the scanned copy as a Pod each (kind ``AddedContainers`` for the
 skip list), so every container check applies to them.
 
 Offline: ``--skip-download``, ``BC_SKIP_MAPPING=TRUE``, no API key, no update check; where the
@@ -124,6 +124,15 @@ def added_containers(
     if document.kind == "DeploymentPatch":
         spec = ((body.get("spec") or {}).get("template") or {}).get("spec") or {}
         # An entry without an image merges into an existing container (istio-proxy): partial.
+        lists = {
+            key: [c for c in spec.get(key) or [] if isinstance(c, dict) and c.get("image")]
+            for key in CONTAINER_LISTS
+        }
+        found.append((document.namespace, document.name, lists))
+    elif document.kind == "ConfigMap" and "deployment" in (body.get("data") or {}):
+        # installer gatewayApi: the overlay istiod merges into <gateway>-istio, a JSON text.
+        overlay = json.loads(body["data"]["deployment"])
+        spec = ((overlay.get("spec") or {}).get("template") or {}).get("spec") or {}
         lists = {
             key: [c for c in spec.get(key) or [] if isinstance(c, dict) and c.get("image")]
             for key in CONTAINER_LISTS
@@ -683,7 +692,7 @@ def test_documents_carry_the_patch_kind_and_their_lines() -> None:
         (
             "prod",
             {
-                ("gateway-partner", "partner-gateway", "DeploymentPatch"),
+                ("partner", "partner-gateway-acpw-*", "ConfigMap"),
                 ("gateway-public", "public-gateway", "DeploymentPatch"),
             },
         ),
@@ -699,7 +708,13 @@ def test_containers_added_by_partial_objects_are_scanned_whole(
     assert scanned.startswith(text)
     pods = [d for d in yaml.safe_load_all(scanned[len(text) :]) if d]
     objects = [d for _, _, d in spans if d.kind == "AddedContainers"]
-    assert {(d.namespace, d.name, d.origin.split()[0]) for d in objects} == added
+    found = sorted((d.namespace, d.name, d.origin.split()[0]) for d in objects)
+    assert len(found) == len(added)
+    for pattern in added:
+        assert any(
+            (ns, kind) == (pattern[0], pattern[2]) and fnmatch.fnmatch(name, pattern[1])
+            for ns, name, kind in found
+        ), (pattern, found)
     assert len(pods) == len(objects)
     for pod in pods:
         assert pod["kind"] == "Pod" and not pod["spec"]["containers"]

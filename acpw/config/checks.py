@@ -16,7 +16,13 @@ from typing import NamedTuple
 from acpw.config.errors import PROJECT, ConfigProblem, ConfigWarning, config_key, shown
 from acpw.config.models import PUBLISHED_MODULE_REGION, AcpwConfig
 from acpw.config.upstreams import registry_host, supported_hosts, upstream_of
-from acpw.istio_versions import FEATURE_NAMES, NEWEST_KNOWN_PATCH, first_release
+from acpw.gateway_api import gateway_api_entry_problems
+from acpw.istio_versions import (
+    FEATURE_NAMES,
+    GATEWAY_API_POD_LABEL,
+    NEWEST_KNOWN_PATCH,
+    first_release,
+)
 
 _QUOTES = ('"', "'", "\\")
 """What the dashboard's search expressions and Metrics Insights queries cannot quote."""
@@ -55,18 +61,66 @@ def _gateway_problems(config: AcpwConfig) -> list[ConfigProblem]:
     seen_names: dict[tuple[str, str], int] = {}
     for index, gateway in enumerate(config.gateways):
         key = (gateway.namespace, gateway.name)
-        if key in seen_names:
+        gateway_api = gateway.installer == "gatewayApi"
+        earlier = seen_names.get(key)
+        # Two gatewayApi entries for one Gateway: reported by _gateway_api_problems.
+        if earlier is not None and not (
+            gateway_api and config.gateways[earlier].installer == "gatewayApi"
+        ):
             problems.append(
                 ConfigProblem(
                     config_key("gateways", index),
                     f"duplicate gateway {gateway.namespace}/{gateway.name} "
-                    f"(also gateways[{seen_names[key]}])",
+                    f"(also gateways[{earlier}])",
                 )
             )
         seen_names.setdefault(key, index)
+        if gateway_api:
+            continue
+        if not gateway.selector:
+            problems.append(
+                ConfigProblem(
+                    config_key("gateways", index, "selector"),
+                    f"required with installer {gateway.installer} (the labels of the gateway's "
+                    "pods, e.g. {istio: ingressgateway}); only gatewayApi goes without",
+                )
+            )
+            continue
         overlap = _overlapping_selector(config, index)
         if overlap is not None:
             problems.append(overlap)
+    return problems
+
+
+def _gateway_api_problems(config: AcpwConfig) -> list[ConfigProblem]:
+    """``installer: gatewayApi``: the release, no selector, a Gateway name, one entry per
+    Gateway (acpw/gateway_api.py)."""
+    entries = [
+        {
+            "installer": g.installer,
+            "name": g.name,
+            "namespace": g.namespace,
+            **({"selector": g.selector} if g.selector else {}),
+        }
+        for g in config.gateways
+    ]
+    problems = [
+        ConfigProblem(key, message)
+        for key, message in gateway_api_entry_problems(entries, config.istio_version)
+    ]
+    # A selector naming a Gateway API gateway's pods would load the modules into them twice.
+    gateway_api = {(g.namespace, g.name) for g in config.gateways if g.installer == "gatewayApi"}
+    for index, gateway in enumerate(config.gateways):
+        selected = gateway.selector.get(GATEWAY_API_POD_LABEL)
+        if selected is not None and (gateway.namespace, selected) in gateway_api:
+            problems.append(
+                ConfigProblem(
+                    config_key("gateways", index, "selector"),
+                    f"{GATEWAY_API_POD_LABEL}={selected} selects the pods of the gatewayApi "
+                    f"gateway {gateway.namespace}/{selected}, which get the modules from their "
+                    "own entry: select other pods",
+                )
+            )
     return problems
 
 
@@ -80,8 +134,8 @@ def _overlapping_selector(config: AcpwConfig, index: int) -> ConfigProblem | Non
     gateway = config.gateways[index]
     labels = set(gateway.selector.items())
     for earlier_index, earlier in enumerate(config.gateways[:index]):
-        if earlier.namespace != gateway.namespace:
-            continue
+        if earlier.namespace != gateway.namespace or not earlier.selector:
+            continue  # a gatewayApi gateway has no selector: its sender targets the Gateway
         earlier_labels = set(earlier.selector.items())
         if labels == earlier_labels:
             found = (
@@ -455,6 +509,7 @@ def _operator_warning(config: AcpwConfig) -> list[ConfigWarning]:
 
 CHECKS: tuple[Check, ...] = (
     _gateway_problems,
+    _gateway_api_problems,
     _region_problems,
     _signing_problems,
     _image_problems,

@@ -145,20 +145,28 @@ class GatewayConfig(ConfigModel):
     """One entry of ``acpw:gateways``: an ingress gateway the modules run in."""
 
     name: str = Field(json_schema_extra=allowed("a DNS label (up to 63 of a-z, 0-9, -)"))
-    """The gateway's Deployment name (also its IstioOperator component name)."""
+    """The gateway's Deployment name (also its IstioOperator component name); with
+    ``gatewayApi`` the name of the Gateway API ``Gateway`` (istiod's Deployment is
+    ``<name>-istio``)."""
     namespace: str = Field(json_schema_extra=allowed("a DNS label (up to 63 of a-z, 0-9, -)"))
-    """Namespace of the gateway's Deployment."""
+    """Namespace of the gateway's Deployment (with ``gatewayApi``: of the ``Gateway``)."""
     selector: dict[str, TextValue] = Field(
+        default_factory=dict,
         json_schema_extra=allowed(
-            "Kubernetes labels, not empty (numbers and booleans taken as text)"
-        )
+            "Kubernetes labels, not empty (numbers and booleans taken as text); required "
+            "except with gatewayApi, where it is not allowed"
+        ),
     )
     """Labels selecting the gateway's pods (WasmPlugin and EnvoyFilter selector); no two gateways
-    of one namespace may select the same pods."""
-    installer: Literal["istioOperator", "deploymentPatch"] = "istioOperator"
+    of one namespace may select the same pods. Not set with ``gatewayApi``: the sender attaches
+    to the Gateway by ``targetRefs``."""
+    installer: Literal["istioOperator", "deploymentPatch", "gatewayApi"] = "istioOperator"
     """How the gateway is installed, and so who rolls its pods: ``istioOperator`` (an IstioOperator
-    overlay, applied by the operator or ``istioctl install``) or ``deploymentPatch`` (the program
-    patches the Deployment and waits for the rollout)."""
+    overlay, applied by the operator or ``istioctl install``), ``deploymentPatch`` (the program
+    patches the Deployment and waits for the rollout) or ``gatewayApi`` (a Gateway API
+    ``Gateway`` of class ``istio``, Istio 1.26+: the program points its
+    ``spec.infrastructure.parametersRef`` at an overlay ConfigMap, istiod rolls ``<name>-istio``
+    and a Job waits)."""
     max_surge: int | str = Field(
         "25%", json_schema_extra=allowed("a count of at least 1, or '1%' to '100%'")
     )
@@ -170,7 +178,8 @@ class GatewayConfig(ConfigModel):
     )
     """The gateway pods' ServiceAccount, trusted by the IAM role (``iam.credentials`` ``irsa`` /
     ``podIdentity``); unset: ``<name>-service-account`` for ``istioOperator`` (Istio's gateway
-    chart), ``<name>`` for ``deploymentPatch`` (the ``istio/gateway`` Helm chart's default)."""
+    chart), ``<name>`` for ``deploymentPatch`` (the ``istio/gateway`` Helm chart's default),
+    ``<name>-istio`` for ``gatewayApi`` (istiod's generated ServiceAccount)."""
 
     @field_validator("service_account")
     @classmethod
@@ -190,6 +199,9 @@ class GatewayConfig(ConfigModel):
         if self.installer == "istioOperator":
             # manifests/charts/gateways/istio-ingress/templates/serviceaccount.yaml (istio 1.24.6)
             return f"{self.name}-service-account"
+        if self.installer == "gatewayApi":
+            # istiod's generated ServiceAccount <gateway>-<class> (GATEWAY_API_FACTS)
+            return f"{self.name}-istio"
         # manifests/charts/gateway/templates/_helpers.tpl gateway.serviceAccountName (1.24.6)
         return self.name
 

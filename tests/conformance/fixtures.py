@@ -210,3 +210,87 @@ def patched_chart_gateways(
         assert isinstance(merged, dict)
         out[key] = merged
     return out
+
+
+# -- installer: gatewayApi ------------------------------------------------------------------------
+
+GATEWAY_API_GOLDENS = Path(__file__).resolve().parents[1] / "data" / "istio-gateway-api"
+GATEWAY_API_GOLDEN_MINORS = {26: "1.26.8", 28: "1.28.10", 30: "1.30.3"}
+"""Releases whose istiod-generated Deployment golden is pinned (tests/test_gateway_api.py checks
+the blobs); a release between them uses the newest pinned one below it."""
+
+
+def gateway_api_deployment(istio_version: str, gateway: str, namespace: str) -> dict[str, Any]:
+    """istiod's generated ``<gateway>-istio`` Deployment of ``istio_version`` (from the golden
+    ``simple.yaml``, rendered for Gateway ``default/default``, moved to ``namespace/gateway``)."""
+    minor = parse_istio_version(istio_version).minor
+    pinned = max(m for m in GATEWAY_API_GOLDEN_MINORS if m <= minor)
+    text = (GATEWAY_API_GOLDENS / f"{GATEWAY_API_GOLDEN_MINORS[pinned]}-simple.yaml").read_text()
+    [dep] = [d for d in yaml.safe_load_all(text) if d and d.get("kind") == "Deployment"]
+    generated = f"{gateway}-istio"
+    dep["metadata"]["name"] = generated
+    dep["metadata"]["namespace"] = namespace
+    dep["metadata"]["ownerReferences"][0]["name"] = gateway
+    template = dep["spec"]["template"]
+    for labels in (
+        dep["metadata"]["labels"],
+        dep["spec"]["selector"]["matchLabels"],
+        template["metadata"]["labels"],
+    ):
+        labels["gateway.networking.k8s.io/gateway-name"] = gateway
+    template["metadata"]["labels"]["service.istio.io/canonical-name"] = generated
+    template["spec"]["serviceAccountName"] = generated
+    return dict(dep)
+
+
+def gateway_api_overlay(
+    objects: Sequence[Mapping[str, Any]], gateway: str, namespace: str
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(the Gateway patch, the ConfigMap its parametersRef names) of a gatewayApi gateway."""
+    [patch] = [
+        o
+        for o in objects
+        if o.get("kind") == "Gateway"
+        and o["metadata"].get("namespace") == namespace
+        and o["metadata"].get("name") == gateway
+    ]
+    ref = patch["spec"]["infrastructure"]["parametersRef"]
+    configmaps = [
+        o
+        for o in objects
+        if o.get("kind") == "ConfigMap"
+        and o["metadata"].get("namespace") == namespace
+        and o["metadata"].get("name") == ref["name"]
+    ]
+    assert len(configmaps) == 1, f"parametersRef {ref} names no ConfigMap in {namespace}"
+    return patch, configmaps[0]
+
+
+def gateway_api_gateways(
+    objects: Sequence[Mapping[str, Any]],
+    gateways: Sequence[Mapping[str, Any]],
+    istio_version: str,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(namespace, gateway) -> istiod's Deployment with the overlay merged the way istiod merges
+    it (strategic merge patch, tests/gateway_api_merge.py), then the program's retained strategy
+    patch (server-side apply, another field manager)."""
+    from tests.gateway_api_merge import merge_deployment
+
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for gw in gateways:
+        if gw.get("installer") != "gatewayApi":
+            continue
+        name, namespace = str(gw["name"]), str(gw["namespace"])
+        _, configmap = gateway_api_overlay(objects, name, namespace)
+        overlay = yaml.safe_load(configmap["data"]["deployment"])
+        merged = merge_deployment(gateway_api_deployment(istio_version, name, namespace), overlay)
+        for patch in objects:
+            meta = patch.get("metadata") or {}
+            if (
+                patch.get("kind") == "Deployment"
+                and meta.get("namespace") == namespace
+                and meta.get("name") == f"{name}-istio"
+            ):
+                merged = ssa_merge(merged, patch)
+        out[(namespace, name)] = merged
+    return out

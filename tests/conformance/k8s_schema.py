@@ -271,13 +271,19 @@ def validate_objects(objects: Iterable[Mapping[str, Any]], istio_version: str) -
     A ``Deployment`` here is validated as a partial object (a patch body); the full-object check of
     a patched gateway Deployment is done by the caller after merging it into a fixture.
     """
+    from tests.conformance.gateway_api_schema import is_gateway_api_object, validate_gateway_patch
     from tests.conformance.istio_schema import is_istio_object
 
     out: list[Violation] = []
+    for obj in objects:
+        if is_gateway_api_object(obj):  # not a Kubernetes built-in: its own rules
+            out += [Violation(object_ref(obj), "", p) for p in validate_gateway_patch(obj)]
     for version in k8s_versions_for(istio_version):
         for obj in objects:
-            if is_istio_object(obj) or str(obj.get("apiVersion", "")).startswith(
-                "install.istio.io"
+            if (
+                is_istio_object(obj)
+                or is_gateway_api_object(obj)
+                or str(obj.get("apiVersion", "")).startswith("install.istio.io")
             ):
                 continue
             out += validate(obj, version, partial=obj.get("kind") == "Deployment")

@@ -51,8 +51,18 @@ class Case:
         return [dict(g, installer=g.get("installer", "istioOperator")) for g in gws]
 
 
+GATEWAY_API_VERSIONS = ("1.26", "1.28", "1.30")
+"""Releases rendered with a Gateway API gateway too (``installer: gatewayApi``, 1.26+): the first
+release that can, one between, the newest."""
+GATEWAY_API_GATEWAY = {"name": "partner-gateway", "namespace": "partner", "installer": "gatewayApi"}
+
+
 def case_names() -> list[str]:
-    return [*EXAMPLE_STACKS, *(f"matrix-{v}" for v in _matrix_versions())]
+    return [
+        *EXAMPLE_STACKS,
+        *(f"matrix-{v}" for v in _matrix_versions()),
+        *(f"gwapi-{v}" for v in GATEWAY_API_VERSIONS),
+    ]
 
 
 @functools.cache
@@ -61,6 +71,12 @@ def render_case(name: str) -> Case:
         from tests.matrix import matrix_config
 
         config = dict(matrix_config(name.removeprefix("matrix-")))
+        render = render_stack("matrix", config=config)
+    elif name.startswith("gwapi-"):
+        from tests.matrix import matrix_config
+
+        config = dict(matrix_config(name.removeprefix("gwapi-")))
+        config["acpw:gateways"] = [*config["acpw:gateways"], GATEWAY_API_GATEWAY]
         render = render_stack("matrix", config=config)
     else:
         config = read_stack_config(name)

@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.renders import render_case
+from acpw.istio_versions import GATEWAY_API_POD_LABEL
+from tests.conformance.fixtures import gateway_api_deployment, gateway_api_gateways
+from tests.conformance.renders import GATEWAY_API_VERSIONS, render_case
 from tests.matrix import MATRIX_VERSIONS
 
 from .envoy_harness import HarnessError
@@ -71,15 +73,32 @@ class Stack:
     name: str
     istio_version: str
     objects: list[Obj]
+    gateways: tuple[dict[str, Any], ...] = ()
 
     @property
     def workloads(self) -> list[Workload]:
-        return gateway_workloads(self.objects)
+        """The gateways, as istiod sees them; a Gateway API gateway's pod is istiod's
+        generated Deployment (pinned golden) with the overlay merged the way istiod merges it,
+        so its Envoy reads the bootstrap override that pod mounts."""
+        pods = gateway_api_gateways(self.objects, self.gateways, self.istio_version)
+        out = []
+        for workload in gateway_workloads(self.objects):
+            gateway = workload.labels.get(GATEWAY_API_POD_LABEL)
+            if gateway is not None and (workload.namespace, gateway) in pods:
+                template = pods[(workload.namespace, gateway)]["spec"]["template"]
+                workload = Workload(
+                    workload.namespace,
+                    dict(template["metadata"]["labels"]),
+                    workload.name,
+                    pod=template["spec"],
+                )
+            out.append(workload)
+        return out
 
 
 def _render(stack: str) -> Stack:
     case = render_case(stack)
-    return Stack(case.name, case.istio_version, case.objects)
+    return Stack(case.name, case.istio_version, case.objects, tuple(case.gateways()))
 
 
 def _render_matrix(version: str) -> Stack:
@@ -341,6 +360,68 @@ def test_version_matrix_serves_and_reports(version: str, probes: ProbeModules) -
     stack = _render_matrix(version)
     for workload in stack.workloads:
         _assert_serves_and_reports(stack, workload, probes)
+
+
+def _gateway_api_workload(stack: Stack) -> Workload:
+    [workload] = [w for w in stack.workloads if w.pod is not None]
+    return workload
+
+
+@pytest.mark.parametrize("version", GATEWAY_API_VERSIONS)
+def test_gateway_api_gateway_serves_and_reports(version: str, probes: ProbeModules) -> None:
+    """installer gatewayApi (issue 16): the overlay merged into istiod's Deployment of the
+    release gives istio-proxy the bootstrap override it mounts; the sender reaches it by
+    targetRefs to the Gateway; requests reach the CloudWatch stand-in. The other gateways of
+    the render (selector-attached senders) keep working beside it."""
+    stack = _render(f"gwapi-{version}")
+    workload = _gateway_api_workload(stack)
+    assert workload.labels[GATEWAY_API_POD_LABEL] == "partner-gateway"
+    _assert_serves_and_reports(stack, workload, probes)
+    for other in stack.workloads:
+        if other.id != workload.id:
+            _assert_serves_and_reports(stack, other, probes)
+
+
+def test_gateway_api_senders_attach_only_to_their_gateway(probes: ProbeModules) -> None:
+    """istiod's resolution: the targetRefs sender reaches only the pods of its Gateway, and a
+    selector sender of another gateway never reaches them."""
+    stack = _render("gwapi-1.30")
+    workload = _gateway_api_workload(stack)
+    with Scenario(
+        stack.objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+    ) as (run, _fake):
+        assert list(run.config.sender_filters) == [object_ref(_plugin(stack.objects, workload))], (
+            run.config.describe()
+        )
+    for other in stack.workloads:
+        if other.id == workload.id:
+            continue
+        with Scenario(
+            stack.objects, other, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+        ) as (run, _fake):
+            assert object_ref(_plugin(stack.objects, workload)) not in run.config.sender_filters
+
+
+def test_gateway_api_pod_without_the_overlay_gets_no_receiver(probes: ProbeModules) -> None:
+    """Without the Gateway's parametersRef (istiod's Deployment as rendered from its template
+    alone), istio-proxy has no bootstrap override: the sender finds no queue, nothing is sent.
+    So the serving test above depends on the overlay reaching the pod."""
+    stack = _render("gwapi-1.30")
+    merged = _gateway_api_workload(stack)
+    bare = gateway_api_deployment(stack.istio_version, "partner-gateway", "partner")
+    template = bare["spec"]["template"]
+    workload = Workload(
+        merged.namespace, dict(template["metadata"]["labels"]), merged.name, pod=template["spec"]
+    )
+    with Scenario(
+        stack.objects, workload, stack.istio_version, FULL_ENV, probes.sender, probes.receiver
+    ) as (run, fake):
+        assert run.config.config_yaml is None
+        run.start()
+        _start(run, "Gateway API gateway without the overlay")
+        assert _get(run, _counted_host(stack.objects, workload))[0] == 200
+        assert run.wait_for_log("acpw-probe sender: queue not found"), run.log_tail()
+        assert fake.snapshot() == []
 
 
 def test_sender_with_other_receiver_vm_id_sends_nothing(stack: Stack, probes: ProbeModules) -> None:

@@ -453,11 +453,42 @@ def test_render_has_the_istio_objects_each_gateway_needs(name: str) -> None:
     generation = case.outputs["generation"]
     for gw in case.gateways():
         ns = gw["namespace"]
-        assert f"WasmPlugin/{ns}/acpw-sender-{gw['name']}-{generation}" in refs, refs
+        if gw["installer"] == "gatewayApi":  # one WasmPlugin per Gateway, by targetRefs
+            assert any(r.startswith(f"WasmPlugin/{ns}/acpw-sender-{gw['name']}-vm") for r in refs)
+            assert f"Gateway/{ns}/{gw['name']}" in refs, refs
+        else:
+            assert f"WasmPlugin/{ns}/acpw-sender-{gw['name']}-{generation}" in refs, refs
         envoy_filter = f"EnvoyFilter/{ns}/acpw-receiver-{gw['name']}-{generation}"
         assert (envoy_filter in refs) == (minor <= 20), refs
         for kind in ("ServiceEntry", "DestinationRule"):
             assert any(r.startswith(f"{kind}/{ns}/acpw-monitoring-") for r in refs), (kind, refs)
+
+
+@pytest.mark.parametrize("name", [n for n in RENDERS if n.startswith("gwapi-")])
+def test_gateway_api_renders_target_the_gateway_and_match_the_crds(name: str) -> None:
+    """The targetRefs WasmPlugin of each supported release against that release's CRD bundle
+    (CEL rules included: one of selector / targetRef / targetRefs), and its reference resolves
+    to a Gateway of the render in the plugin's own namespace."""
+    case = render_case(name)
+    [plugin] = [
+        o
+        for o in case.of_kind("WasmPlugin")
+        if o["metadata"]["name"].startswith("acpw-sender-partner-gateway-vm")
+    ]
+    report = validate_objects([plugin], case.istio_version)
+    assert report.ok, str(report)
+    assert "selector" not in plugin["spec"]
+    [ref] = plugin["spec"]["targetRefs"]
+    assert (ref["group"], ref["kind"]) == ("gateway.networking.k8s.io", "Gateway")
+    assert "namespace" not in ref  # istiod refuses a targetRef into another namespace
+    refs = {object_ref(o) for o in case.objects}
+    assert f"Gateway/{plugin['metadata']['namespace']}/{ref['name']}" in refs
+    # A selector next to targetRefs is refused by the CRD from 1.24 (so never both); the newest
+    # pinned bundle at or below 1.26 / 1.28 is 1.23.6, which predates that rule.
+    both = copy.deepcopy(plugin)
+    both["spec"]["selector"] = {"matchLabels": {"a": "b"}}
+    if parse_istio_version(report.bundle).minor >= 24:
+        assert not validate_objects([both], case.istio_version).ok
 
 
 @pytest.mark.parametrize("name", RENDERS)

@@ -14,21 +14,26 @@ the pod where ``istio-proxy`` sees them.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from acpw.istio_versions import GATEWAY_API_OVERLAY_KEYS, GATEWAY_API_POD_LABEL
 from acpw.receiver import PLACEHOLDER_KEYS
 from tests.conformance import k8s_schema, overlay
 from tests.conformance.fixtures import (
     chart_gateway_deployment,
+    gateway_api_gateways,
+    gateway_api_overlay,
     gateway_names,
     operator_gateway,
     operator_gateway_deployment,
     patched_chart_gateway,
     patched_chart_gateways,
 )
+from tests.conformance.gateway_api_schema import validate_gateway_patch
 from tests.conformance.objects import object_ref, parse_istio_version
 from tests.conformance.renders import Case, case_names, render_case
 
@@ -409,15 +414,73 @@ def test_render_deployment_patches_merged_into_the_gateway_chart(name: str) -> N
     # Each patched gateway has one pod-changes patch (a template) and one strategy patch.
     patches = case.of_kind("Deployment")
     expected = sorted(g["name"] for g in case.gateways() if g["installer"] == "deploymentPatch")
-    for part in ("template", "strategy"):
+    # A gatewayApi gateway has a strategy patch too, of istiod's <gateway>-istio.
+    gateway_api = sorted(
+        f"{g['name']}-istio" for g in case.gateways() if g["installer"] == "gatewayApi"
+    )
+    for part, names in (("template", expected), ("strategy", sorted(expected + gateway_api))):
         with_part = [p["metadata"]["name"] for p in patches if part in p.get("spec", {})]
-        assert sorted(with_part) == expected, part
+        assert sorted(with_part) == names, part
     for (namespace, gateway), merged in patched_chart_gateways(patches, case.istio_version).items():
         for version in k8s_schema.k8s_versions_for(case.istio_version):
             violations = k8s_schema.validate(merged, version)
             assert not violations, f"{name}: {namespace}/{gateway} merged:\n{_fmt(violations)}"
         assert merged["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
         assert_receiver_wiring(merged, case)
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_render_gateway_api_overlays_merged_into_istios_deployment(name: str) -> None:
+    """installer gatewayApi: the overlay ConfigMap the Gateway's parametersRef names, merged
+    into istiod's generated Deployment of that release (pinned golden) as istiod merges it, is a
+    valid Deployment whose istio-proxy gets the receiver."""
+    case = render_case(name)
+    expected = sorted(
+        (g["namespace"], g["name"]) for g in case.gateways() if g["installer"] == "gatewayApi"
+    )
+    merged = gateway_api_gateways(case.objects, case.gateways(), case.istio_version)
+    assert sorted(merged) == expected
+    if name.startswith("gwapi-") or name == "prod":
+        assert expected, f"{name} renders a gatewayApi gateway"
+    for (namespace, gateway), dep in merged.items():
+        patch, configmap = gateway_api_overlay(case.objects, gateway, namespace)
+        # Only keys istiod knows (any other fails its whole render of the Gateway).
+        assert set(configmap["data"]) <= set(GATEWAY_API_OVERLAY_KEYS)
+        ref = patch["spec"]["infrastructure"]["parametersRef"]
+        assert (ref["group"], ref["kind"]) == ("", "ConfigMap")
+        for version in k8s_schema.k8s_versions_for(case.istio_version):
+            violations = k8s_schema.validate(dep, version)
+            assert not violations, f"{name}: {namespace}/{gateway} merged:\n{_fmt(violations)}"
+        assert dep["metadata"]["name"] == f"{gateway}-istio"
+        assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        assert_receiver_wiring(dep, case)
+
+
+def test_gateway_api_wiring_check_catches_a_missing_mount() -> None:
+    case = render_case("gwapi-1.30")
+    objects = copy.deepcopy(case.objects)
+    _, configmap = gateway_api_overlay(objects, "partner-gateway", "partner")
+    overlay_doc = json.loads(configmap["data"]["deployment"])
+    proxy = overlay_doc["spec"]["template"]["spec"]["containers"][0]
+    proxy["volumeMounts"] = [m for m in proxy["volumeMounts"] if "bootstrap" not in m["name"]]
+    configmap["data"]["deployment"] = json.dumps(overlay_doc)
+    [dep] = gateway_api_gateways(objects, case.gateways(), case.istio_version).values()
+    with pytest.raises(AssertionError, match="does not mount /etc/istio/custom-bootstrap"):
+        assert_receiver_wiring(dep, case)
+
+
+def test_gateway_patch_rules_catch_a_wrong_reference() -> None:
+    case = render_case("gwapi-1.30")
+    patch, _ = gateway_api_overlay(case.objects, "partner-gateway", "partner")
+    assert validate_gateway_patch(patch) == []
+    wrong = copy.deepcopy(patch)
+    wrong["spec"]["infrastructure"]["parametersRef"]["kind"] = "Config Map"
+    del wrong["spec"]["infrastructure"]["parametersRef"]["group"]
+    problems = validate_gateway_patch(wrong)
+    assert any("needs exactly group, kind and name" in p for p in problems)
+    assert any("is not a Kind" in p for p in problems)
+    wrong["spec"]["listeners"] = []
+    assert any("owns only spec.infrastructure" in p for p in validate_gateway_patch(wrong))
 
 
 def test_overlay_keeps_init_containers_the_gateway_already_has() -> None:
@@ -451,6 +514,7 @@ def _gateway_pods(case: Case) -> dict[tuple[str, str], dict[str, Any]]:
             dep, _ = operator_gateway(iop, gateway, case.istio_version)
             out[(dep["metadata"]["namespace"], gateway)] = dep
     out.update(patched_chart_gateways(case.of_kind("Deployment"), case.istio_version))
+    out.update(gateway_api_gateways(case.objects, case.gateways(), case.istio_version))
     return out
 
 
@@ -466,7 +530,12 @@ def test_render_selectors_select_the_gateway_pods(name: str) -> None:
             meta = obj["metadata"]
             if meta.get("namespace") != gw["namespace"] or not meta["name"].endswith(gw["name"]):
                 continue
-            if obj["kind"] == "WasmPlugin":
+            if obj["kind"] == "WasmPlugin" and "targetRefs" in obj["spec"]:
+                # istiod resolves a Gateway targetRef to the pods labelled with its name.
+                [target] = obj["spec"]["targetRefs"]
+                assert target["name"] == gw["name"], object_ref(obj)
+                selector = {GATEWAY_API_POD_LABEL: target["name"]}
+            elif obj["kind"] == "WasmPlugin":
                 selector = obj["spec"]["selector"]["matchLabels"]
             elif obj["kind"] == "EnvoyFilter":
                 selector = obj["spec"]["workloadSelector"]["labels"]

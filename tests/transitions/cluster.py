@@ -8,6 +8,13 @@ What it models (../shared/PULUMI-ENGINE.md, "Kubernetes"):
 - Istio reads the bootstrap only when the proxy starts: the override file, or on <= 1.20 the
   BOOTSTRAP EnvoyFilters selecting the pod; WasmPlugins reach running proxies at once (xDS);
 - a receiver that cannot start keeps Envoy from starting (../shared/MODULE.md);
+- istiod's deployment controller (``installer: gatewayApi``): it renders ``<gateway>-istio``
+  from its template, then strategic-merges the ``deployment`` key of the ConfigMap the
+  Gateway's ``spec.infrastructure.parametersRef`` names, whenever the Gateway or that ConfigMap
+  changes; a missing ConfigMap fails the render and leaves the Deployment as it is
+  (acpw.istio_versions.GATEWAY_API_FACTS). Its pods carry
+  ``gateway.networking.k8s.io/gateway-name``, which is how a WasmPlugin's ``targetRefs`` to the
+  Gateway reach them;
 - IAM: deleting a user with ``force_destroy`` deletes its keys; an inactive key cannot sign.
 
 What the provider does to the cluster (tests/transitions/engine.py holds the rules, each with its
@@ -20,8 +27,10 @@ with a timeout of T seconds waits at most T / pod_start_seconds ticks.
 
 The invariant, checked after every step for every pod that serves: (a) its key exists and is
 active; (b) if it restarted now it would start, with the receiver configuration it has; (c)
-exactly one sender (WasmPlugin) selects it, pointing at its receiver's ``vm_id``; and each
-gateway keeps at least its replica count of ready pods.
+exactly one sender (WasmPlugin) selects it, pointing at its receiver's ``vm_id`` (a
+Gateway API gateway's senders attach to every pod of the Gateway: exactly one of them may point
+at the pod's receiver, the others find no queue in it and enqueue nothing); and each gateway
+keeps at least its replica count of ready pods.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import yaml
 
 from tests.transitions.engine import (
     DYNAMIC_TYPE,
@@ -50,6 +61,9 @@ ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 RECEIVER_INIT = "acpw-receiver-wasm"
 BOOTSTRAP_VOLUME = "acpw-bootstrap"
 APPEND = ".[1000]"
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+ISTIOD = "istiod"
+"""The field manager of istiod's own apply of a generated Deployment."""
 API_DEFAULT_STRATEGY = ("25%", "25%")
 """A Deployment's rollingUpdate maxSurge / maxUnavailable when nobody sets them (apps/v1)."""
 
@@ -127,6 +141,9 @@ class Gateway:
     rolling: bool = False
     service_account: str = ""
     """The ServiceAccount its pods run as (the installer's default)."""
+    gateway_api: str | None = None
+    """``installer: gatewayApi``: the name of the Gateway istiod renders this Deployment
+    (``<gateway>-istio``) for."""
     strategy_managers: set[str] = field(default_factory=set)
     """The patches (URNs: each has its own field manager) whose applies set the strategy. Only
     when the last of them gives it up does it fall to the API defaults (server-side apply
@@ -179,6 +196,8 @@ class Cluster:
     """Per awaiter that ran: ``<step> waited <seconds>s`` (what a step blocked on)."""
     log: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    parameters_refs: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(namespace, Gateway) -> the ConfigMap its ``spec.infrastructure.parametersRef`` names."""
     _counter: int = 0
 
     # --- setup ---------------------------------------------------------------------------------
@@ -189,6 +208,23 @@ class Cluster:
     ) -> Cluster:
         cluster = cls(gateways={})
         for g in gateways:
+            if g.get("installer") == "gatewayApi":
+                # The user's Gateway; istiod owns <gateway>-istio (no strategy of its own).
+                gateway = Gateway(
+                    g["namespace"],
+                    f"{g['name']}-istio",
+                    {GATEWAY_NAME_LABEL: g["name"]},
+                    replicas,
+                    pod_start_seconds=pod_start_seconds,
+                    service_account=g.get("serviceAccount") or f"{g['name']}-istio",
+                    gateway_api=g["name"],
+                )
+                cluster.gateways[gateway.key] = gateway
+                for _ in range(replicas):
+                    pod = cluster._new_pod(gateway, gateway.template)
+                    pod.pending, pod.ready = False, pod.started is not None
+                    gateway.pods.append(pod)
+                continue
             gateway = Gateway(
                 g["namespace"],
                 g["name"],
@@ -293,6 +329,11 @@ class Cluster:
             if not spec:
                 gateway.record = None
             return
+        if identity and identity[0] == "Gateway" and resource.type.endswith("Patch"):
+            # Relinquish: the parametersRef only this patch set goes; istiod re-renders.
+            self.parameters_refs.pop(identity[1:], None)
+            self._istiod_render(identity[1], identity[2])
+            return
         if resource.type == DYNAMIC_TYPE:
             # The engine deletes it by running the pickled provider with the consumer's (here:
             # the next release's) code: its module and class must still import.
@@ -319,6 +360,8 @@ class Cluster:
                     del self.keys[key_id]
         elif identity and not resource.type.endswith("Patch"):
             self.objects.pop(identity, None)
+            if identity[0] == "ConfigMap":
+                self._configmap_changed(identity[1], identity[2])
             self.jobs.pop(identity[1:], None) if identity[0] == "Job" else None
             self.secret_key.pop(identity[1:], None) if identity[0] == "Secret" else None
 
@@ -368,6 +411,12 @@ class Cluster:
         if identity is None:
             return
         kind, namespace, name = identity
+        if kind == "Gateway" and resource.type.endswith("Patch"):
+            ref = inputs["spec"]["infrastructure"]["parametersRef"]
+            assert (ref["group"], ref["kind"]) == ("", "ConfigMap"), ref
+            self.parameters_refs[(namespace, name)] = ref["name"]
+            self._istiod_render(namespace, name)
+            return
         if resource.type == "kubernetes:apps/v1:DeploymentPatch":
             gateway = self.gateways[f"{namespace}/{name}"]
             annotations = (inputs.get("metadata") or {}).get("annotations") or {}
@@ -386,6 +435,8 @@ class Cluster:
                 self._set_template(gateway, template_from_patch(spec["template"]))
             return
         self.objects[identity] = inputs
+        if kind == "ConfigMap":
+            self._configmap_changed(namespace, name)
         if kind == "Secret":
             key_urn = next((d for d in resource.dependencies if d in self.key_of_resource), None)
             if key_urn:
@@ -428,6 +479,45 @@ class Cluster:
         """What the provider's Diff reads for ``replaceUnready``: the live Job not complete."""
         identity = resource.k8s_identity
         return bool(identity) and self.jobs.get(identity[1:]) != "complete"  # type: ignore[index]
+
+    def _configmap_changed(self, namespace: str, name: str) -> None:
+        """istiod re-renders every Gateway whose parametersRef names the ConfigMap."""
+        for (ns, gateway), ref in list(self.parameters_refs.items()):
+            if (ns, ref) == (namespace, name):
+                self._istiod_render(ns, gateway)
+
+    def _istiod_render(self, namespace: str, gateway_name: str) -> None:
+        """istiod's deployment controller renders ``<gateway>-istio``: its template (no ACPW,
+        no strategy), then the parametersRef ConfigMap's ``deployment`` overlay. A missing
+        ConfigMap fails the render: the Deployment stays as it is. istiod server-side-applies
+        the result, so what the overlay no longer sets is dropped (its own field manager)."""
+        gateway = next(
+            (
+                g
+                for g in self.gateways.values()
+                if g.namespace == namespace and g.gateway_api == gateway_name
+            ),
+            None,
+        )
+        if gateway is None:
+            return
+        ref = self.parameters_refs.get((namespace, gateway_name))
+        overlay: Mapping[str, Any] = {}
+        if ref is not None:
+            configmap = self.objects.get(("ConfigMap", namespace, ref))
+            if configmap is None:
+                self.log.append(f"istiod: {namespace}/{gateway_name}: ConfigMap {ref} missing")
+                return
+            overlay = yaml.safe_load(configmap["data"]["deployment"]) or {}
+        spec = overlay.get("spec") or {}
+        if "strategy" in spec:
+            rolling = spec["strategy"].get("rollingUpdate", {})
+            gateway.max_surge = rolling.get("maxSurge", gateway.max_surge)
+            gateway.max_unavailable = rolling.get("maxUnavailable", gateway.max_unavailable)
+            gateway.strategy_managers.add(ISTIOD)
+        else:
+            self._give_up_strategy(gateway, ISTIOD)
+        self._set_template(gateway, template_from_patch(spec.get("template") or {}))
 
     def apply_operator_entry(self, entry: Mapping[str, Any]) -> None:
         gateway = self.gateways[f"{entry['namespace']}/{entry['name']}"]
@@ -648,8 +738,16 @@ class Cluster:
             for (kind, ns, _), obj in sorted(self.objects.items())
             if kind == "WasmPlugin"
             and ns == gateway.namespace
-            and _selects(obj["spec"]["selector"]["matchLabels"], labels)
+            and _attaches(obj["spec"], gateway, labels)
         ]
+        if gateway.gateway_api is not None:
+            # Every sender of the Gateway runs in every pod of it: only those naming the pod's
+            # receiver VM find its queue (../shared/MODULE.md: the lookup is per request).
+            senders = [
+                s
+                for s in senders
+                if s["spec"]["pluginConfig"]["receiver_vm_id"] == pod.started.vm_id
+            ] or senders
         if len(senders) != 1:
             problems.append(f"{len(senders)} senders select it")
         elif senders[0]["spec"]["pluginConfig"]["receiver_vm_id"] != pod.started.vm_id:
@@ -698,6 +796,22 @@ class Cluster:
                 },
             }
         return out
+
+
+def _attaches(spec: Mapping[str, Any], gateway: Gateway, labels: Mapping[str, str]) -> bool:
+    """Whether a WasmPlugin applies to a pod, as istiod resolves it: ``selector`` by the pod's
+    labels; ``targetRefs`` / ``targetRef`` to a ``Gateway`` (same namespace) by the Gateway the
+    pod belongs to, i.e. its ``gateway.networking.k8s.io/gateway-name`` label."""
+    refs = list(spec.get("targetRefs") or ([spec["targetRef"]] if "targetRef" in spec else []))
+    if refs:
+        return any(
+            ref.get("group") == "gateway.networking.k8s.io"
+            and ref.get("kind") == "Gateway"
+            and "namespace" not in ref
+            and labels.get(GATEWAY_NAME_LABEL) == ref.get("name")
+            for ref in refs
+        )
+    return _selects((spec.get("selector") or {}).get("matchLabels"), labels)
 
 
 def _selects(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:

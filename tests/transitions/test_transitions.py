@@ -8,6 +8,7 @@ restart), then, where ``istioctl install`` performs the rollout, the user runnin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,8 +28,13 @@ from tests.transitions.simulator import (
     update,
 )
 
+GATEWAY_API: dict[str, Any] = {"name": "gw", "namespace": "edge", "installer": "gatewayApi"}
+"""A Gateway API Gateway (class istio): istiod renders edge/gw-istio from it."""
+
 # One gateway per installer, with the receiver delivery of its Istio version.
 INSTALLERS = {
+    "gatewayApi-1.26": ("1.26", GATEWAY_API),
+    "gatewayApi-1.30": ("1.30", GATEWAY_API),
     "deploymentPatch-1.20": ("1.20", PATCHED),
     "deploymentPatch-1.30": ("1.30", PATCHED),
     "inClusterOperator-1.20": ("1.20", OPERATED),
@@ -187,6 +193,7 @@ def test_emergency_revoke_deactivates_the_old_key_at_once(installer: str) -> Non
         ("inClusterOperator-1.20", "1.21"),
         ("inClusterOperator-1.23", "1.24"),
         ("deploymentPatch-1.30", "1.23"),
+        ("gatewayApi-1.26", "1.30"),
     ],
 )
 def test_istio_upgrades_and_rollbacks(installer: str, target: str) -> None:
@@ -201,7 +208,9 @@ def test_istio_upgrades_and_rollbacks(installer: str, target: str) -> None:
             assert later.violations == [], "\n".join(later.violations[:20])
 
 
-@pytest.mark.parametrize("installer", ["deploymentPatch-1.30", "inClusterOperator-1.23"])
+@pytest.mark.parametrize(
+    "installer", ["deploymentPatch-1.30", "inClusterOperator-1.23", "gatewayApi-1.30"]
+)
 def test_a_rollout_that_never_completes_keeps_everything_and_the_fix_needs_no_cleanup(
     installer: str,
 ) -> None:
@@ -225,7 +234,9 @@ def test_a_rollout_that_never_completes_keeps_everything_and_the_fix_needs_no_cl
     assert settle(cluster) == []
 
 
-@pytest.mark.parametrize("installer", ["deploymentPatch-1.30", "inClusterOperator-1.23"])
+@pytest.mark.parametrize(
+    "installer", ["deploymentPatch-1.30", "inClusterOperator-1.23", "gatewayApi-1.30"]
+)
 def test_a_failed_rollout_is_retried_by_pulumi_up_with_no_config_change(installer: str) -> None:
     """The new pods cannot start for a while (here: their receiver image cannot be pulled yet),
     so `pulumi up` fails where it awaits the rollout; the resource is recorded with init errors.
@@ -238,7 +249,9 @@ def test_a_failed_rollout_is_retried_by_pulumi_up_with_no_config_change(installe
     [image] = {
         c["image"]
         for r in after.resources
-        if r.type.endswith("DeploymentPatch") or r.type.endswith("IstioOperator")
+        if r.type.endswith("DeploymentPatch")
+        or r.type.endswith("IstioOperator")
+        or r.type == "kubernetes:core/v1:ConfigMap"
         for c in _init_containers(r.inputs)
     }
     cluster.broken_images.add(image)
@@ -253,10 +266,12 @@ def test_a_failed_rollout_is_retried_by_pulumi_up_with_no_config_change(installe
     # The engine awaited again what had failed (an update step, or a replaced Job).
     retried = {s.resource.urn for s in retry.applied if s.op != "delete"}
     assert retried >= {r.urn for r in outcome.deployed.resources if r.init_errors}
-    assert not cluster.gateways[f"{gateway['namespace']}/{gateway['name']}"].rolling
+    assert not cluster.gateways[_deployment(gateway)].rolling
 
 
 def _init_containers(inputs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    if "deployment" in (inputs.get("data") or {}):  # a gatewayApi overlay ConfigMap
+        inputs = json.loads(inputs["data"]["deployment"])
     spec = inputs.get("spec") or {}
     if "components" in spec:
         return [
@@ -270,6 +285,22 @@ def _init_containers(inputs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 SECOND = {**PATCHED, "name": "gw2", "namespace": "edge2", "selector": {"app": "gw2"}}
+
+
+def _second(gateway: Mapping[str, Any]) -> dict[str, Any]:
+    """A second gateway of the same installer, in another namespace."""
+    if gateway["installer"] == "gatewayApi":
+        return {**GATEWAY_API, "name": "gw2", "namespace": "edge2"}
+    return {**SECOND, "installer": gateway["installer"]}
+
+
+def _deployment(gateway: Mapping[str, Any]) -> str:
+    """The cluster model's key of a gateway's Deployment (istiod's <gateway>-istio for a
+    Gateway API gateway)."""
+    suffix = "-istio" if gateway["installer"] == "gatewayApi" else ""
+    return f"{gateway['namespace']}/{gateway['name']}{suffix}"
+
+
 SAME_NAMESPACE = {**PATCHED, "name": "gw3", "selector": {"app": "gw3"}}
 
 
@@ -280,6 +311,96 @@ def test_adding_a_gateway(installer: str, added: dict[str, Any]) -> None:
     outcome, _ = play(_config(version, gateway), {"gateways": [gateway, added]}, [added])
     assert outcome.failed is None
     assert outcome.violations == [], "\n".join(outcome.violations[:20])
+
+
+@pytest.mark.parametrize("installer", ["gatewayApi-1.26", "gatewayApi-1.30"])
+def test_adding_a_gateway_api_gateway(installer: str) -> None:
+    """Issue 16: a Gateway API gateway added next to one already running ACPW; the new one's
+    pods roll (awaited by a Job on gw2-istio), the old one's pods keep everything."""
+    version, gateway = INSTALLERS[installer]
+    added = _second(gateway)
+    outcome, _ = play(_config(version, gateway), {"gateways": [gateway, added]}, [added])
+    assert outcome.failed is None
+    assert outcome.violations == [], "\n".join(outcome.violations[:20])
+    assert outcome.unawaited == []
+    assert any("acpw-rollout-gw2-" in name for name in outcome.ops("create", "Job"))
+
+
+def test_adding_a_gateway_api_gateway_next_to_other_installers() -> None:
+    base = _merge(_config("1.30", PATCHED), {"gateways": [PATCHED, OPERATED]})
+    added = _second(GATEWAY_API)
+    outcome, rest = play(base, {"gateways": [PATCHED, OPERATED, added]}, [added])
+    _assert_clean(outcome, rest)
+    assert any("acpw-rollout-gw2-" in name for name in outcome.ops("create", "Job"))
+
+
+def _gateway_api_cluster(replicas: int = 8) -> tuple[Cluster, Deployed, dict[str, Any]]:
+    base = _merge(_config("1.30", GATEWAY_API), {"gateways": [GATEWAY_API, _second(GATEWAY_API)]})
+    cluster, first = deploy_from_scratch(base, replicas=replicas)
+    return cluster, first, base
+
+
+def test_istiod_rerenders_the_gateway_from_the_overlay_it_names() -> None:
+    """The model of istiod: the generated Deployment follows the Gateway's parametersRef and
+    that ConfigMap; a missing ConfigMap fails the render and changes nothing."""
+    cluster, _, _ = _gateway_api_cluster(replicas=2)
+    gateway = cluster.gateways["edge2/gw2-istio"]
+    assert gateway.template.acpw and gateway.max_unavailable == 0
+    ref = cluster.parameters_refs[("edge2", "gw2")]
+    template = gateway.template
+    overlay = cluster.objects.pop(("ConfigMap", "edge2", ref))
+    cluster._istiod_render("edge2", "gw2")
+    assert gateway.template == template  # render failed: left alone
+    cluster.objects[("ConfigMap", "edge2", ref)] = overlay
+    del cluster.parameters_refs[("edge2", "gw2")]
+    cluster._istiod_render("edge2", "gw2")
+    assert not gateway.template.acpw  # no parametersRef: istiod's template alone
+
+
+def test_removing_a_gateway_api_gateway_at_once_keeps_its_capacity() -> None:
+    """The entry removed in one step: the GatewayPatch's delete relinquishes the parametersRef
+    (before its ConfigMap goes), istiod renders gw2-istio without the modules, and the
+    retained strategy patch keeps maxUnavailable: 0 (istiod's template sets no strategy)."""
+    cluster, first, base = _gateway_api_cluster()
+    outcome = update(cluster, first, render(_merge(base, {"gateways": [GATEWAY_API]}), cluster))
+    assert outcome.failed is None, outcome.failed
+    violations = outcome.violations + settle(cluster)
+    assert _fewer_ready(violations) == [], "\n".join(violations[:20])
+    gateway = cluster.gateways["edge2/gw2-istio"]
+    assert not gateway.template.acpw
+    assert gateway.max_unavailable == 0
+    ops = [(s.op, s.resource.type.rsplit(":", 1)[-1]) for s in outcome.steps]
+    assert ops.index(("delete", "GatewayPatch")) < max(
+        i for i, op in enumerate(ops) if op == ("delete", "ConfigMap")
+    )
+
+
+def test_destroying_a_stack_with_gateway_api_gateways_keeps_their_capacity() -> None:
+    cluster, first, _ = _gateway_api_cluster()
+    outcome = update(cluster, first, Deployed([], {}))
+    assert outcome.failed is None, outcome.failed
+    violations = outcome.violations + settle(cluster)
+    assert _fewer_ready(violations) == [], "\n".join(violations[:20])
+    for key in ("edge/gw-istio", "edge2/gw2-istio"):
+        assert not cluster.gateways[key].template.acpw
+        assert cluster.gateways[key].max_unavailable == 0
+
+
+def test_a_gateway_api_gateway_turned_off_restarts_nothing_when_removed() -> None:
+    cluster, first, base = _gateway_api_cluster()
+    off = _merge(base, {"gateways": [GATEWAY_API, {**_second(GATEWAY_API), "enabled": False}]})
+    step1 = update(cluster, first, render(off, cluster))
+    step1.violations += settle(cluster)
+    assert step1.failed is None and step1.violations == []
+    gateway = cluster.gateways["edge2/gw2-istio"]
+    assert not gateway.template.acpw
+    generation = gateway.generation
+    step2 = update(
+        cluster, step1.deployed, render(_merge(base, {"gateways": [GATEWAY_API]}), cluster)
+    )
+    step2.violations += settle(cluster)
+    assert step2.failed is None and step2.violations == []
+    assert gateway.generation == generation  # retained overlay and patch: no re-render
 
 
 def play_previous(name: str, change: dict[str, Any] | None = None) -> tuple[Outcome, list[Outcome]]:
@@ -367,7 +488,7 @@ def test_old_shared_objects_change_under_running_pods() -> None:
 def test_removing_a_gateway_in_two_steps(installer: str) -> None:
     """First `enabled: false` (pods roll without ACPW, awaited or confirmed), then the entry goes."""
     version, gateway = INSTALLERS[installer]
-    other = {**SECOND, "installer": gateway["installer"]}
+    other = _second(gateway)
     base = _merge(_config(version, gateway), {"gateways": [gateway, other]})
     cluster, first = deploy_from_scratch(base)
     off = _merge(base, {"gateways": [gateway, {**other, "enabled": False}]})
@@ -383,7 +504,7 @@ def test_removing_a_gateway_in_two_steps(installer: str) -> None:
         again = update(cluster, deployed, render(off, cluster))
         assert again.violations == []
         deployed = again.deployed
-    assert not cluster.gateways["edge2/gw2"].template.acpw
+    assert not cluster.gateways[_deployment(other)].template.acpw
     removed = _merge(base, {"gateways": [gateway]})
     step2 = update(cluster, deployed, render(removed, cluster))
     # Nothing may roll unawaited: deleting the patch relinquishes its fields (ssa/actions.go),

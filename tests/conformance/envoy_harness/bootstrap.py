@@ -6,7 +6,10 @@
   From 1.21 such patches are ignored, as istiod does.
 - Istio >= 1.21: the bootstrap-override ``ConfigMap`` (key ``custom_bootstrap.json``) of the
   gateway's namespace is read like pilot-agent reads ``ISTIO_BOOTSTRAP_OVERRIDE``: YAML/JSON
-  converted to JSON and passed verbatim with ``--config-yaml``; Envoy does the merge.
+  converted to JSON and passed verbatim with ``--config-yaml``; Envoy does the merge. Where the
+  gateway's pod is known (a Gateway API gateway: istiod's Deployment with the overlay merged),
+  the file is the one istio-proxy mounts at ``ISTIO_BOOTSTRAP_OVERRIDE``, and without that env
+  var there is no override at all.
 """
 
 from __future__ import annotations
@@ -97,9 +100,43 @@ def _receiver_from_envoyfilters(
     return bootstrap, routes
 
 
+def _mounted_override(pod: Any) -> tuple[str, str] | None:
+    """(ConfigMap, key) istio-proxy reads through ``ISTIO_BOOTSTRAP_OVERRIDE``, or None."""
+    [proxy] = [c for c in pod.get("containers", []) if c.get("name") == "istio-proxy"]
+    env = {e["name"]: e.get("value") for e in proxy.get("env") or []}
+    path = env.get("ISTIO_BOOTSTRAP_OVERRIDE")
+    if not path:
+        return None
+    directory, _, key = str(path).rpartition("/")
+    mounts = [m for m in proxy.get("volumeMounts") or [] if m.get("mountPath") == directory]
+    if not mounts:
+        raise HarnessError(f"ISTIO_BOOTSTRAP_OVERRIDE={path}: istio-proxy mounts nothing there")
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    volume = volumes.get(mounts[0]["name"]) or {}
+    if "configMap" not in volume:
+        raise HarnessError(f"{path}: volume {mounts[0]['name']} is no ConfigMap")
+    return str(volume["configMap"]["name"]), key
+
+
 def _receiver_from_override(
     objects: Sequence[Obj], workload: Workload
 ) -> tuple[str | None, list[str]]:
+    if workload.pod is not None:
+        mounted = _mounted_override(workload.pod)
+        if mounted is None:
+            return None, []  # pilot-agent passes no --config-yaml
+        name, key = mounted
+        found = [
+            o
+            for o in objects
+            if o.get("kind") == "ConfigMap"
+            and o["metadata"].get("namespace") == workload.namespace
+            and o["metadata"].get("name") == name
+        ]
+        if not found or key not in (found[0].get("data") or {}):
+            # The kubelet cannot mount it: the pod never starts.
+            raise HarnessError(f"{workload.id}: mounted ConfigMap {name} (key {key}) not rendered")
+        objects = found
     for obj in objects:
         if obj.get("kind") != "ConfigMap" or obj["metadata"].get("namespace") != workload.namespace:
             continue

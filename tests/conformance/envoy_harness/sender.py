@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acpw.istio_versions import IstioVersion
-from tests.conformance.envoy_harness.selection import Workload, applies
+from tests.conformance.envoy_harness.selection import Workload, plugin_applies
 from tests.conformance.objects import Obj, object_ref
 
 WASM_MAGIC = b"\x00asm"
@@ -114,12 +114,7 @@ def sender_filters(
     ecds_resources: list[Obj] = []
     filters: list[Obj] = []
     delivered: dict[str, str] = {}
-    plugins = [
-        o
-        for o in objects
-        if o.get("kind") == "WasmPlugin"
-        and applies(o, workload, o.get("spec", {}).get("selector", {}).get("matchLabels"))
-    ]
+    plugins = [o for o in objects if o.get("kind") == "WasmPlugin" and plugin_applies(o, workload)]
     plugins.sort(key=lambda o: (-int(o.get("spec", {}).get("priority", 0) or 0), object_ref(o)))
     for plugin in plugins:
         resource, how = _sender_filter(plugin, version, sender_module, fetched)
