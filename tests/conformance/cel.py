@@ -6,7 +6,9 @@ Istio bundles' rules call and that CEL itself lacks are added as custom function
 
 * ``url(string)``, ``isURL(string)`` and ``<URL>.getScheme()`` (Kubernetes URL library; parsing
   follows Go's ``url.ParseRequestURI``);
-* ``<string>.substring(start[, end])`` (cel-go strings extension, enabled in Kubernetes).
+* ``<string>.substring(start[, end])`` and ``<string>.split(separator[, limit])`` (cel-go
+  strings extension, enabled in Kubernetes; ``split`` follows Go's ``strings.SplitN``: a limit
+  below 0 or none means no limit, 0 gives an empty list).
 
 Where ``celpy`` 0.5 differs from cel-go on values the rules see, its behaviour is replaced (each
 difference was found by evaluating every bundle rule on generated values with both this module
@@ -131,6 +133,19 @@ def _substring(text: Any, start: Any, end: Any = None) -> Any:
             f"substring({start}, {stop}) out of range for length {len(text)}", IndexError, ()
         )
     return celtypes.StringType(text[int(start) : stop])
+
+
+def _split(text: Any, separator: Any, limit: Any = None) -> Any:
+    if not isinstance(text, str) or not isinstance(separator, str):
+        return _CelpyEvalError("no such overload: split()", TypeError, (text, separator))
+    n = -1 if limit is None else int(limit)
+    if n == 0:
+        return celtypes.ListType([])
+    if separator:
+        parts = text.split(separator, n - 1) if n > 0 else text.split(separator)
+    else:  # Go explodes the string into its characters, the last one holding the rest
+        parts = list(text) if n < 0 or len(text) <= n else [*text[: n - 1], text[n - 1 :]]
+    return celtypes.ListType([celtypes.StringType(part) for part in parts])
 
 
 @dataclass(frozen=True)
@@ -286,6 +301,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "isURL": _is_url,
     "getScheme": _get_scheme,
     "substring": _substring,
+    "split": _split,
     "duration": _duration,
     "int": _int,
 }

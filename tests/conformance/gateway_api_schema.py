@@ -1,60 +1,119 @@
-"""The Gateway API object the program writes: a server-side-apply body of the user's ``Gateway``
-carrying only ``spec.infrastructure.parametersRef``.
+"""The Gateway API object the program writes, checked against the pinned Gateway CRDs.
 
-No Gateway API CRD bundle is pinned here (the Istio bundles in ``istio-crds/`` do not hold the
-``gateway.networking.k8s.io`` CRDs), so the rules below are the schema of that field written
-down as facts, read in kubernetes-sigs/gateway-api
-``config/crd/standard/gateway.networking.k8s.io_gateways.yaml`` at v1.3.0 (40be951ce) and the
-same at v1.6.1: ``Gateway`` ``gateway.networking.k8s.io/v1``, ``spec.infrastructure.parametersRef``
-with three required strings: ``group`` (at most 253, empty or a DNS subdomain: ``_GROUP_RE``),
-``kind`` (1 - 63, ``_KIND_RE``) and ``name`` (1 - 253). The standard channel has ``spec.infrastructure`` from v1.2.0 (f73504594; not
-at v1.1.0, 690f75464): the cluster's Gateway API CRDs must be v1.2.0 or newer, or the field is
-pruned. What istiod accepts on top (group "" and kind ConfigMap only, same namespace) is
+The program's ``GatewayPatch`` is a server-side-apply body of the user's ``Gateway`` that carries
+only ``spec.infrastructure.parametersRef``. The API server validates the Gateway that results from
+the apply, so that is what is checked here: the patch merged into a user's Gateway
+(:func:`user_gateway`, :func:`apply_patch`), validated against each pinned CRD's ``v1`` schema with
+its CEL rules by :class:`tests.conformance.istio_schema.Bundle` (the same structural-schema and
+CEL validator as the Istio CRDs; a rule it cannot evaluate is a problem here, not a pass).
+
+The CRDs are unmodified ``config/crd/standard/gateway.networking.k8s.io_gateways.yaml`` files of
+https://github.com/kubernetes-sigs/gateway-api, in ``tests/data/gateway-api/`` (git blob ids in
+:data:`GATEWAY_CRDS`):
+
+* v1.2.1 (tag commit a8fe5c8732a37ef471d86afaf570ff8ad0ef0221): the oldest line the program
+  supports. The standard channel has ``spec.infrastructure`` from v1.2.0 (not at v1.1.0), so the
+  cluster's Gateway API CRDs must be v1.2.0 or newer (docs/installers.md), or the field is pruned;
+  v1.2.1 differs from v1.2.0 only in its ``bundle-version`` annotation.
+* v1.6.1 (tag commit 8bb74df00e56ec8f944d48c25e6c1c9c2f6848e3): the newest release when pinned.
+
+What istiod accepts on top (group "" and kind ConfigMap only, same namespace) is
 ``acpw.istio_versions.GATEWAY_API_FACTS``.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from tests.conformance.istio_schema import Bundle
 from tests.conformance.objects import object_ref
+from tests.conformance.overlay import ssa_merge
 
 GROUP = "gateway.networking.k8s.io"
-_GROUP_RE = re.compile(r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_KIND_RE = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+CRD_DIR = Path(__file__).resolve().parents[1] / "data" / "gateway-api"
+GATEWAY_CRDS = {
+    "v1.2.1": "7d5b5811d140950b1849a6ae324691887da50a65",
+    "v1.6.1": "6de4376f21fc8d304ac467f089686b84ccc5dbfb",
+}
+"""Gateway API release -> git blob id of its standard-channel Gateway CRD (``gateways-<tag>.yaml``)."""
+
+
+def crd_file(tag: str) -> Path:
+    return CRD_DIR / f"gateways-{tag}.yaml"
+
+
+@functools.cache
+def crd(tag: str) -> Bundle:
+    """The pinned Gateway CRD of Gateway API ``tag`` (``"v1.2.1"``), as a one-CRD bundle."""
+    major, minor, patch = (int(p) for p in tag.removeprefix("v").split("."))
+    return Bundle((major, minor, patch), [crd_file(tag)])
 
 
 def is_gateway_api_object(obj: Mapping[str, Any]) -> bool:
     return str(obj.get("apiVersion", "")).rpartition("/")[0] == GROUP
 
 
-def validate_gateway_patch(obj: Mapping[str, Any]) -> list[str]:
-    """Problems of a ``Gateway`` patch body (only the fields the program may set)."""
-    ref = object_ref(obj)
+def user_gateway(name: str, namespace: str) -> dict[str, Any]:
+    """A Gateway of class ``istio`` as a user would own it before the program patches it."""
+    return {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "Gateway",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "gatewayClassName": "istio",
+            "infrastructure": {"labels": {"example.com/team": "partner"}},
+            "listeners": [
+                {
+                    "name": "http",
+                    "port": 80,
+                    "protocol": "HTTP",
+                    "allowedRoutes": {"namespaces": {"from": "Same"}},
+                },
+                {
+                    "name": "https",
+                    "hostname": "partner.example.com",
+                    "port": 443,
+                    "protocol": "HTTPS",
+                    "tls": {"mode": "Terminate", "certificateRefs": [{"name": "partner-cert"}]},
+                },
+            ],
+        },
+    }
+
+
+def apply_patch(gateway: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """The Gateway after server-side apply of ``patch``: maps merge field by field (the user's
+    listeners and infrastructure labels stay), the patch's fields win (``patchForce``)."""
+    merged = ssa_merge(gateway, patch)
+    assert isinstance(merged, dict)
+    return merged
+
+
+def validate_gateway_patch(
+    patch: Mapping[str, Any], gateway: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Problems of the program's Gateway patch: it must own nothing but the parametersRef, and
+    ``gateway`` (default :func:`user_gateway`) with it applied must be valid for every pinned CRD."""
+    ref = object_ref(patch)
     out: list[str] = []
-    if obj.get("apiVersion") != f"{GROUP}/v1" or obj.get("kind") != "Gateway":
-        return [f"{ref}: not a {GROUP}/v1 Gateway"]
-    meta = obj.get("metadata") or {}
-    for key in ("name", "namespace"):
-        if not _DNS_LABEL.match(str(meta.get(key, ""))):
-            out.append(f"{ref}: metadata.{key} {meta.get(key)!r} is not a DNS label")
-    spec = obj.get("spec") or {}
-    if set(spec) != {"infrastructure"}:
-        out.append(f"{ref}: spec sets {sorted(spec)}: the patch owns only spec.infrastructure")
-    infrastructure = spec.get("infrastructure") or {}
-    if set(infrastructure) != {"parametersRef"}:
-        out.append(f"{ref}: spec.infrastructure sets {sorted(infrastructure)}")
-    parameters = infrastructure.get("parametersRef") or {}
-    if set(parameters) != {"group", "kind", "name"}:
-        out.append(f"{ref}: parametersRef needs exactly group, kind and name: {sorted(parameters)}")
-    group, kind, name = (parameters.get(k) for k in ("group", "kind", "name"))
-    if not isinstance(group, str) or len(group) > 253 or not _GROUP_RE.match(group):
-        out.append(f"{ref}: parametersRef.group {group!r} is not a Group")
-    if not isinstance(kind, str) or not 1 <= len(kind) <= 63 or not _KIND_RE.match(kind):
-        out.append(f"{ref}: parametersRef.kind {kind!r} is not a Kind")
-    if not isinstance(name, str) or not 1 <= len(name) <= 253:
-        out.append(f"{ref}: parametersRef.name {name!r} is not an object name")
+    spec = patch.get("spec")
+    infrastructure = spec.get("infrastructure") if isinstance(spec, Mapping) else None
+    if (patch.get("apiVersion"), patch.get("kind")) != (f"{GROUP}/v1", "Gateway"):
+        out.append(f"{ref}: not a {GROUP}/v1 Gateway")
+    if (
+        not isinstance(infrastructure, Mapping)
+        or set(spec or {}) != {"infrastructure"}
+        or set(infrastructure) != {"parametersRef"}
+    ):
+        out.append(f"{ref}: the patch may own only spec.infrastructure.parametersRef: {spec}")
+    meta = patch.get("metadata") or {}
+    target = gateway or user_gateway(str(meta.get("name")), str(meta.get("namespace")))
+    merged = apply_patch(target, patch)
+    for tag in GATEWAY_CRDS:
+        report = crd(tag).validate(merged)
+        out += [f"Gateway API {tag}: {v}" for v in report.violations]
+        out += [f"Gateway API {tag}: not evaluated: {v}" for v in report.unevaluated]
     return out

@@ -315,6 +315,11 @@ def test_cel_subset_semantics() -> None:
         ("url(self).getScheme() in ['http', 'https']", "https://example.com/x", True),
         ("isURL(self)", "not a url", False),
         ("self.substring(7, 8) == '/'", "unix:///run/x.sock", True),
+        # (the Gateway API CRD's infrastructure label rule)
+        ("self.all(key, key.split('/')[0].size() < 253)", {"example.com/team": "a"}, True),
+        ("self.split('/') == ['a', 'b', '']", "a/b/", True),
+        ("self.split('/', 2) == ['a', 'b/c'] && self.split('/', 0) == []", "a/b/c", True),
+        ("self.split('') == ['a', 'b'] && ''.split('/') == ['']", "ab", True),
         # Go duration and integer syntax
         ("duration(self) >= duration('1ms')", "1μs", False),
         ("duration(self) == duration('0s')", "0", True),
@@ -345,6 +350,7 @@ def test_cel_kubernetes_semantics(rule: str, value: Any, expected: bool) -> None
         ("self < 2", True),
         ("self.exists_one(k, k.x == 1)", [{"x": 1}, {}]),
         ("self.substring(7, 8) == '/'", "unix://"),
+        ("self.split('/') == []", 5),
         ("self.a == 1 && self.b == 1", {}),
     ],
 )
