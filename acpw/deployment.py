@@ -181,10 +181,10 @@ class AcpwDeployment(pulumi.ComponentResource):
         self.secret_names = credentials.secret_names
         self.generation = desired.id
         self.gateways = {
-            f"{g.namespace}/{g.name}": {
+            g.key: {
                 "receiverDelivery": config.features.receiver_delivery,
                 "installer": g.installer,
-                "istioObjects": istio.object_names.get(f"{g.namespace}/{g.name}", []),
+                "istioObjects": istio.object_names.get(g.key, []),
             }
             for g in config.gateways
         }
@@ -258,7 +258,7 @@ class AcpwDeployment(pulumi.ComponentResource):
     def _unawaited(config: AcpwConfig) -> list[str]:
         """Gateways whose rollout nobody in ``pulumi up`` awaits (acpw/installers.py): the user
         rolls them (``istioctl install``)."""
-        return [f"{g.namespace}/{g.name}" for g in gateways_awaited_by(config, Awaiter.NOBODY)]
+        return [g.key for g in gateways_awaited_by(config, Awaiter.NOBODY)]
 
     def _plan(
         self, name: str, config: AcpwConfig, desired: RolloutSpec
@@ -267,7 +267,7 @@ class AcpwDeployment(pulumi.ComponentResource):
         to_read = [
             g
             for g in config.gateways
-            if config.iam.revoke_previous_key or f"{g.namespace}/{g.name}" in unawaited
+            if config.iam.revoke_previous_key or g.key in unawaited
         ]
         # Through the component's own Kubernetes provider (opts ``providers``/``provider``).
         provider = self.get_provider("kubernetes:apps/v1:Deployment")
@@ -282,13 +282,13 @@ class AcpwDeployment(pulumi.ComponentResource):
             if to_read
             else {}
         )
-        awaited = {f"{g.namespace}/{g.name}" for g in config.gateways} - unawaited
+        awaited = {g.key for g in config.gateways} - unawaited
         plan = plan_generations(
             desired,
             live,
             awaited=awaited,
             revoke_previous_key=config.iam.revoke_previous_key,
-            disabled={f"{g.namespace}/{g.name}" for g in config.gateways if not g.enabled},
+            disabled={g.key for g in config.gateways if not g.enabled},
         )
         if plan.problems:
             raise ConfigError(plan.problems)

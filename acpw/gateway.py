@@ -423,7 +423,7 @@ class GatewaySettings(pulumi.ComponentResource):
         }
         operator: k8s.apiextensions.CustomResource | None = None
         for gateway in config.gateways:
-            key = f"{gateway.namespace}/{gateway.name}"
+            key = gateway.key
             installer = installer_of(config, gateway)
             self.delivery[key] = (
                 f"{config.features.receiver_delivery}+{gateway.installer}"

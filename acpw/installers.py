@@ -125,7 +125,7 @@ def installer_of(config: AcpwConfig, gateway: GatewayConfig) -> Installer:
     if gateway.installer not in INSTALLERS:
         raise ConfigError(
             [
-                f"acpw:gateways[{gateway.namespace}/{gateway.name}].installer: "
+                f"acpw:gateways[{gateway.key}].installer: "
                 f"{gateway.installer!r} has no entry; allowed: {', '.join(sorted(INSTALLERS))}"
             ]
         )

@@ -282,7 +282,7 @@ class IstioResources(pulumi.ComponentResource):
                     self._create(patch, takes_over=takes_over.get("EnvoyFilter"))
                     refs.append(_ref(patch))
                 if index == 0:
-                    self.object_names[f"{gateway.namespace}/{gateway.name}"] = sorted(refs)
+                    self.object_names[gateway.key] = sorted(refs)
         if config.features.receiver_delivery == "bootstrapOverride":
             for namespace in args.legacy_namespaces:
                 legacy_configmap = bootstrap_override_configmap(config, namespace)

@@ -35,7 +35,7 @@ def read_live_gateways(
     the SDK's versioned default), not an unversioned default of its own.
     """
     reads = {
-        f"{g.namespace}/{g.name}": k8s.apps.v1.Deployment.get(
+        g.key: k8s.apps.v1.Deployment.get(
             f"{name}-live-{g.namespace}-{g.name}",
             f"{g.namespace}/{deployment_of(g)}",
             opts=pulumi.ResourceOptions(parent=parent, provider=provider),

@@ -70,7 +70,7 @@ def _gateway_problems(config: AcpwConfig) -> list[ConfigProblem]:
             problems.append(
                 ConfigProblem(
                     config_key("gateways", index),
-                    f"duplicate gateway {gateway.namespace}/{gateway.name} "
+                    f"duplicate gateway {gateway.key} "
                     f"(also gateways[{earlier}])",
                 )
             )

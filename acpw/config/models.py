@@ -192,6 +192,11 @@ class GatewayConfig(ConfigModel):
         return value
 
     @property
+    def key(self) -> str:
+        """``namespace/name``: how outputs, live reads and generation plans name this gateway."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
     def service_account_name(self) -> str:
         """The ServiceAccount the gateway pods run as (``service_account`` or the installer's)."""
         if self.service_account is not None:
