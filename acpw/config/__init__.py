@@ -36,6 +36,7 @@ from acpw.config.models import (
     GatewayConfig,
     IamConfig,
     ImagesConfig,
+    ReceiverConfig,
 )
 from acpw.config.observability import CostConfig, HeartbeatConfig, ObservabilityConfig
 from acpw.config.yaml_loader import load_yaml, load_yaml_file
@@ -51,6 +52,7 @@ __all__ = [
     "STRING_KEYS",
     "AcpwConfig",
     "CloudWatchConfig",
+    "ReceiverConfig",
     "ConfigError",
     "ConfigProblem",
     "ConfigWarning",
