@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     MODULE.parent.mkdir(parents=True, exist_ok=True)
     build(MODULE)
-    print(f"built {MODULE.relative_to(ROOT)}: {MODULE.stat().st_size} bytes, sha256 {digest(MODULE)}")
+    print(
+        f"built {MODULE.relative_to(ROOT)}: {MODULE.stat().st_size} bytes, sha256 {digest(MODULE)}"
+    )
     return 0
 
 
