@@ -19,11 +19,12 @@ import pulumi_kubernetes as k8s
 
 from acpw import legacy
 from acpw.config import AcpwConfig, GatewayConfig
-from acpw.contract import BOOTSTRAP_CONFIGMAP, BOOTSTRAP_FILE_KEY
+from acpw.contract import BOOTSTRAP_CONFIGMAP, BOOTSTRAP_FILE_KEY, RECEIVER_WASM_FILE
 from acpw.receiver import (
     monitoring_host,
     receiver_bootstrap,
 )
+from acpw.receiver_module import batching_module_base64, batching_module_sha256
 from acpw.rollout import bootstrap_configmap_name, rollout_selector
 
 OS_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -125,6 +126,25 @@ def bootstrap_override_configmap(config: AcpwConfig, namespace: str) -> dict[str
         ),
         "immutable": True,
         "data": {BOOTSTRAP_FILE_KEY: content},
+    }
+
+
+def receiver_module_configmap(config: AcpwConfig, namespace: str) -> dict[str, Any]:
+    """``receiver.module: batching``: the module itself, as ``binaryData`` ``receiver.wasm``.
+
+    Named by the module's sha256 and immutable, like the bootstrap ConfigMap: the generation
+    names it (acpw/rollout.py ``receiver_module_sha256``), and a pod that restarts mounts the
+    module it was rolled out with. Mounted over the receiver's directory in ``istio-proxy``
+    (acpw/gateway.py), so the bootstrap reads it where it reads the published one.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(
+            config, config.names.receiver_module(batching_module_sha256()), namespace, "receiver"
+        ),
+        "immutable": True,
+        "binaryData": {RECEIVER_WASM_FILE: batching_module_base64()},
     }
 
 
@@ -231,6 +251,8 @@ class IstioResources(pulumi.ComponentResource):
                     objects.append(configmap)
                     if index == 0:
                         self.bootstrap_configmaps[namespace] = configmap["metadata"]["name"]
+                if gen_config.receiver.module == "batching":
+                    objects.append(receiver_module_configmap(gen_config, namespace))
                 for obj in objects:
                     self._create(obj)
                 namespace_refs[namespace] = [_ref(obj) for obj in objects]
@@ -286,7 +308,8 @@ class IstioResources(pulumi.ComponentResource):
                 f"{self._name}-{resource_name}",
                 metadata=metadata,
                 immutable=obj.get("immutable"),
-                data=obj["data"],
+                data=obj.get("data"),
+                binary_data=obj.get("binaryData"),
                 opts=opts,
             )
             return

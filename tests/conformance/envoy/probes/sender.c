@@ -9,7 +9,9 @@
  * - proxy_on_log (stream finished): when :authority matches, resolves the queue
  *   "aws_cloudwatch_metric" in VM receiver_vm_id (per request) and enqueues one JSON
  *   message {"host","method","path","status"} (the real sender's keys; "host" is the
- *   :authority). Unlike the real sender it does not compress the message.
+ *   :authority). Built as is, unlike the real sender, it does not compress the message; built
+ *   with -DACPW_PROBE_COMPRESS (sender-compressing.wasm) it compresses it with Envoy's
+ *   "compress" foreign function first, as the real sender does.
  * Every step is logged with the prefix "acpw-probe sender:" for the tests.
  */
 #include "probe.h"
@@ -17,6 +19,11 @@
 IMPORT(proxy_resolve_shared_queue)
 u32 proxy_resolve_shared_queue(const char *vm_id, size_t vm_id_size, const char *name, size_t name_size, u32 *id);
 IMPORT(proxy_enqueue_shared_queue) u32 proxy_enqueue_shared_queue(u32 id, const char *value, size_t value_size);
+#ifdef ACPW_PROBE_COMPRESS
+IMPORT(proxy_call_foreign_function)
+u32 proxy_call_foreign_function(const char *name, size_t name_size, const char *arg, size_t arg_size, char **ret,
+                                size_t *ret_size);
+#endif
 
 #define MAX_HOSTS 64
 
@@ -141,7 +148,20 @@ EXPORT(proxy_on_log) void proxy_on_log(u32 ctx) {
   sb_str(&msg, "\",\"status\":\"");
   sb_json(&msg, status, status_len);
   sb_str(&msg, "\"}");
+#ifdef ACPW_PROBE_COMPRESS
+  char *packed = 0;
+  size_t packed_len = 0;
+  rc = proxy_call_foreign_function("compress", 8, msg.buf, msg.len, &packed, &packed_len);
+  if (rc != ST_OK) {
+    sb_str(&m, "compress failed status=");
+    sb_u32(&m, rc);
+    log_sb(LOG_ERROR, &m);
+    return;
+  }
+  rc = proxy_enqueue_shared_queue(id, packed, packed_len);
+#else
   rc = proxy_enqueue_shared_queue(id, msg.buf, msg.len);
+#endif
   sb_str(&m, "enqueue status=");
   sb_u32(&m, rc);
   sb_str(&m, " authority=");
