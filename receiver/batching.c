@@ -32,17 +32,19 @@
  *
  * Failure: a call answered 5xx, 429 or 400 with a Throttling error, or with no response (timeout,
  * connection failure), is retried after 1, 2 then 4 seconds; after MAX_RETRIES retries the batch
- * is dropped and counted. A flush that finds the previous flush's batches still unsent drops
- * them (counted): at most two tables exist, so memory stays bounded whatever CloudWatch does,
- * and nothing ever waits: every call is asynchronous.
+ * is dropped and counted. While a flush's batches are still being sent or retried, the next
+ * flush waits (counted in flushes_delayed) and the counting table goes on counting: its
+ * requests are sent with the next flush, never lost; beyond max_series they go to the
+ * overflow series. At most two tables exist, so memory stays bounded however long CloudWatch
+ * is away, and nothing ever waits on a call: every call is asynchronous.
  *
  * Memory: two tables of max_series + 1 entries of about 1 KiB each, allocated at configure;
  * every callback's transient buffers (dequeued messages, bodies) live in an arena reset when the
  * callback, or the message, is done.
  *
  * Stats (Envoy prefixes them with "wasmcustom."): acpw_receiver.messages, .bad_messages,
- * .overflow, .flushes, .calls, .calls_ok, .retries, .dropped_batches, .dropped_requests,
- * .rejected_batches, and the gauge .series.
+ * .overflow, .flushes, .flushes_delayed, .calls, .calls_ok, .retries, .dropped_batches,
+ * .dropped_requests, .rejected_batches, and the gauge .series.
  */
 
 typedef __SIZE_TYPE__ size_t;
@@ -393,6 +395,7 @@ enum {
   M_BAD_MESSAGES,
   M_OVERFLOW,
   M_FLUSHES,
+  M_FLUSHES_DELAYED,
   M_CALLS,
   M_CALLS_OK,
   M_RETRIES,
@@ -404,7 +407,8 @@ enum {
 };
 static const char *const metric_names[M_COUNT] = {
     "acpw_receiver.messages",         "acpw_receiver.bad_messages",     "acpw_receiver.overflow",
-    "acpw_receiver.flushes",          "acpw_receiver.calls",            "acpw_receiver.calls_ok",
+    "acpw_receiver.flushes",          "acpw_receiver.flushes_delayed",  "acpw_receiver.calls",
+    "acpw_receiver.calls_ok",
     "acpw_receiver.retries",          "acpw_receiver.dropped_batches",  "acpw_receiver.dropped_requests",
     "acpw_receiver.rejected_batches", "acpw_receiver.series",
 };
@@ -597,6 +601,7 @@ typedef struct {
 static batch_t batches[MAX_BATCHES];
 static u64 now; /* ticks (seconds) since configure */
 static u64 last_flush;
+static int flush_delayed;
 
 static const char *const dim_names[4] = {"host", "method", "path", "status"};
 
@@ -754,13 +759,7 @@ static void send(batch_t *b) {
 
 static void flush(void) {
   table_t *t = &tables[active];
-  /* The previous flush is over: whatever of it is still unsent is dropped (bounded memory). */
-  for (u32 i = 0; i < MAX_BATCHES; i++)
-    if (batches[i].state != B_FREE) {
-      log_str(LOG_WARN, "acpw batching receiver: previous flush still unsent at the next flush: dropped");
-      drop(&batches[i], 0);
-    }
-  active = !active;
+  active = !active; /* every batch of the previous flush is done (see proxy_on_tick) */
   table_clear(&tables[active]);
   proxy_record_metric(metric_ids[M_SERIES], 0);
   u32 total = t->used + (t->overflow ? 1 : 0);
@@ -809,8 +808,16 @@ EXPORT(proxy_on_tick) void proxy_on_tick(u32 root) {
     arena_reset();
   }
   if (now - last_flush >= flush_seconds) {
-    last_flush = now;
-    flush();
+    int busy = 0;
+    for (u32 i = 0; i < MAX_BATCHES; i++) busy |= batches[i].state != B_FREE;
+    if (!busy) {
+      last_flush = now;
+      flush_delayed = 0;
+      flush();
+    } else if (!flush_delayed) {
+      flush_delayed = 1; /* the previous flush is still being sent or retried */
+      stat_add(M_FLUSHES_DELAYED, 1);
+    }
   }
   arena_reset();
 }

@@ -11,6 +11,8 @@ PutMetricData to moto's CloudWatch backend, and boto3 reads the result back.
 
 from __future__ import annotations
 
+import http.client
+import json
 import math
 import re
 import time
@@ -77,14 +79,26 @@ def _namespace() -> str:
 
 
 def _send(run: EnvoyRun, requests: list[tuple[str, str]], workers: int = 8) -> None:
+    """Sends every (host, path) GET, ``workers`` keep-alive connections at a time."""
     assert run.listener_port is not None
     port = run.listener_port
+    chunks = [requests[i::workers] for i in range(workers)]
 
-    def one(request: tuple[str, str]) -> int:
-        return http_request(port, request[0], request[1])[0]
+    def some(chunk: list[tuple[str, str]]) -> Counter[int]:
+        statuses: Counter[int] = Counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            for host, path in chunk:
+                conn.request("GET", path, headers={"Host": host})
+                response = conn.getresponse()
+                response.read()
+                statuses[response.status] += 1
+        finally:
+            conn.close()
+        return statuses
 
     with ThreadPoolExecutor(workers) as pool:
-        statuses = Counter(pool.map(one, requests))
+        statuses = sum(pool.map(some, chunks), Counter())
     assert statuses == {200: len(requests)}, statuses
 
 
@@ -115,13 +129,9 @@ def _rss_kib(run: EnvoyRun) -> int:
             text = status.read_text()
         except OSError:
             continue
-        if (
-            (re.search(r"^Name:\s+envoy", text, re.M)
-            and f"PPid:\t{run.proc.pid}" in text)
-            or (
-                re.search(r"^Name:\s+envoy", text, re.M)
-                and re.search(rf"^Tgid:\s+{run.proc.pid}$", text, re.M)
-            )
+        if (re.search(r"^Name:\s+envoy", text, re.M) and f"PPid:\t{run.proc.pid}" in text) or (
+            re.search(r"^Name:\s+envoy", text, re.M)
+            and re.search(rf"^Tgid:\s+{run.proc.pid}$", text, re.M)
         ):
             match = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
             best = max(best, int(match.group(1)) if match else 0)
@@ -194,3 +204,117 @@ def test_sums_per_dimension_set_equal_the_requests_sent(
     for (host, method, path, status), count in expected.items():
         dims = {"host": host, "method": method, "path": path, "status": status}
         assert moto.sum(namespace, METRIC, dims) == count, dims
+
+
+def test_hostile_cardinality_stays_at_max_series_plus_overflow(
+    probes: ProbeModules,  # noqa: F811
+    moto: MotoCloudWatch,
+) -> None:
+    namespace = _namespace()
+    max_series = 50
+    objects, workload = render_batching(namespace, flushSeconds=3, maxSeries=max_series)
+    distinct = 100_000
+    with Scenario(
+        objects, workload, "1.30", ENVOY_ENV, probes.compressing_sender, None, respond=moto.respond
+    ) as (run, fake):
+        run.start()
+        _start(run, "batching receiver, hostile cardinality")
+        _send(run, [("h.example.com", f"/p/{n}") for n in range(2_000)])
+        before = _rss_kib(run)
+        _send(run, [("h.example.com", f"/q/{n}") for n in range(2_000, distinct)])
+        assert _wait(lambda: receiver_stats(run).get("messages", 0) >= distinct, 60)
+        after = _rss_kib(run)
+        assert _wait(
+            lambda: (
+                receiver_stats(run).get("series", 1) == 0
+                and receiver_stats(run).get("calls_ok", 0) == receiver_stats(run).get("calls", -1)
+            ),
+            20,
+        ), run.log_tail()
+        time.sleep(0.5)
+        stats = receiver_stats(run)
+        print(f"stats {stats}, rss before {before} KiB, after {after} KiB")
+        assert stats["overflow"] > 0 and stats["dropped_requests"] == 0, stats
+        assert run.proc is not None and run.proc.poll() is None
+        # Envoy's memory stays flat: the table is allocated once (its own growth is bounded).
+        assert after - before < 16 * 1024, (before, after)
+        datums_per_call = [_datums(c) for c in fake.snapshot()]
+    found = moto.series(namespace)
+    flushes = stats["flushes"]
+    # Every flush: at most maxSeries dimension sets plus the one overflow series.
+    assert max(datums_per_call) <= max_series + 1, datums_per_call
+    overflow = {
+        "host": "(overflow)",
+        "method": "(overflow)",
+        "path": "(overflow)",
+        "status": "(overflow)",
+    }
+    assert overflow in found
+    assert len(found) <= flushes * max_series + 1, (len(found), flushes)
+    total = sum(moto.sum(namespace, METRIC, dims) for dims in found)
+    assert total == distinct
+    assert moto.sum(namespace, METRIC, overflow) == stats["overflow"]
+
+
+def test_throttling_is_retried_then_dropped_and_counted(
+    probes: ProbeModules,  # noqa: F811
+    moto: MotoCloudWatch,
+) -> None:
+    moto.throttle = True
+    objects, workload = render_batching(_namespace(), flushSeconds=1)
+    with Scenario(
+        objects, workload, "1.30", ENVOY_ENV, probes.compressing_sender, None, respond=moto.respond
+    ) as (run, fake):
+        run.start()
+        _start(run, "batching receiver, throttled")
+        _send(run, [("h.example.com", "/a")] * 10)
+        # One flush: its batch is sent, retried after 1, 2 and 4 s, then dropped.
+        assert _wait(lambda: receiver_stats(run).get("dropped_batches", 0) >= 1, 20), (
+            receiver_stats(run),
+            run.log_tail(),
+        )
+        stats = receiver_stats(run)
+        assert stats["retries"] == 3 and stats["dropped_requests"] == 10, stats
+        assert stats["calls"] == 4 and stats.get("calls_ok", 0) == 0, stats
+        assert len(fake.snapshot()) == 4
+        # While it retried, the next flushes waited instead of piling up batches.
+        assert stats["flushes_delayed"] >= 1 and stats["flushes"] == 1, stats
+        # Nothing crashed, nothing blocked: the gateway still serves, the receiver still counts.
+        status, _ = http_request(run.listener_port or 0, "h.example.com", "/b")
+        assert status == 200 and run.proc is not None and run.proc.poll() is None
+        assert _wait(lambda: receiver_stats(run).get("messages", 0) == 11, 10)
+        assert run.wait_for_log("dropped after retries, requests=10"), run.log_tail()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"flush_seconds": 0},
+        {"max_series": 10_001},
+        {"flush_seconds": "60"},
+        {"cloud_watch_region": None},
+    ],
+    ids=["flush 0", "max_series 10001", "flush as text", "no region"],
+)
+def test_bad_configuration_fails_the_start(
+    probes: ProbeModules,  # noqa: F811
+    changes: dict[str, Any],
+) -> None:
+    """A configuration the module refuses stops Envoy (the VM does not start), as the published
+    receiver's does: the new pod never becomes Ready, and the rendered rollout (maxUnavailable
+    0, the deploy waiting for it) keeps the old pods serving."""
+    objects, workload = render_batching(_namespace())
+    if changes.get("cloud_watch_region", "") is None:
+        edited = _edit_receiver_configuration(objects, "1.30", cloud_watch_region="")
+    else:
+        edited = _edit_receiver_configuration(objects, "1.30", **changes)
+    with Scenario(edited, workload, "1.30", ENVOY_ENV, probes.compressing_sender, None) as (run, _):
+        run.start()
+        assert not run.wait_ready(timeout=15), (
+            "Envoy started with a configuration the module refuses"
+        )
+        assert run.wait_exit(timeout=15) not in (None, 0)
+        assert run.wait_for_log("acpw batching receiver: configuration refused"), run.log_tail()
+    # The rollout safety the render gives every gateway: never below serving capacity.
+    strategies = [json.dumps(o) for o in objects if o["kind"] == "Deployment"]
+    assert any('"maxUnavailable": 0' in s for s in strategies), strategies
