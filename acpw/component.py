@@ -284,6 +284,9 @@ class Cost(TypedDict):
     least 1. Default: ``1``."""
     statuses: NotRequired[pulumi.Input[int]]
     """Distinct HTTP response statuses. Allowed: 1 to 500. Default: ``1``."""
+    gateway_pods: NotRequired[pulumi.Input[int]]
+    """Gateway pods over all gateways (``receiver.module: batching``: each pod's receiver sends its
+    own calls every flush); unset: one per enabled gateway. Allowed: at least 1."""
     monthly_budget_usd: NotRequired[pulumi.Input[float]]
     """Warn when the estimate reaches this; with ``createBudget`` also the AWS Budget's limit.
     Allowed: more than 0."""
