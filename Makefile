@@ -127,6 +127,14 @@ clean:
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench
 
+# Requests/s through Envoy with the batching receiver against the same Envoy without Wasm, calls
+# per 1,000 requests and Envoy's peak memory (tools/bench_receiver.py); wrk drives the load.
+bench-receiver: $(VENV)/.installed system-deps
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; \
+	  else echo "missing: sudo apt-get install wrk" >&2; exit 1; fi; }
+	$(PY) -m tools.bench_receiver
+
 # Rewrite the README's Istio version matrix and ranges from acpw/istio_versions.py.
 readme: $(VENV)/.installed
 	$(PY) -m tools.readme_tables --write
