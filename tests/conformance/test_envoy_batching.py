@@ -318,3 +318,37 @@ def test_bad_configuration_fails_the_start(
     # The rollout safety the render gives every gateway: never below serving capacity.
     strategies = [json.dumps(o) for o in objects if o["kind"] == "Deployment"]
     assert any('"maxUnavailable": 0' in s for s in strategies), strategies
+
+
+def test_the_committed_prod_render_runs_the_batching_receiver(
+    probes: ProbeModules,  # noqa: F811
+    moto: MotoCloudWatch,
+) -> None:
+    """prod opts in to ``receiver.module: batching``: its render, as committed, in Envoy."""
+    from tests.conformance.renders import render_case
+
+    case = render_case("prod")
+    assert case.config["acpw:receiver"]["module"] == "batching"
+    workload = gateway_workloads(case.objects)[0]
+    namespace = case.config["acpw:cloudwatch"]["namespace"]
+    region = case.config["aws:region"]
+    host = case.config["acpw:matchHosts"][0]
+    moto.region = region
+    requests = [(host, f"/orders?page={n}") for n in range(300)]
+    with Scenario(
+        case.objects,
+        workload,
+        case.istio_version,
+        ENVOY_ENV,
+        probes.compressing_sender,
+        None,
+        respond=moto.respond,
+    ) as (run, fake):
+        run.start()
+        _start(run, "prod, batching receiver")
+        _send(run, requests)
+        # The default flush is 60 s: wait for the first one.
+        assert _wait(lambda: receiver_stats(run).get("calls_ok", 0) >= 1, 75), run.log_tail()
+        assert len(fake.snapshot()) == 1
+    dims = {"host": host, "method": "GET", "path": "/orders", "status": "200"}
+    assert moto.sum(namespace, METRIC, dims) == len(requests)
