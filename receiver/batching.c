@@ -523,6 +523,7 @@ static int read_message(const char *j, size_t n, char *buf, dims_t *d) {
   while ((rc = obj_next(&o, &key, &key_len, &v)) == 1) {
     for (int k = 0; k < 4; k++) {
       if (!key_is(key, key_len, keys[k])) continue;
+      if (seen[k]) return 0; /* a key twice: refused (each key has its own slice of buf) */
       size_t got = 0;
       if (j[v] == '"') {
         if (!json_str(j, n, v, buf + off, caps[k], &got)) return 0;
