@@ -298,10 +298,15 @@ class IstioResources(pulumi.ComponentResource):
             name=meta["name"], namespace=meta["namespace"], labels=meta["labels"]
         )
         # Names carry the component's name; an object under 0.1.0's name keeps its URN.
+        # The module ConfigMap is retained on delete: the program ships only its current module,
+        # so a kept generation's pods (an upgrade that changed the module, mid-rollout) still
+        # mount the old one by name when they restart; it is small, and removed by hand.
+        module = obj["kind"] == "ConfigMap" and RECEIVER_WASM_FILE in (obj.get("binaryData") or {})
         opts = pulumi.ResourceOptions(
             parent=self,
             aliases=[pulumi.Alias(name=takes_over or resource_name)],
             delete_before_replace=True if takes_over else None,
+            retain_on_delete=True if module else None,
         )
         if obj["kind"] == "ConfigMap":
             k8s.core.v1.ConfigMap(
