@@ -81,7 +81,7 @@ def receiver_config_problems(value: object, module: str = "published") -> list[s
             problems.append(f"{key} is empty")
         elif isinstance(item, int) and not 0 < item <= INT32_MAX:
             problems.append(f"{key} {item} is out of range")
-        elif module == "batching" and key in BATCHING_RANGES:
+        elif module == "batching" and key in BATCHING_RANGES and isinstance(item, int):
             low, high = BATCHING_RANGES[key]
             if not low <= item <= high:
                 problems.append(f"{key} {item} is out of range {low} to {high}")
