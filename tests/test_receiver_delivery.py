@@ -104,3 +104,25 @@ def test_render_delivers_the_module_bytes_retained_on_delete(
     names = [n for n in retained if "receiver-module" in n]
     assert names and all(retained[n] for n in names), retained
     assert not any(retained[n] for n in retained if "bootstrap" in n and "configmap" in n)
+
+
+@pytest.mark.parametrize("registry", ["ghcr", "ecr"])
+def test_batching_reads_caches_and_pulls_no_receiver_volume_image(registry: str) -> None:
+    config = matrix_config(
+        "1.30", cloudwatch={"region": "eu-west-1"}, receiver={"module": "batching"}
+    )
+    images = {k: v for k, v in config["acpw:images"].items() if k != "receiverVolumeDigest"}
+    config["acpw:images"] = {**images, "registry": registry}
+    if registry == "ghcr":
+        config = with_public_images(config)
+    render = render_stack("matrix", config=config)
+    assert not any("aws-cloudwatch-proxy-wasm:" in ref for ref in render.registry_reads), (
+        render.registry_reads
+    )
+    # Only the generation's spec (an annotation) still names the configured volume image.
+    text = json.dumps(render.kubernetes).replace(
+        '\\"receiver_volume\\":\\"ghcr.io/hatappi/aws-cloudwatch-proxy-wasm:v0.1.0\\"', ""
+    )
+    text += json.dumps(render.aws)
+    assert "hatappi/aws-cloudwatch-proxy-wasm:v0.1.0" not in text
+    assert "hatappi/aws-cloudwatch-proxy-wasm@" not in text
