@@ -221,6 +221,7 @@ def test_hostile_cardinality_stays_at_max_series_plus_overflow(
         _start(run, "batching receiver, hostile cardinality")
         _send(run, [("h.example.com", f"/p/{n}") for n in range(2_000)])
         before = _rss_kib(run)
+        assert before > 0, "the Envoy process was not found in /proc"
         _send(run, [("h.example.com", f"/q/{n}") for n in range(2_000, distinct)])
         assert _wait(lambda: receiver_stats(run).get("messages", 0) >= distinct, 60)
         after = _rss_kib(run)
