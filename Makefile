@@ -13,7 +13,8 @@ ISTIO_CRDS_DIR ?= build/istio-crds
 SCANNER_VENV ?= build/scanner-venv
 
 .PHONY: publish-images render render-all check-render test pytest lint typecheck system-deps fetch-istio-crds \
-	fetch-pulumi-schema clean bench readme docs lint-workflows scanner
+	fetch-pulumi-schema clean bench readme docs lint-workflows scanner receiver-wasm \
+	bench-receiver
 
 # Rendering needs only the runtime pins (requirements.txt); the tests add the dev toolchain.
 $(VENV)/.runtime: requirements.txt
@@ -47,6 +48,11 @@ publish-images: $(VENV)/.runtime
 
 check-render: $(VENV)/.installed
 	$(PY) -m tools.render --check $(STACKS)
+
+# The project's batching receiver (receiver/batching.c, C -> wasm32 with clang + lld), committed
+# at acpw/modules/batching-receiver.wasm; tests/test_receiver_wasm.py fails when the two differ.
+receiver-wasm: system-deps
+	$(PYTHON) -m tools.receiver_wasm
 
 # Compilers for the probe Wasm modules and the local OCI registry used by the tests.
 system-deps:
@@ -120,6 +126,14 @@ clean:
 
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench
+
+# Requests/s through Envoy with the batching receiver against the same Envoy without Wasm, calls
+# per 1,000 requests and Envoy's peak memory (tools/bench_receiver.py); wrk drives the load.
+bench-receiver: $(VENV)/.installed system-deps
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; \
+	  else echo "missing: sudo apt-get install wrk" >&2; exit 1; fi; }
+	$(PY) -m tools.bench_receiver
 
 # Rewrite the README's Istio version matrix and ranges from acpw/istio_versions.py.
 readme: $(VENV)/.installed

@@ -67,9 +67,30 @@ class CloudWatch(TypedDict):
     """Who signs the PutMetricData calls: ``module`` (the receiver, static keys, ap-northeast-1
     only) or ``envoy`` (Envoy's ``aws_request_signing`` upstream filter on the receiver's own
     cluster: any region, session credentials, IRSA, EKS Pod Identity; Istio 1.22 or later). Unset:
-    ``envoy`` where ``module`` cannot work (another region, or a keyless ``iam.credentials``) on
-    Istio 1.22+, else ``module``: so upgrading the program never changes what a working stack runs
-    (a changed default would roll every gateway). Allowed: ``module``, ``envoy``."""
+    ``envoy`` where ``module`` cannot work (another region, a keyless ``iam.credentials`` or
+    ``receiver.module: batching``) on Istio 1.22+, else ``module``: so upgrading the program never
+    changes what a working stack runs (a changed default would roll every gateway). Allowed:
+    ``module``, ``envoy``."""
+
+
+class Receiver(TypedDict):
+    """``receiver``: which receiver module runs, and how the batching one batches."""
+
+    module: NotRequired[pulumi.Input[str]]
+    """``published``: the v0.1.0 receiver from ``images.receiverVolume`` (one PutMetricData call per
+    request, the raw path as a dimension). ``batching``: the project's own receiver
+    (receiver/batching.c, shipped with the program and delivered in a ConfigMap): it counts per
+    dimension set, drops the query string from the path, keeps at most ``maxSeries`` dimension sets
+    (the rest in one overflow series) and sends one batch of PutMetricData calls every
+    ``flushSeconds``; unsigned, so it needs ``cloudwatch.signing: envoy`` (no key enters the VM).
+    Allowed: ``published``, ``batching``. Default: ``published``."""
+    flush_seconds: NotRequired[pulumi.Input[int]]
+    """``batching``: seconds between two flushes (one batch of PutMetricData calls each). Allowed: 1
+    to 300. Default: ``60``."""
+    max_series: NotRequired[pulumi.Input[int]]
+    """``batching``: distinct (host, method, path, status) dimension sets per flush; requests of any
+    further set are counted in one overflow series (all four dimensions ``(overflow)``). Allowed: 1
+    to 10000. Default: ``1000``."""
 
 
 class Gateway(TypedDict):
@@ -274,6 +295,9 @@ class Cost(TypedDict):
     least 1. Default: ``1``."""
     statuses: NotRequired[pulumi.Input[int]]
     """Distinct HTTP response statuses. Allowed: 1 to 500. Default: ``1``."""
+    gateway_pods: NotRequired[pulumi.Input[int]]
+    """Gateway pods over all gateways (``receiver.module: batching``: each pod's receiver sends its
+    own calls every flush); unset: one per enabled gateway. Allowed: at least 1."""
     monthly_budget_usd: NotRequired[pulumi.Input[float]]
     """Warn when the estimate reaches this; with ``createBudget`` also the AWS Budget's limit.
     Allowed: more than 0."""
@@ -293,6 +317,9 @@ class AcpwDeploymentArgs(TypedDict):
     quoted."""
     cloudwatch: NotRequired[pulumi.Input[CloudWatch]]
     """The receiver's configuration: region, metric namespace and name, timeout."""
+    receiver: NotRequired[pulumi.Input[Receiver]]
+    """Which receiver module runs (``published`` or the project's ``batching`` one) and its
+    batching settings."""
     gateways: NotRequired[pulumi.Input[list[Gateway]]]
     """The ingress gateways the modules run in; default: ``istio-ingressgateway`` in
     ``istio-system``."""

@@ -23,7 +23,8 @@ SECRET_KEY_ENV = "ACPW_AWS_SECRET_ACCESS_KEY"
 KEY_ENV_NAMES = (ACCESS_KEY_ENV, SECRET_KEY_ENV)
 """The receiver reads its static key from these (``vm_config.environment_variables.host_env_keys``)."""
 RECEIVER_WASM_DIR = "/aws-cloudwatch-proxy-wasm"
-RECEIVER_WASM_PATH = f"{RECEIVER_WASM_DIR}/receiver.wasm"
+RECEIVER_WASM_FILE = "receiver.wasm"
+RECEIVER_WASM_PATH = f"{RECEIVER_WASM_DIR}/{RECEIVER_WASM_FILE}"
 INIT_CONTAINER = "acpw-receiver-wasm"
 WASM_VOLUME = "acpw-receiver-wasm"
 BOOTSTRAP_VOLUME = "acpw-bootstrap"
@@ -147,6 +148,9 @@ class ObjectNames:
         in place, acpw/istio_resources.py ``wasm_plugin``)."""
         digest = hashlib.sha256(receiver_vm_id.encode()).hexdigest()[:8]
         return self.name(f"sender-{gateway}-vm{digest}")
+    def receiver_module(self, digest: str) -> str:
+        """The batching receiver's ConfigMap, named by the module's sha256 (its first 10 hex)."""
+        return self.name(f"receiver-module-{digest[:10]}")
 
     def receiver_filter(self, gateway: str, generation_id: str) -> str:
         return self.name(f"receiver-{gateway}-{generation_id}")

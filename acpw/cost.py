@@ -11,12 +11,24 @@ the alarms query Metrics Insights, which is billed per metric the query analyzes
     monthly       = api calls / 1,000 × API price + tiered metric price
                     + dashboards × dashboard price + alarm metrics × alarm price
 
+With ``acpw:receiver.module: batching`` (receiver/batching.c) a call carries a whole flush:
+
+    per pod       = one flush every flushSeconds: ceil(series per flush / 1,000) calls
+    series        = min(hosts × methods × paths × statuses, maxSeries) (+ 1 overflow series
+                    when there are more); the path without its query string
+    api calls     = min(per-request calls, pods × 2,628,000 / flushSeconds × batches)
+
+(1,000 metric data per call: AWS's PutMetricData API reference; a call whose 1 MB would be
+exceeded first is split further, which a series of under 1 KB of dimensions never needs at
+1,000.) The estimate shows the per-request count beside it, what the published receiver makes.
+
 The free tier (1 M API requests, 10 metrics, 3 dashboards, 10 alarm metrics per account) is
 not deducted: it is shared with everything else in the account.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -34,6 +46,9 @@ HOURS_PER_MONTH = 730
 """AWS bills metrics per hour and quotes monthly prices for 730 hours."""
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 HEARTBEATS_PER_MONTH_PER_GATEWAY = HOURS_PER_MONTH * 60
+PUT_METRIC_DATA_MAX_DATA = 1000
+"""Metric data per PutMetricData call (AWS CloudWatch API Reference, PutMetricData: "no more
+than 1000 different metrics" per request, and at most 1 MB for HTTP POST)."""
 METRICS_INSIGHTS_MAX_METRICS = 10_000
 """A Metrics Insights query processes at most this many metrics (and is billed for as many)."""
 
@@ -106,6 +121,9 @@ class CostEstimate:
     alarm_metrics: int
     alarms_usd: Decimal
     budget_usd: Decimal | None
+    receiver_module: str = "published"
+    per_request_api_calls: Decimal | None = None
+    """``batching``: the calls the published receiver would make (one per request)."""
 
     @property
     def total_usd(self) -> Decimal:
@@ -123,9 +141,12 @@ class CostEstimate:
             if self.prices_region == self.region
             else f"no price table for {self.region}: {self.prices_region} prices"
         )
+        batching = ""
+        if self.per_request_api_calls is not None:
+            batching = f" (batching receiver; one per request: {self.per_request_api_calls:,.0f})"
         return (
             f"acpw:cost: estimated CloudWatch bill {usd(self.total_usd)}/month: "
-            f"{self.api_calls:,.0f} PutMetricData calls {usd(self.api_usd)}, "
+            f"{self.api_calls:,.0f} PutMetricData calls{batching} {usd(self.api_usd)}, "
             f"{_count(self.metrics, 'custom metric')} {usd(self.metrics_usd)}, "
             f"{_count(self.dashboards, 'dashboard')} {usd(self.dashboards_usd)}, "
             f"{_count(self.alarm_metrics, 'alarm metric')} {usd(self.alarms_usd)} "
@@ -137,6 +158,15 @@ class CostEstimate:
         if not self.over_budget:
             return None
         assert self.budget_usd is not None
+        if self.per_request_api_calls is not None:
+            return (
+                f"acpw:cost.monthlyBudgetUsd: the estimated CloudWatch bill "
+                f"{usd(self.total_usd)}/month reaches the budget of {usd(self.budget_usd)}/month. "
+                "With the batching receiver each pod sends one batch per flush and every "
+                "distinct host×method×path×status (up to receiver.maxSeries) is a custom metric. "
+                "Levers: acpw:receiver.maxSeries, acpw:receiver.flushSeconds, acpw:matchHosts, "
+                "or switch off acpw:observability alarms (billed per metric their queries analyze)"
+            )
         return (
             f"acpw:cost.monthlyBudgetUsd: the estimated CloudWatch bill {usd(self.total_usd)}/month "
             f"reaches the budget of {usd(self.budget_usd)}/month. Every request is one "
@@ -162,6 +192,9 @@ class CostEstimate:
         }
         if self.budget_usd is not None:
             output["budgetUsd"] = usd(self.budget_usd)
+        if self.per_request_api_calls is not None:
+            output["receiverModule"] = self.receiver_module
+            output["putMetricDataCallsPerRequest"] = f"{self.per_request_api_calls:,.0f}"
         return output
 
 
@@ -173,12 +206,17 @@ def estimate(config: AcpwConfig) -> CostEstimate:
 
     hosts = cost.hosts or len(config.match_hosts) or 1
     # Without traffic no combination is ever published (and billed).
-    metrics = hosts * cost.methods * cost.paths * cost.statuses if cost.requests_per_second else 0
+    combinations = hosts * cost.methods * cost.paths * cost.statuses
+    metrics = combinations if cost.requests_per_second else 0
     api_calls = cost.requests_per_second * SECONDS_PER_MONTH
     if observability.heartbeat.enabled:
         # The heartbeats of all gateways share one (host, GET, path, status) combination.
         metrics += 1
         api_calls += HEARTBEATS_PER_MONTH_PER_GATEWAY * len(config.gateways)
+    per_request_calls: Decimal | None = None
+    if config.receiver.module == "batching":
+        per_request_calls = Decimal(api_calls)
+        api_calls, metrics = _batching(config, per_request_calls, combinations)
 
     queries = (1 if observability.no_data_alarm else 0) + (
         2 if observability.server_error_alarm else 0
@@ -197,7 +235,27 @@ def estimate(config: AcpwConfig) -> CostEstimate:
         alarm_metrics=alarm_metrics,
         alarms_usd=alarm_metrics * prices.alarm_metric_month,
         budget_usd=cost.monthly_budget_usd,
+        receiver_module=config.receiver.module,
+        per_request_api_calls=per_request_calls,
     )
+
+
+def _batching(
+    config: AcpwConfig, per_request_calls: Decimal, combinations: int
+) -> tuple[Decimal, int]:
+    """(calls, metrics) of the batching receiver: one batch per pod and flush."""
+    cost, receiver = config.cost, config.receiver
+    if per_request_calls == 0:
+        return Decimal(0), 0
+    heartbeat = 1 if config.observability.heartbeat.enabled else 0
+    # The series a flush can hold; beyond maxSeries one overflow series takes the rest.
+    wanted = (combinations if cost.requests_per_second else 0) + heartbeat
+    series = min(wanted, receiver.max_series) + (1 if wanted > receiver.max_series else 0)
+    batches = math.ceil(series / PUT_METRIC_DATA_MAX_DATA)
+    pods = cost.gateway_pods or len(config.enabled_gateways) or 1
+    flushes = Decimal(SECONDS_PER_MONTH) / receiver.flush_seconds
+    calls = min(per_request_calls, pods * flushes * batches)
+    return calls.to_integral_value(rounding=ROUND_HALF_UP), series
 
 
 def _count(number: int, noun: str) -> str:

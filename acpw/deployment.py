@@ -22,6 +22,7 @@ from acpw.istio_resources import (
 )
 from acpw.live import read_live_gateways, wait_for
 from acpw.observability import Observability, ObservabilityArgs
+from acpw.receiver_module import batching_module_sha256
 from acpw.rollout import (
     GenerationPlan,
     KeptGeneration,
@@ -142,6 +143,11 @@ class AcpwDeployment(pulumi.ComponentResource):
             bootstrap_configmap=(
                 bootstrap_configmap_name(bootstrap_file(config), config.names)
                 if config.features.receiver_delivery == "bootstrapOverride"
+                else None
+            ),
+            receiver_configmap=(
+                config.names.receiver_module(batching_module_sha256())
+                if config.receiver.module == "batching"
                 else None
             ),
             pull_secret=images.pull_secret_name,

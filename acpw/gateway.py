@@ -95,6 +95,8 @@ class PodGeneration:
     credentials_secret: str
     bootstrap_configmap: str | None = None
     """1.21+: the content-named bootstrap ConfigMap."""
+    receiver_configmap: str | None = None
+    """``receiver.module: batching``: the content-named ConfigMap holding the module."""
     pull_secret: str | None = None
 
 
@@ -138,7 +140,18 @@ def gateway_pod_changes(config: AcpwConfig, generation: PodGeneration) -> Gatewa
         # no particular user; istio-proxy (UID 1337) reads the 0644 copy.
         "securityContext": {**TOOL_SECURITY, "seccompProfile": {"type": "RuntimeDefault"}},
     }
+    init_containers = [init_container]
     volumes: list[dict[str, Any]] = [{"name": WASM_VOLUME, "emptyDir": {}}]
+    if generation.receiver_configmap is not None:
+        # The batching receiver: the module's ConfigMap is the volume (key receiver.wasm),
+        # world-readable (0444) for istio-proxy's UID; nothing to copy, no image to pull.
+        init_containers = []
+        volumes = [
+            {
+                "name": WASM_VOLUME,
+                "configMap": {"name": generation.receiver_configmap, "defaultMode": 0o444},
+            }
+        ]
     mounts: list[dict[str, Any]] = [
         {"name": WASM_VOLUME, "mountPath": RECEIVER_WASM_DIR, "readOnly": True}
     ]
@@ -157,7 +170,7 @@ def gateway_pod_changes(config: AcpwConfig, generation: PodGeneration) -> Gatewa
         )
         env.append({"name": BOOTSTRAP_OVERRIDE_ENV, "value": BOOTSTRAP_OVERRIDE_PATH})
     return GatewayPodChanges(
-        init_containers=[init_container],
+        init_containers=init_containers,
         volumes=volumes,
         proxy_env=env,
         proxy_volume_mounts=mounts,

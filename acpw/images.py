@@ -159,9 +159,19 @@ class WasmImages(pulumi.ComponentResource):
         )
         # Pinned digests are known at preview; a tag is read from its registry.
         self.sender_digest = self._digest(sender_ref, sender_pin)
-        self.receiver_volume_digest = self._digest(volume_ref, volume_pin)
+        # The batching receiver ships with the program (a ConfigMap): no volume image at all,
+        # nothing to read, cache or pull.
+        batching = args.config.receiver.module == "batching"
+        self.receiver_volume_digest = (
+            pulumi.Output.from_input("") if batching else self._digest(volume_ref, volume_pin)
+        )
         if images.registry == "ecr":
-            self._ecr(sender_ref, volume_ref)
+            self._ecr(sender_ref, None if batching else volume_ref)
+            if batching:
+                self.receiver_volume_image = pulumi.Output.from_input("")
+        elif batching:
+            self.sender_url = pulumi.Output.from_input(images.sender)
+            self.receiver_volume_image = pulumi.Output.from_input("")
         else:
             # As configured: WasmPlugin.spec.sha256 carries the digest.
             self.sender_url = pulumi.Output.from_input(images.sender)
@@ -199,15 +209,16 @@ class WasmImages(pulumi.ComponentResource):
         )
         return found.sha256_digest
 
-    def _ecr(self, sender_ref: str, volume_ref: str) -> None:
+    def _ecr(self, sender_ref: str, volume_ref: str | None) -> None:
         config = self._config
         images = config.images
         project, stack = pulumi.get_project(), pulumi.get_stack()
         # Per image: its upstream reference and digest (the tool images are pinned by config).
         sources: dict[str, tuple[str, pulumi.Input[str]]] = {
-            "sender": (sender_ref, self.sender_digest),
-            "receiverVolume": (volume_ref, self.receiver_volume_digest),
+            "sender": (sender_ref, self.sender_digest)
         }
+        if volume_ref is not None:
+            sources["receiverVolume"] = (volume_ref, self.receiver_volume_digest)
         if images.copy_tool_images:
             sources["kubectl"] = (images.kubectl, images.kubectl.split("@", 1)[1])
             sources["awsCli"] = (images.aws_cli, images.aws_cli.split("@", 1)[1])
@@ -233,7 +244,8 @@ class WasmImages(pulumi.ComponentResource):
                 "arn:aws:ecr:", rule.region, ":", rule.registry_id, f":repository/{prefix}/*"
             )
         self.sender_url = pulumi.Output.concat("oci://", images_out["sender"])
-        self.receiver_volume_image = images_out["receiverVolume"]
+        if "receiverVolume" in images_out:
+            self.receiver_volume_image = images_out["receiverVolume"]
         if images.copy_tool_images:
             self.kubectl_image = images_out["kubectl"]
             self.aws_cli_image = images_out["awsCli"]

@@ -19,13 +19,14 @@ import pulumi_kubernetes as k8s
 
 from acpw import legacy
 from acpw.config import AcpwConfig, GatewayConfig
-from acpw.contract import BOOTSTRAP_CONFIGMAP, BOOTSTRAP_FILE_KEY
+from acpw.contract import BOOTSTRAP_CONFIGMAP, BOOTSTRAP_FILE_KEY, RECEIVER_WASM_FILE
 from acpw.gateway_api import wasm_plugin_target
 from acpw.installers import installer_of
 from acpw.receiver import (
     monitoring_host,
     receiver_bootstrap,
 )
+from acpw.receiver_module import batching_module_base64, batching_module_sha256
 from acpw.rollout import bootstrap_configmap_name, rollout_selector
 
 OS_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -127,6 +128,25 @@ def bootstrap_override_configmap(config: AcpwConfig, namespace: str) -> dict[str
         ),
         "immutable": True,
         "data": {BOOTSTRAP_FILE_KEY: content},
+    }
+
+
+def receiver_module_configmap(config: AcpwConfig, namespace: str) -> dict[str, Any]:
+    """``receiver.module: batching``: the module itself, as ``binaryData`` ``receiver.wasm``.
+
+    Named by the module's sha256 and immutable, like the bootstrap ConfigMap: the generation
+    names it (acpw/rollout.py ``receiver_module_sha256``), and a pod that restarts mounts the
+    module it was rolled out with. Mounted over the receiver's directory in ``istio-proxy``
+    (acpw/gateway.py), so the bootstrap reads it where it reads the published one.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(
+            config, config.names.receiver_module(batching_module_sha256()), namespace, "receiver"
+        ),
+        "immutable": True,
+        "binaryData": {RECEIVER_WASM_FILE: batching_module_base64()},
     }
 
 
@@ -256,6 +276,8 @@ class IstioResources(pulumi.ComponentResource):
                     objects.append(configmap)
                     if index == 0:
                         self.bootstrap_configmaps[namespace] = configmap["metadata"]["name"]
+                if gen_config.receiver.module == "batching":
+                    objects.append(receiver_module_configmap(gen_config, namespace))
                 for obj in objects:
                     self._create(obj)
                 namespace_refs[namespace] = [_ref(obj) for obj in objects]
@@ -305,17 +327,23 @@ class IstioResources(pulumi.ComponentResource):
             name=meta["name"], namespace=meta["namespace"], labels=meta["labels"]
         )
         # Names carry the component's name; an object under 0.1.0's name keeps its URN.
+        # The module ConfigMap is retained on delete: the program ships only its current module,
+        # so a kept generation's pods (an upgrade that changed the module, mid-rollout) still
+        # mount the old one by name when they restart; it is small, and removed by hand.
+        module = obj["kind"] == "ConfigMap" and RECEIVER_WASM_FILE in (obj.get("binaryData") or {})
         opts = pulumi.ResourceOptions(
             parent=self,
             aliases=[pulumi.Alias(name=takes_over or resource_name)],
             delete_before_replace=True if takes_over else None,
+            retain_on_delete=True if module else None,
         )
         if obj["kind"] == "ConfigMap":
             k8s.core.v1.ConfigMap(
                 f"{self._name}-{resource_name}",
                 metadata=metadata,
                 immutable=obj.get("immutable"),
-                data=obj["data"],
+                data=obj.get("data"),
+                binary_data=obj.get("binaryData"),
                 opts=opts,
             )
             return

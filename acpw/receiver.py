@@ -160,22 +160,34 @@ def proxy_credentials_env(config: AcpwConfig, secret_name: str) -> list[dict[str
 
 
 def receiver_configuration(config: AcpwConfig) -> str:
-    """The receiver's JSON configuration string (keys from the module contract; no credentials)."""
-    return json.dumps(
-        {
-            "cloud_watch_region": config.region,
-            "cloud_watch_cluster_name": receiver_cluster_name(config),
-            "http_request_timeout_millisecond": config.cloudwatch.request_timeout_ms,
-            "metric_namespace": config.cloudwatch.namespace,
-            "metric_name": config.cloudwatch.metric_name,
-        },
-        sort_keys=True,
-    )
+    """The receiver's JSON configuration string (keys from the module contract; no credentials).
+
+    The batching receiver (receiver/batching.c) reads the same keys, and ``flush_seconds`` and
+    ``max_series``; the published one would skip those as unknown keys."""
+    values: dict[str, Any] = {
+        "cloud_watch_region": config.region,
+        "cloud_watch_cluster_name": receiver_cluster_name(config),
+        "http_request_timeout_millisecond": config.cloudwatch.request_timeout_ms,
+        "metric_namespace": config.cloudwatch.namespace,
+        "metric_name": config.cloudwatch.metric_name,
+    }
+    if config.receiver.module == "batching":
+        values["flush_seconds"] = config.receiver.flush_seconds
+        values["max_series"] = config.receiver.max_series
+    return json.dumps(values, sort_keys=True)
 
 
 def receiver_bootstrap(config: AcpwConfig) -> dict[str, Any]:
     """The bootstrap fragment adding the receiver as a singleton ``envoy.bootstrap.wasm`` service
     (and, with Envoy signing, its own signed CloudWatch cluster)."""
+    vm_config: dict[str, Any] = {
+        "vm_id": config.receiver_vm_id,
+        "runtime": "envoy.wasm.runtime.v8",
+        "code": {"local": {"filename": RECEIVER_WASM_PATH}},
+    }
+    if config.receiver.module == "published":
+        # The batching receiver signs nothing: no key variable enters its VM.
+        vm_config["environment_variables"] = {"host_env_keys": list(KEY_ENV_NAMES)}
     fragment: dict[str, Any] = {
         "bootstrap_extensions": [
             {
@@ -185,12 +197,7 @@ def receiver_bootstrap(config: AcpwConfig) -> dict[str, Any]:
                     "singleton": True,
                     "config": {
                         "name": config.receiver_vm_id,
-                        "vm_config": {
-                            "vm_id": config.receiver_vm_id,
-                            "runtime": "envoy.wasm.runtime.v8",
-                            "code": {"local": {"filename": RECEIVER_WASM_PATH}},
-                            "environment_variables": {"host_env_keys": list(KEY_ENV_NAMES)},
-                        },
+                        "vm_config": vm_config,
                         "configuration": {
                             "@type": "type.googleapis.com/google.protobuf.StringValue",
                             "value": receiver_configuration(config),

@@ -43,6 +43,7 @@ from acpw.contract import (
     ObjectNames,
 )
 from acpw.istio_versions import IstioVersion
+from acpw.receiver_module import batching_module_sha256
 
 GENERATION_ID_LENGTH = 12
 IAM_KEYS_PER_USER = 2
@@ -99,6 +100,12 @@ class RolloutSpec:
     """``cloudwatch.signing`` (resolved): who signs the CloudWatch calls."""
     credentials: str = "accessKey"
     """``iam.credentials``: the key Secret (``accessKey``) or a role (``irsa``, ``podIdentity``)."""
+    receiver_module: str = "published"
+    """``receiver.module``: the published receiver (init container) or the batching one (ConfigMap)."""
+    flush_seconds: int = 60
+    max_series: int = 1000
+    receiver_module_sha256: str | None = None
+    """``batching``: the sha256 of the module the program ships (a new module is a new generation)."""
 
     @classmethod
     def from_config(
@@ -133,6 +140,12 @@ class RolloutSpec:
             instance=config.instance,
             signing=config.signing,
             credentials=config.iam.credentials,
+            receiver_module=config.receiver.module,
+            flush_seconds=config.receiver.flush_seconds,
+            max_series=config.receiver.max_series,
+            receiver_module_sha256=(
+                batching_module_sha256() if config.receiver.module == "batching" else None
+            ),
         )
 
     def to_json(self) -> str:
@@ -196,6 +209,13 @@ class RolloutSpec:
                         "credentials": self.credentials,
                     }
                 ),
+                "receiver": current.receiver.model_copy(
+                    update={
+                        "module": self.receiver_module,
+                        "flush_seconds": self.flush_seconds,
+                        "max_series": self.max_series,
+                    }
+                ),
                 "match_hosts": list(self.match_hosts),
                 "fail_strategy": self.fail_strategy,
                 "receiver_vm_id": self.receiver_vm_id,
@@ -204,7 +224,14 @@ class RolloutSpec:
         )
 
 
-_LATER_FIELDS = {"signing": "module", "credentials": "accessKey"}
+_LATER_FIELDS: dict[str, Any] = {
+    "signing": "module",
+    "credentials": "accessKey",
+    "receiver_module": "published",
+    "flush_seconds": 60,
+    "max_series": 1000,
+    "receiver_module_sha256": None,
+}
 """Spec fields added after generations were first recorded, with the value they had then."""
 
 
@@ -288,10 +315,12 @@ def parse_live_deployment(gateway: str, obj: Mapping[str, Any]) -> LiveGateway:
     kept: KeptGeneration | None = None
     if generation_id and generation_id != OFF:
         try:
+            live_spec = RolloutSpec.from_json(annotations[ROLLOUT_SPEC_ANNOTATION])
             kept = KeptGeneration(
-                RolloutSpec.from_json(annotations[ROLLOUT_SPEC_ANNOTATION]),
+                live_spec,
                 *parse_sender_annotation(annotations[SENDER_ANNOTATION]),
-                _init_image(template),
+                # The batching receiver comes in a ConfigMap: no init container, no image.
+                "" if live_spec.receiver_module == "batching" else _init_image(template),
             )
         except (KeyError, ValueError, TypeError) as error:
             raise ValueError(

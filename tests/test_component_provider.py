@@ -39,7 +39,14 @@ from pydantic import BaseModel
 
 from acpw import component
 from acpw.config import ConfigError, load_config
-from acpw.config.models import AcpwConfig, CloudWatchConfig, GatewayConfig, IamConfig, ImagesConfig
+from acpw.config.models import (
+    AcpwConfig,
+    CloudWatchConfig,
+    GatewayConfig,
+    IamConfig,
+    ImagesConfig,
+    ReceiverConfig,
+)
 from acpw.config.observability import CostConfig, HeartbeatConfig, ObservabilityConfig
 from tools import mock_engine, pulumi_sdk
 from tools.provider_schema import SNAPSHOT, render
@@ -134,6 +141,7 @@ def _input_shape(typed_dict: type) -> set[str]:
     [
         (component.AcpwDeploymentArgs, AcpwConfig),
         (component.CloudWatch, CloudWatchConfig),
+        (component.Receiver, ReceiverConfig),
         (component.Gateway, GatewayConfig),
         (component.Images, ImagesConfig),
         (component.Iam, IamConfig),

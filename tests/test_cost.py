@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +252,69 @@ def test_the_summary_counts_in_the_singular_where_one() -> None:
     assert " 1 dashboard $" in summary and "dashboard(s)" not in summary
     assert " 1 custom metric $" in summary or " custom metrics $" in summary
     assert "1 custom metrics" not in summary and "1 alarm metrics" not in summary
+
+
+# --- the batching receiver --------------------------------------------------------------------
+
+
+def _batching(**cost: Any) -> Any:
+    from acpw.config import load_config
+
+    return load_config(
+        {
+            "istioVersion": "1.30",
+            "receiver": {"module": "batching", **cost.pop("receiver", {})},
+            "cost": cost,
+        },
+        project="acpw",
+        stack="dev",
+        aws_region="us-east-1",
+    )
+
+
+def test_batching_calls_follow_flushes_pods_and_batches() -> None:
+    from acpw.cost import SECONDS_PER_MONTH, estimate
+
+    result = estimate(_batching(requestsPerSecond=1000, gatewayPods=3, paths=10))
+    # 3 pods x one flush a minute x one batch (11 series): 131,400 calls.
+    assert result.api_calls == 3 * SECONDS_PER_MONTH // 60 == 131_400
+    assert result.per_request_api_calls == 1000 * SECONDS_PER_MONTH + 43_800
+    assert "one per request: 2,628,043,800" in result.summary()
+    assert result.as_output()["putMetricDataCallsPerRequest"] == "2,628,043,800"
+
+
+def test_batching_series_beyond_max_series_are_one_overflow_series() -> None:
+    from acpw.cost import estimate
+
+    result = estimate(_batching(requestsPerSecond=1000, paths=5000, receiver={"maxSeries": 2500}))
+    assert result.metrics == 2501  # maxSeries + overflow
+    # 2,501 series: 3 batches of at most 1,000 per flush, one pod.
+    assert result.api_calls == 43_800 * 3
+
+
+def test_batching_never_makes_more_calls_than_requests() -> None:
+    from acpw.cost import estimate
+
+    result = estimate(_batching(requestsPerSecond=0.001, receiver={"flushSeconds": 1}))
+    assert result.api_calls == result.per_request_api_calls
+
+
+def test_readme_shows_both_receivers_at_1000_requests_per_second() -> None:
+    from acpw.cost import estimate, usd
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    published = estimate(_published_1000())
+    batching = estimate(_batching(requestsPerSecond=1000))
+    assert f"{published.api_calls:,.0f}" in readme and usd(published.total_usd) in readme
+    assert f"{batching.api_calls:,.0f}" in readme and usd(batching.total_usd) in readme
+
+
+def _published_1000() -> Any:
+    from acpw.config import load_config
+
+    return load_config(
+        {"istioVersion": "1.30", "cost": {"requestsPerSecond": 1000}},
+        project="acpw",
+        stack="dev",
+        aws_region="us-east-1",
+    )

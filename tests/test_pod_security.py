@@ -341,10 +341,30 @@ def test_the_profile_check_catches_what_it_should() -> None:
     assert len(restricted_violations(pod_level, False)) == 2
 
 
+def _prod_published() -> list[dict[str, Any]]:
+    """prod as rendered with the published receiver (its committed render runs the batching
+    one, which has no init container)."""
+    from tools.render import read_stack_config, render_stack
+
+    config = {**read_stack_config("prod"), "acpw:receiver": {"module": "published"}}
+    return render_stack("prod", config=config).kubernetes
+
+
+def test_the_batching_receiver_needs_no_container_and_is_world_readable() -> None:
+    for patch in [
+        o for o in committed("prod") if o["kind"] == "Deployment" and "template" in o["spec"]
+    ]:
+        pod = patch["spec"]["template"]["spec"]
+        assert pod.get("initContainers") in (None, [])
+        module = next(v for v in pod["volumes"] if v["name"] == "acpw-receiver-wasm")
+        # istio-proxy (UID 1337) reads it: mode 0444, nothing writable.
+        assert module["configMap"]["defaultMode"] == 0o444
+
+
 def test_the_receiver_init_container_runs_as_a_fixed_non_root_user() -> None:
     # The first pod patch: the strategy patch that guards it carries no template.
     [patch] = [
-        o for o in committed("prod") if o["kind"] == "Deployment" and "template" in o["spec"]
+        o for o in _prod_published() if o["kind"] == "Deployment" and "template" in o["spec"]
     ][:1]
     [init] = patch["spec"]["template"]["spec"]["initContainers"]
     context = init["securityContext"]

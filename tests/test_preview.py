@@ -20,9 +20,8 @@ REGISTRY_HOST = "the ECR registry host (the repository does not exist before the
 EXPECTED_UNKNOWN = {
     # WasmPlugin: only the URL (its sha256 is the pinned digest, known).
     ("WasmPlugin", "spec.url"): REGISTRY_HOST,
-    # Deployment patch: the init container's image (same host), and the annotation naming the
-    # sender image (its URL).
-    ("Deployment", "spec.template.spec.initContainers[0].image"): REGISTRY_HOST,
+    # Deployment patch: the annotation naming the sender image (its URL). prod runs the batching
+    # receiver, delivered in a ConfigMap: no init container, no receiver image.
     ("Deployment", "spec.template.metadata.annotations.aws-cloudwatch-proxy-wasm/sender"): (
         REGISTRY_HOST
     ),

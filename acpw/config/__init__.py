@@ -36,6 +36,7 @@ from acpw.config.models import (
     GatewayConfig,
     IamConfig,
     ImagesConfig,
+    ReceiverConfig,
 )
 from acpw.config.observability import CostConfig, HeartbeatConfig, ObservabilityConfig
 from acpw.config.yaml_loader import load_yaml, load_yaml_file
@@ -61,6 +62,7 @@ __all__ = [
     "IamConfig",
     "ImagesConfig",
     "ObservabilityConfig",
+    "ReceiverConfig",
     "config_warnings",
     "load_config",
     "load_yaml",

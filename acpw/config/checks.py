@@ -251,6 +251,30 @@ def _signing_problems(config: AcpwConfig) -> list[ConfigProblem]:
     return problems
 
 
+def _receiver_problems(config: AcpwConfig) -> list[ConfigProblem]:
+    """The batching receiver signs nothing itself: it needs Envoy to sign its calls."""
+    if config.receiver.module != "batching" or config.signing == "envoy":
+        return []
+    why = (
+        "it holds no credentials and sends its calls unsigned, for Envoy's aws_request_signing "
+        "filter to sign"
+    )
+    fix = f"set {PROJECT}:cloudwatch.signing: envoy"
+    if not config.features.envoy_upstream_signing:
+        fix = (
+            f"use Istio {first_release('envoy_upstream_signing')} or later with "
+            f"{PROJECT}:cloudwatch.signing: envoy (this is {config.istio_version}), or receiver."
+            "module: published"
+        )
+    return [
+        ConfigProblem(
+            "receiver.module",
+            f"'batching' needs {PROJECT}:cloudwatch.signing: envoy, not "
+            f"'{config.signing}': {why}; {fix}",
+        )
+    ]
+
+
 def _embedded_digest(reference: str) -> str | None:
     """The ``sha256:...`` digest an image reference already carries after ``@``, if any."""
     _, at, digest = reference.rpartition("@")
@@ -512,6 +536,7 @@ CHECKS: tuple[Check, ...] = (
     _gateway_api_problems,
     _region_problems,
     _signing_problems,
+    _receiver_problems,
     _image_problems,
     _observability_problems,
     _cost_problems,

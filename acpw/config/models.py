@@ -95,9 +95,10 @@ class CloudWatchConfig(ConfigModel):
     """Who signs the PutMetricData calls: ``module`` (the receiver, static keys, ap-northeast-1
     only) or ``envoy`` (Envoy's ``aws_request_signing`` upstream filter on the receiver's own
     cluster: any region, session credentials, IRSA, EKS Pod Identity; Istio 1.22 or later).
-    Unset: ``envoy`` where ``module`` cannot work (another region, or a keyless
-    ``iam.credentials``) on Istio 1.22+, else ``module``: so upgrading the program never changes
-    what a working stack runs (a changed default would roll every gateway)."""
+    Unset: ``envoy`` where ``module`` cannot work (another region, a keyless
+    ``iam.credentials`` or ``receiver.module: batching``) on Istio 1.22+, else ``module``: so
+    upgrading the program never changes what a working stack runs (a changed default would roll
+    every gateway)."""
 
     @field_validator("region")
     @classmethod
@@ -138,6 +139,59 @@ class CloudWatchConfig(ConfigModel):
     def _timeout(cls, value: int) -> int:
         if not 100 <= value <= 60000:
             raise ValueError(f"{shown(value)} is out of range: allowed 100 to 60000 (milliseconds)")
+        return value
+
+
+FLUSH_SECONDS_RANGE = (1, 300)
+"""``receiver.flushSeconds``: the batching receiver's flush interval, in seconds (its tick is 1 s;
+CloudWatch keeps 1-minute data, so a flush every 60 s already loses no resolution)."""
+MAX_SERIES_RANGE = (1, 10_000)
+"""``receiver.maxSeries``: dimension sets per flush. The module keeps two tables of about 1 KiB
+per entry (the one counting, the one being sent), so 10,000 is about 20 MiB of the VM's memory."""
+
+
+class ReceiverConfig(ConfigModel):
+    """``acpw:receiver``: which receiver module runs, and how the batching one batches."""
+
+    module: Literal["published", "batching"] = "published"
+    """``published``: the v0.1.0 receiver from ``images.receiverVolume`` (one PutMetricData call per
+    request, the raw path as a dimension). ``batching``: the project's own receiver
+    (receiver/batching.c, shipped with the program and delivered in a ConfigMap): it counts per
+    dimension set, drops the query string from the path, keeps at most ``maxSeries`` dimension
+    sets (the rest in one overflow series) and sends one batch of PutMetricData calls every
+    ``flushSeconds``; unsigned, so it needs ``cloudwatch.signing: envoy`` (no key enters the
+    VM)."""
+    flush_seconds: int = Field(
+        60,
+        strict=True,
+        json_schema_extra=allowed(f"{FLUSH_SECONDS_RANGE[0]} to {FLUSH_SECONDS_RANGE[1]}"),
+    )
+    """``batching``: seconds between two flushes (one batch of PutMetricData calls each)."""
+    max_series: int = Field(
+        1000,
+        strict=True,
+        json_schema_extra=allowed(f"{MAX_SERIES_RANGE[0]} to {MAX_SERIES_RANGE[1]}"),
+    )
+    """``batching``: distinct (host, method, path, status) dimension sets per flush; requests of
+    any further set are counted in one overflow series (all four dimensions ``(overflow)``)."""
+
+    @field_validator("flush_seconds")
+    @classmethod
+    def _flush_seconds(cls, value: int) -> int:
+        low, high = FLUSH_SECONDS_RANGE
+        if not low <= value <= high:
+            raise ValueError(f"{shown(value)} is out of range: allowed {low} to {high} (seconds)")
+        return value
+
+    @field_validator("max_series")
+    @classmethod
+    def _max_series(cls, value: int) -> int:
+        low, high = MAX_SERIES_RANGE
+        if not low <= value <= high:
+            raise ValueError(
+                f"{shown(value)} is out of range: allowed {low} to {high:,} (dimension sets per "
+                "flush; the module keeps two tables of about 1 KiB per entry)"
+            )
         return value
 
 
@@ -698,6 +752,9 @@ class AcpwConfig(ConfigModel):
         default_factory=lambda: CloudWatchConfig.model_validate({})
     )
     """The receiver's configuration: region, metric namespace and name, timeout."""
+    receiver: ReceiverConfig = Field(default_factory=lambda: ReceiverConfig.model_validate({}))
+    """Which receiver module runs (``published`` or the project's ``batching`` one) and its
+    batching settings."""
     gateways: Annotated[list[GatewayConfig], Field(min_length=1)] = Field(
         default_factory=lambda: [GatewayConfig.model_validate(DEFAULT_GATEWAY)]
     )
@@ -814,8 +871,10 @@ class AcpwConfig(ConfigModel):
         """Who signs the CloudWatch calls: ``cloudwatch.signing``, or its default (see there)."""
         if self.cloudwatch.signing is not None:
             return self.cloudwatch.signing
-        module_cannot = self.iam.keyless or (
-            self.region != PUBLISHED_MODULE_REGION and not self.images.modules_honour_region
+        module_cannot = (
+            self.iam.keyless
+            or self.receiver.module == "batching"
+            or (self.region != PUBLISHED_MODULE_REGION and not self.images.modules_honour_region)
         )
         if module_cannot and self.features.envoy_upstream_signing:
             return "envoy"

@@ -176,6 +176,9 @@ class CostConfig(ConfigModel):
     """Distinct raw paths including query strings (each distinct value is a new metric)."""
     statuses: int = Field(1, strict=True, ge=1, le=500)
     """Distinct HTTP response statuses."""
+    gateway_pods: int | None = Field(None, strict=True, ge=1)
+    """Gateway pods over all gateways (``receiver.module: batching``: each pod's receiver sends
+    its own calls every flush); unset: one per enabled gateway."""
     monthly_budget_usd: Decimal | None = Field(None, json_schema_extra=allowed("more than 0"))
     """Warn when the estimate reaches this; with ``createBudget`` also the AWS Budget's limit."""
     create_budget: bool = Field(False, strict=True)

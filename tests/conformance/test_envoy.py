@@ -10,6 +10,7 @@ bootstrap Wasm services, so it misses a missing or corrupt receiver module.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from acpw.istio_versions import GATEWAY_API_POD_LABEL
 from tests.conformance.fixtures import gateway_api_deployment, gateway_api_gateways
 from tests.conformance.renders import GATEWAY_API_VERSIONS, render_case
 from tests.matrix import MATRIX_VERSIONS
+from tools.render import render_stack
 
 from .envoy_harness import HarnessError
 from .envoy_harness.bootstrap import WASM_SERVICE_TYPE
@@ -97,8 +99,27 @@ class Stack:
 
 
 def _render(stack: str) -> Stack:
+    """The rendered stack, with the published receiver: these tests hold its contract (the
+    probe receiver stands in for it). A stack that opts in to the batching receiver (prod) is
+    rendered here with ``receiver.module: published``; its committed render, batching receiver
+    and all, runs in test_envoy_batching.py."""
     case = render_case(stack)
-    return Stack(case.name, case.istio_version, case.objects, tuple(case.gateways()))
+    receiver = case.config.get("acpw:receiver") or {}
+    if receiver.get("module") != "batching":
+        return Stack(case.name, case.istio_version, case.objects, tuple(case.gateways()))
+    return _published_render(stack)
+
+
+@functools.cache
+def _published_render(stack: str) -> Stack:
+    case = render_case(stack)
+    config = {
+        **case.config,
+        "acpw:receiver": {**case.config["acpw:receiver"], "module": "published"},
+    }
+    objects = render_stack(stack, config=config).kubernetes
+    name = f"{case.name} (receiver.module: published)"
+    return Stack(name, case.istio_version, objects, tuple(case.gateways()))
 
 
 def _render_matrix(version: str) -> Stack:

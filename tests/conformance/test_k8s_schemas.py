@@ -303,20 +303,32 @@ def assert_receiver_wiring(dep: Mapping[str, Any], case: Case) -> None:
         for c in pod.get("initContainers") or []
         if "receiver.wasm" in " ".join(c.get("command") or [])
     ]
-    assert len(inits) == 1, (
-        f"{ref}: spec.template.spec.initContainers: no init container copies receiver.wasm"
-    )
-    init_mounts = _by(inits[0].get("volumeMounts"), "mountPath")
-    assert WASM_DIR in init_mounts, f"{ref}: init container does not mount {WASM_DIR}"
-    wasm_volume = init_mounts[WASM_DIR]["name"]
-    assert "emptyDir" in volumes.get(wasm_volume, {}), (
-        f"{ref}: volume {wasm_volume} is not an emptyDir"
-    )
-    assert inits[0]["command"][-1].rstrip("/") == WASM_DIR, (
-        f"{ref}: init container copies elsewhere"
-    )
-
     proxy_mounts = _by(proxy.get("volumeMounts"), "mountPath")
+    module_volume = volumes.get(proxy_mounts.get(WASM_DIR, {}).get("name", ""), {})
+    if "configMap" in module_volume:
+        # receiver.module: batching: the module's ConfigMap is the volume, nothing is copied.
+        assert inits == [], f"{ref}: an init container copies receiver.wasm over the ConfigMap"
+        name = str(module_volume["configMap"].get("name"))
+        module = _find(case, "ConfigMap", ns, name)
+        assert module is not None, f"{ref}: the module ConfigMap {name} is not in {ns}"
+        assert "receiver.wasm" in (module.get("binaryData") or {}), (
+            f"ConfigMap/{ns}/{name}: binaryData has no receiver.wasm"
+        )
+        wasm_volume = proxy_mounts[WASM_DIR]["name"]
+    else:
+        assert len(inits) == 1, (
+            f"{ref}: spec.template.spec.initContainers: no init container copies receiver.wasm"
+        )
+        init_mounts = _by(inits[0].get("volumeMounts"), "mountPath")
+        assert WASM_DIR in init_mounts, f"{ref}: init container does not mount {WASM_DIR}"
+        wasm_volume = init_mounts[WASM_DIR]["name"]
+        assert "emptyDir" in volumes.get(wasm_volume, {}), (
+            f"{ref}: volume {wasm_volume} is not an emptyDir"
+        )
+        assert inits[0]["command"][-1].rstrip("/") == WASM_DIR, (
+            f"{ref}: init container copies elsewhere"
+        )
+
     assert WASM_DIR in proxy_mounts, f"{ref}: istio-proxy does not mount {WASM_DIR}"
     assert proxy_mounts[WASM_DIR]["name"] == wasm_volume, (
         f"{ref}: istio-proxy mounts another volume"

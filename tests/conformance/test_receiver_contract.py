@@ -41,9 +41,22 @@ RECEIVER_SCHEMA: dict[str, tuple[type, bool]] = {
 ``aws_secret_access_key`` exist too but must never be rendered: the keys come from env vars."""
 
 
-def receiver_config_problems(value: object) -> list[str]:
-    """What the v0.1.0 receiver would refuse in a configuration string, or would silently skip
-    (an unknown key is ignored by the module: a misspelt optional key would be lost)."""
+BATCHING_RANGES: dict[str, tuple[int, int]] = {
+    "http_request_timeout_millisecond": (100, 60000),
+    "flush_seconds": (1, 300),
+    "max_series": (1, 10000),
+}
+"""The batching receiver (receiver/batching.c ``parse_configuration``): the same keys, these two
+more, and each number in its range (out of range fails its start)."""
+
+
+def receiver_config_problems(value: object, module: str = "published") -> list[str]:
+    """What the v0.1.0 receiver (or, ``module="batching"``, the project's batching receiver)
+    would refuse in a configuration string, or would silently skip (an unknown key is ignored by
+    the module: a misspelt optional key would be lost)."""
+    schema = dict(RECEIVER_SCHEMA)
+    if module == "batching":
+        schema |= {"flush_seconds": (int, False), "max_series": (int, False)}
     if not isinstance(value, str):
         return [f"configuration value is {type(value).__name__}, not a JSON string"]
     try:
@@ -53,7 +66,7 @@ def receiver_config_problems(value: object) -> list[str]:
     if not isinstance(parsed, dict):
         return [f"not a JSON object: {type(parsed).__name__}"]
     problems = []
-    for key, (kind, required) in RECEIVER_SCHEMA.items():
+    for key, (kind, required) in schema.items():
         if key not in parsed or parsed[key] is None:
             if required:
                 problems.append(f"{key} is missing")
@@ -68,10 +81,14 @@ def receiver_config_problems(value: object) -> list[str]:
             problems.append(f"{key} is empty")
         elif isinstance(item, int) and not 0 < item <= INT32_MAX:
             problems.append(f"{key} {item} is out of range")
+        elif module == "batching" and key in BATCHING_RANGES and isinstance(item, int):
+            low, high = BATCHING_RANGES[key]
+            if not low <= item <= high:
+                problems.append(f"{key} {item} is out of range {low} to {high}")
     for key in parsed:
         if key in ("aws_access_key_id", "aws_secret_access_key"):
             problems.append(f"{key} is in the configuration: keys come from env vars only")
-        elif key not in RECEIVER_SCHEMA:
+        elif key not in schema:
             problems.append(f"unknown key {key!r} (the module would skip it)")
     return problems
 
@@ -115,7 +132,8 @@ def test_every_receiver_configuration_matches_the_module_contract(name: str) -> 
             config = service.get("config", {})
             value = config.get("configuration", {}).get("value")
             at = f"{name}: {object_ref(obj)} {where}.config.configuration.value"
-            assert receiver_config_problems(value) == [], at
+            module = (case.config.get("acpw:receiver") or {}).get("module", "published")
+            assert receiver_config_problems(value, module) == [], at
             parsed = json.loads(value)
             # With Envoy signing the bootstrap defines the receiver's own cluster.
             own = {
@@ -126,6 +144,10 @@ def test_every_receiver_configuration_matches_the_module_contract(name: str) -> 
             assert parsed["cloud_watch_cluster_name"] in cluster_names | own, (
                 f"{at}: cloud_watch_cluster_name names no ServiceEntry cluster {sorted(cluster_names)}"
             )
+            if module == "batching":
+                # It signs nothing: no key variable enters its VM.
+                assert "environment_variables" not in config["vm_config"], at
+                continue
             env_keys = config["vm_config"]["environment_variables"]["host_env_keys"]
             assert sorted(env_keys) == sorted(KEY_ENV_NAMES), (
                 f"{at}: vm_config.environment_variables.host_env_keys must expose both key env vars"

@@ -7,12 +7,14 @@ Path mapping: every container path the config names (the receiver's
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from acpw.istio_versions import IstioVersion
 from tests.conformance.envoy_harness import HarnessError
@@ -88,6 +90,55 @@ def _stage_receiver(
         if receiver_module is not None:
             shutil.copyfile(receiver_module, staged[directory] / os.path.basename(path))
     return mounts
+
+
+RECEIVER_VOLUME = "acpw-receiver-wasm"
+RECEIVER_KEY = "receiver.wasm"
+
+
+def _volume_configmaps(node: Any) -> set[str]:
+    """Names of the ConfigMaps mounted as the receiver's volume anywhere in ``node``."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if node.get("name") == RECEIVER_VOLUME and isinstance(node.get("configMap"), dict):
+            found.add(str(node["configMap"].get("name")))
+        for value in node.values():
+            found |= _volume_configmaps(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _volume_configmaps(item)
+    return found
+
+
+def receiver_from_configmap(
+    objects: Sequence[Obj], workload: Workload, work_dir: Path
+) -> Path | None:
+    """The module a ConfigMap delivers (``binaryData`` ``receiver.wasm`` in the gateway's
+    namespace), as the kubelet would write it into the pod's volume; None when none does.
+
+    With several (generations), the one the rendered pod template mounts."""
+    candidates = {
+        obj["metadata"]["name"]: obj
+        for obj in objects
+        if obj.get("kind") == "ConfigMap"
+        and obj["metadata"].get("namespace") == workload.namespace
+        and RECEIVER_KEY in (obj.get("binaryData") or {})
+    }
+    if not candidates:
+        return None
+    mounted = _volume_configmaps(list(objects)) & set(candidates)
+    if len(mounted) == 1:
+        chosen = candidates[mounted.pop()]
+    elif len(candidates) == 1:
+        chosen = next(iter(candidates.values()))
+    else:
+        raise HarnessError(
+            f"{len(candidates)} receiver module ConfigMaps in {workload.namespace} and no single "
+            f"one mounted: {sorted(candidates)}"
+        )
+    out = work_dir / "receiver-from-configmap.wasm"
+    out.write_bytes(base64.b64decode(chosen["binaryData"][RECEIVER_KEY]))
+    return out
 
 
 def _gateway_listener(sender_filters: list[Obj]) -> Obj:
@@ -180,13 +231,16 @@ def build_envoy_config(
 
     ``sender_module`` is what the agent's fetch of ``WasmPlugin.spec.url`` yields (None: fetch
     fails). ``receiver_module`` is the file the init container would copy to the rendered receiver
-    path (None: the file is missing there). ``ca_file`` is what every CA path is mapped to.
+    path (None: the file is missing there, unless a rendered ConfigMap delivers the module, which
+    is then used as the kubelet would mount it). ``ca_file`` is what every CA path is mapped to.
     """
     try:
         version = parse_istio_version(istio_version)
     except ValueError as exc:
         raise HarnessError(f"istioVersion: {exc}") from exc
     work_dir.mkdir(parents=True, exist_ok=True)
+    if receiver_module is None:
+        receiver_module = receiver_from_configmap(objects, workload, work_dir)
     receiver = receiver_bootstrap(objects, workload, version)
     bootstrap = receiver.bootstrap
     mounts = _stage_receiver(receiver.files, receiver_module, work_dir)

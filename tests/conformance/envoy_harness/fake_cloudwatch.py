@@ -6,7 +6,7 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -82,7 +82,14 @@ class FakeCloudWatch:
     is recorded in ``handshake_errors`` (e.g. the client refused the certificate).
     """
 
-    def __init__(self, work_dir: Path, hosts: Iterable[str]) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        hosts: Iterable[str],
+        respond: Callable[[Call], tuple[int, bytes]] | None = None,
+    ) -> None:
+        """``respond``: the answer to each call (status, XML body); default 200 and an empty
+        PutMetricDataResponse."""
         self.ca_file, cert, key = make_test_pki(work_dir / "pki", hosts)
         self.calls: list[Call] = []
         self.handshake_errors: list[str] = []
@@ -115,8 +122,10 @@ class FakeCloudWatch:
                 )
                 with owner._lock:
                     owner.calls.append(call)
-                reply = b"<PutMetricDataResponse/>"
-                self.send_response(200)
+                code, reply = (200, b"<PutMetricDataResponse/>")
+                if respond is not None:
+                    code, reply = respond(call)
+                self.send_response(code)
                 self.send_header("content-type", "text/xml")
                 self.send_header("content-length", str(len(reply)))
                 self.end_headers()

@@ -20,6 +20,8 @@ PROBES_DIR = Path(__file__).resolve().parents[1] / "envoy" / "probes"
 class ProbeModules:
     receiver: Path
     sender: Path
+    compressing_sender: Path
+    """The sender compressing each message with Envoy's ``compress``, as the published one does."""
 
 
 def build_probes(out_dir: Path) -> ProbeModules:
@@ -29,7 +31,11 @@ def build_probes(out_dir: Path) -> ProbeModules:
         raise HarnessError("clang is not installed (apt-get install clang lld)")
     out_dir.mkdir(parents=True, exist_ok=True)
     built: dict[str, Path] = {}
-    for name in ("receiver", "sender"):
+    for name, source, defines in (
+        ("receiver", "receiver", []),
+        ("sender", "sender", []),
+        ("sender-compressing", "sender", ["-DACPW_PROBE_COMPRESS"]),
+    ):
         out = out_dir / f"{name}.wasm"
         cmd = [
             clang,
@@ -44,9 +50,10 @@ def build_probes(out_dir: Path) -> ProbeModules:
             "-fuse-ld=lld",
             "-Wl,--no-entry",
             "-Wl,--strip-all",
+            *defines,
             "-o",
             str(out),
-            str(PROBES_DIR / f"{name}.c"),
+            str(PROBES_DIR / f"{source}.c"),
         ]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0 or not out.read_bytes().startswith(WASM_MAGIC):
@@ -54,4 +61,8 @@ def build_probes(out_dir: Path) -> ProbeModules:
                 f"building probe {name}.wasm failed:\n{' '.join(cmd)}\n{result.stderr}"
             )
         built[name] = out
-    return ProbeModules(receiver=built["receiver"], sender=built["sender"])
+    return ProbeModules(
+        receiver=built["receiver"],
+        sender=built["sender"],
+        compressing_sender=built["sender-compressing"],
+    )

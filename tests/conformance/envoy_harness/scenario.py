@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from acpw.istio_versions import IstioVersion
 from tests.conformance.envoy_harness.config import build_envoy_config
-from tests.conformance.envoy_harness.fake_cloudwatch import FakeCloudWatch
+from tests.conformance.envoy_harness.fake_cloudwatch import Call, FakeCloudWatch
 from tests.conformance.envoy_harness.process import EnvoyRun
 from tests.conformance.envoy_harness.selection import Workload
 from tests.conformance.objects import Obj
@@ -28,6 +28,8 @@ class Scenario:
     """What the agent's fetch of the WasmPlugin url yields (None: the fetch fails)."""
     receiver_module: Path | None
     """What the init container leaves at the rendered receiver path (None: nothing)."""
+    respond: Callable[[Call], tuple[int, bytes]] | None = None
+    """How the CloudWatch stand-in answers each call (default: 200); e.g. moto's backend."""
     certificate_hosts: Sequence[str] | None = None
     """Names the fake endpoint's certificate is issued for (signed by the trusted test CA);
     None: the ServiceEntry hosts, i.e. the right names."""
@@ -52,7 +54,7 @@ class Scenario:
         }
         if self.certificate_hosts is not None:
             hosts = set(self.certificate_hosts)
-        fake = FakeCloudWatch(work, hosts or {"localhost"})
+        fake = FakeCloudWatch(work, hosts or {"localhost"}, respond=self.respond)
         self._stack.append(fake)
         config = build_envoy_config(
             self.objects,

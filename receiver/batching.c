@@ -1,0 +1,1004 @@
+/*
+ * ACPW batching receiver: a drop-in for the published receiver.wasm (bootstrap WasmService,
+ * singleton, main thread), written for this project in C against the proxy-wasm ABI v0.2.1
+ * (function names, parameters and enum values only). No libc.
+ *
+ * Build (make receiver-wasm):
+ *   clang --target=wasm32 -nostdlib -ffreestanding -O2 -fuse-ld=lld
+ *         -Wl,--no-entry -Wl,--strip-all receiver/batching.c -o acpw/modules/batching-receiver.wasm
+ *
+ * What it does
+ * - proxy_on_configure: parses its JSON configuration (see parse_configuration; a wrong type, an
+ *   out-of-range number or a missing cloud_watch_region / cloud_watch_cluster_name returns
+ *   false: the VM does not start, and neither does Envoy, exactly as with the published
+ *   receiver), registers the shared queue "aws_cloudwatch_metric" in its own VM (the sender
+ *   resolves it by the receiver's vm_id, as before), defines its stats and starts a 1 s tick.
+ * - proxy_on_queue_ready: dequeues every message, uncompresses it with Envoy's "uncompress"
+ *   foreign function (a message that already starts with '{' is read as it is), reads the JSON
+ *   {host, method, path, status}, drops the query string from path and counts the request
+ *   in a table of at most max_series dimension sets; anything beyond is counted in one
+ *   overflow series whose four dimensions are "(overflow)".
+ * - proxy_on_tick: every flush_seconds the table is sent as PutMetricData calls (query
+ *   protocol, form-encoded, unit Count, value = requests) through proxy_http_call to
+ *   cloud_watch_cluster_name, unsigned: Envoy's aws_request_signing filter on that cluster
+ *   signs them (acpw:cloudwatch.signing: envoy). The module holds no credentials.
+ *
+ * PutMetricData limits (AWS CloudWatch API Reference, PutMetricData): each request is limited
+ * to 1 MB for HTTP POST and to no more than 1000 different metrics; up to 30 dimensions per
+ * metric, a dimension value is 1 to 1024 characters. A batch here holds at most
+ * BATCH_MAX_DATA (1000) metric data and BATCH_MAX_BYTES (1,000,000 bytes, under 1 MiB) of body;
+ * each datum has 4 dimensions and one value; a dimension value is at most 745 bytes and never
+ * empty ("-" stands for an empty one).
+ *
+ * Failure: a call answered 5xx, 429 or 400 with a Throttling error, or with no response (timeout,
+ * connection failure), is retried after 1, 2 then 4 seconds; after MAX_RETRIES retries the batch
+ * is dropped and counted. While a flush's batches are still being sent or retried, the next
+ * flush waits (counted in flushes_delayed) and the counting table goes on counting: its
+ * requests are sent with the next flush, never lost; beyond max_series they go to the
+ * overflow series. At most two tables exist, so memory stays bounded however long CloudWatch
+ * is away, and nothing ever waits on a call: every call is asynchronous.
+ *
+ * Memory: two tables of max_series + 1 entries of about 1 KiB each, allocated at configure;
+ * every callback's transient buffers (dequeued messages, bodies) live in an arena reset when the
+ * callback, or the message, is done.
+ *
+ * Stats (Envoy prefixes them with "wasmcustom."): acpw_receiver.messages, .bad_messages,
+ * .overflow, .flushes, .flushes_delayed, .calls, .calls_ok, .retries, .dropped_batches,
+ * .dropped_requests, .rejected_batches, and the gauge .series.
+ */
+
+typedef __SIZE_TYPE__ size_t;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef long long i64;
+
+#define IMPORT(name) __attribute__((import_module("env"), import_name(#name)))
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+/* proxy_status_t */
+#define ST_OK 0
+#define ST_EMPTY 7
+/* proxy_log_level_t */
+#define LOG_INFO 2
+#define LOG_WARN 3
+#define LOG_ERROR 4
+/* proxy_buffer_type_t, proxy_map_type_t, proxy_metric_type_t */
+#define BUF_HTTP_CALL_RESPONSE_BODY 4
+#define BUF_PLUGIN_CONFIGURATION 7
+#define MAP_HTTP_CALL_RESPONSE_HEADERS 6
+#define METRIC_COUNTER 0
+#define METRIC_GAUGE 1
+
+#define QUEUE_NAME "aws_cloudwatch_metric"
+#define BATCH_MAX_DATA 1000
+#define BATCH_MAX_BYTES 1000000
+#define MAX_BATCHES 64 /* 10,001 series: 11 batches by count, at most 37 by size (3.6 KB per datum) */
+#define MAX_RETRIES 3
+#define HOST_CAP 255
+#define METHOD_CAP 16
+#define STATUS_CAP 8
+#define PATH_CAP 745
+#define KEY_CAP (HOST_CAP + METHOD_CAP + STATUS_CAP + PATH_CAP)
+#define OVERFLOW "(overflow)"
+
+IMPORT(proxy_log) u32 proxy_log(u32 level, const char *msg, size_t size);
+IMPORT(proxy_get_buffer_bytes)
+u32 proxy_get_buffer_bytes(u32 type, size_t start, size_t max, char **ptr, size_t *size);
+IMPORT(proxy_get_header_map_value)
+u32 proxy_get_header_map_value(u32 map, const char *key, size_t key_size, char **ptr, size_t *size);
+IMPORT(proxy_register_shared_queue) u32 proxy_register_shared_queue(const char *name, size_t size, u32 *id);
+IMPORT(proxy_dequeue_shared_queue) u32 proxy_dequeue_shared_queue(u32 id, char **ptr, size_t *size);
+IMPORT(proxy_call_foreign_function)
+u32 proxy_call_foreign_function(const char *name, size_t name_size, const char *arg, size_t arg_size, char **ret,
+                                size_t *ret_size);
+IMPORT(proxy_set_tick_period_milliseconds) u32 proxy_set_tick_period_milliseconds(u32 ms);
+IMPORT(proxy_http_call)
+u32 proxy_http_call(const char *upstream, size_t upstream_size, const char *headers, size_t headers_size,
+                    const char *body, size_t body_size, const char *trailers, size_t trailers_size, u32 timeout,
+                    u32 *token);
+IMPORT(proxy_define_metric) u32 proxy_define_metric(u32 type, const char *name, size_t name_size, u32 *id);
+IMPORT(proxy_increment_metric) u32 proxy_increment_metric(u32 id, i64 offset);
+IMPORT(proxy_record_metric) u32 proxy_record_metric(u32 id, u64 value);
+
+/* ---- memory: persistent allocations at configure, then a resettable arena ---------------- */
+
+extern unsigned char __heap_base;
+static size_t heap_top;
+static size_t arena_base;
+
+static void *alloc(size_t n) {
+  if (heap_top == 0) heap_top = (size_t)&__heap_base;
+  size_t p = (heap_top + 15) & ~(size_t)15;
+  size_t end = p + n;
+  size_t have = __builtin_wasm_memory_size(0) * 65536;
+  if (end > have) {
+    size_t pages = (end - have + 65535) / 65536;
+    if (__builtin_wasm_memory_grow(0, pages) == (size_t)-1) return 0;
+  }
+  heap_top = end;
+  return (void *)p;
+}
+
+/* Forget every transient buffer (called at the start of each callback and after each message). */
+static void arena_reset(void) {
+  if (arena_base) heap_top = arena_base;
+}
+
+EXPORT(proxy_on_memory_allocate) void *proxy_on_memory_allocate(size_t n) { return alloc(n); }
+EXPORT(proxy_abi_version_0_2_1) void proxy_abi_version_0_2_1(void) {}
+
+void *memcpy(void *dst, const void *src, size_t n) {
+  volatile unsigned char *d = dst;
+  const unsigned char *s = src;
+  while (n--) *d++ = *s++;
+  return dst;
+}
+
+void *memset(void *dst, int c, size_t n) {
+  volatile unsigned char *d = dst;
+  while (n--) *d++ = (unsigned char)c;
+  return dst;
+}
+
+static size_t str_len(const char *s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+static int bytes_eq(const char *a, size_t an, const char *b, size_t bn) {
+  if (an != bn) return 0;
+  for (size_t i = 0; i < an; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
+static int contains(const char *hay, size_t n, const char *needle) {
+  size_t m = str_len(needle);
+  for (size_t i = 0; i + m <= n; i++)
+    if (bytes_eq(hay + i, m, needle, m)) return 1;
+  return 0;
+}
+
+/* ---- string builder ------------------------------------------------------------------------ */
+
+typedef struct {
+  char *buf;
+  size_t len;
+  size_t cap;
+  int full;
+} sb_t;
+
+static sb_t sb_new(size_t cap) {
+  sb_t b;
+  b.buf = alloc(cap);
+  b.len = 0;
+  b.cap = b.buf ? cap : 0;
+  b.full = b.buf == 0;
+  return b;
+}
+
+static void sb_add(sb_t *b, const char *s, size_t n) {
+  if (b->len + n > b->cap) {
+    b->full = 1;
+    n = b->cap - b->len;
+  }
+  memcpy(b->buf + b->len, s, n);
+  b->len += n;
+}
+
+static void sb_str(sb_t *b, const char *s) { sb_add(b, s, str_len(s)); }
+
+static void sb_u64(sb_t *b, u64 v) {
+  char tmp[24];
+  int i = 0;
+  do {
+    tmp[i++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (i) sb_add(b, &tmp[--i], 1);
+}
+
+/* application/x-www-form-urlencoded value: unreserved characters as they are, the rest %XX. */
+static void sb_form(sb_t *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+        c == '.' || c == '~') {
+      sb_add(b, (const char *)&s[i], 1);
+    } else {
+      char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+      sb_add(b, e, 3);
+    }
+  }
+}
+
+static void log_sb(u32 level, sb_t *b) { proxy_log(level, b->buf, b->len); }
+static void log_str(u32 level, const char *s) { proxy_log(level, s, str_len(s)); }
+
+/* ---- strict flat JSON object reader ---------------------------------------------------------- */
+
+static size_t skip_ws(const char *j, size_t n, size_t i) {
+  while (i < n && (j[i] == ' ' || j[i] == '\n' || j[i] == '\r' || j[i] == '\t')) i++;
+  return i;
+}
+
+/* Index just after the JSON value at j[i] (nested values skipped by depth), or 0. */
+static size_t json_skip(const char *j, size_t n, size_t i) {
+  if (i >= n) return 0;
+  char c = j[i];
+  if (c == '"') {
+    for (i++; i < n && j[i] != '"'; i++)
+      if (j[i] == '\\') i++;
+    return i < n ? i + 1 : 0;
+  }
+  if (c == '{' || c == '[') {
+    size_t depth = 0;
+    for (; i < n; i++) {
+      if (j[i] == '"') {
+        size_t end = json_skip(j, n, i);
+        if (end == 0) return 0;
+        i = end - 1;
+      } else if (j[i] == '{' || j[i] == '[') {
+        depth++;
+      } else if (j[i] == '}' || j[i] == ']') {
+        if (--depth == 0) return i + 1;
+      }
+    }
+    return 0;
+  }
+  if (c == 't') return (i + 4 <= n && bytes_eq(j + i, 4, "true", 4)) ? i + 4 : 0;
+  if (c == 'f') return (i + 5 <= n && bytes_eq(j + i, 5, "false", 5)) ? i + 5 : 0;
+  if (c == 'n') return (i + 4 <= n && bytes_eq(j + i, 4, "null", 4)) ? i + 4 : 0;
+  if (c == '-' || (c >= '0' && c <= '9')) {
+    size_t start = i;
+    while (i < n && (j[i] == '-' || j[i] == '+' || j[i] == '.' || j[i] == 'e' || j[i] == 'E' ||
+                     (j[i] >= '0' && j[i] <= '9')))
+      i++;
+    return i > start ? i : 0;
+  }
+  return 0;
+}
+
+typedef struct {
+  const char *j;
+  size_t n;
+  size_t i;
+  int state; /* 0 before '{', 1 inside, 2 after '}' */
+} obj_t;
+
+/* Next member: 1 (key between its quotes, value start index), 0 at the end of a well-formed
+ * object, -1 when the text is not one JSON object. */
+static int obj_next(obj_t *o, const char **key, size_t *key_len, size_t *value) {
+  const char *j = o->j;
+  size_t n = o->n;
+  if (o->state == 0) {
+    o->i = skip_ws(j, n, 0);
+    if (o->i >= n || j[o->i] != '{') return -1;
+    o->i = skip_ws(j, n, o->i + 1);
+    o->state = 1;
+    if (o->i < n && j[o->i] == '}') {
+      o->i++;
+      o->state = 2;
+    }
+  }
+  if (o->state == 2) return skip_ws(j, n, o->i) == n ? 0 : -1;
+  size_t k = o->i;
+  size_t k_end = json_skip(j, n, k);
+  if (k >= n || j[k] != '"' || k_end == 0) return -1;
+  size_t i = skip_ws(j, n, k_end);
+  if (i >= n || j[i] != ':') return -1;
+  i = skip_ws(j, n, i + 1);
+  size_t v_end = json_skip(j, n, i);
+  if (v_end == 0) return -1;
+  *key = j + k + 1;
+  *key_len = k_end - k - 2;
+  *value = i;
+  i = skip_ws(j, n, v_end);
+  if (i < n && j[i] == ',') {
+    o->i = skip_ws(j, n, i + 1);
+  } else if (i < n && j[i] == '}') {
+    o->i = i + 1;
+    o->state = 2;
+  } else {
+    return -1;
+  }
+  return 1;
+}
+
+static int key_is(const char *key, size_t key_len, const char *name) {
+  return bytes_eq(key, key_len, name, str_len(name));
+}
+
+static int is_null(const char *j, size_t n, size_t v) { return v + 4 <= n && bytes_eq(j + v, 4, "null", 4); }
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* A JSON string at j[v], unescaped into out (cut at cap bytes; non-ASCII \u escapes become '?').
+ * 0 when the value is not a string. */
+static int json_str(const char *j, size_t n, size_t v, char *out, size_t cap, size_t *out_len) {
+  size_t o = 0;
+  if (v >= n || j[v] != '"') return 0;
+  size_t i = v + 1;
+  for (; i < n && j[i] != '"'; i++) {
+    char c = j[i];
+    if (c == '\\') {
+      if (++i >= n) return 0;
+      switch (j[i]) {
+        case 'n': c = '\n'; break;
+        case 't': c = '\t'; break;
+        case 'r': c = '\r'; break;
+        case 'b': c = '\b'; break;
+        case 'f': c = '\f'; break;
+        case 'u': {
+          if (i + 4 >= n) return 0;
+          int code = 0;
+          for (int k = 1; k <= 4; k++) {
+            int h = hexval(j[i + k]);
+            if (h < 0) return 0;
+            code = code * 16 + h;
+          }
+          i += 4;
+          c = code < 0x80 ? (char)code : '?';
+          break;
+        }
+        default: c = j[i]; /* \" \\ \/ */
+      }
+    }
+    if (o < cap) out[o++] = c;
+  }
+  if (i >= n) return 0;
+  *out_len = o;
+  return 1;
+}
+
+/* A JSON integer (digits only) at j[v] within [lo, hi]; 0 otherwise. */
+static int json_uint(const char *j, size_t n, size_t v, u32 lo, u32 hi, u32 *out) {
+  size_t end = json_skip(j, n, v);
+  if (end == 0 || j[v] < '0' || j[v] > '9') return 0;
+  u64 x = 0;
+  for (size_t i = v; i < end; i++) {
+    if (j[i] < '0' || j[i] > '9') return 0;
+    x = x * 10 + (u64)(j[i] - '0');
+    if (x > 0xffffffffULL) return 0;
+  }
+  if (x < lo || x > hi) return 0;
+  *out = (u32)x;
+  return 1;
+}
+
+/* ---- configuration --------------------------------------------------------------------------- */
+
+static char region[64];
+static size_t region_len;
+static char cluster[512];
+static size_t cluster_len;
+static char metric_namespace[256] = "AWSCloudWatchProxyWasm";
+static size_t metric_namespace_len = 22;
+static char metric_name[256] = "RequestCount";
+static size_t metric_name_len = 12;
+static u32 timeout_ms = 5000;
+static u32 flush_seconds = 60;
+static u32 max_series = 1000;
+static int configured;
+
+/* ---- stats ------------------------------------------------------------------------------------- */
+
+enum {
+  M_MESSAGES,
+  M_BAD_MESSAGES,
+  M_OVERFLOW,
+  M_FLUSHES,
+  M_FLUSHES_DELAYED,
+  M_CALLS,
+  M_CALLS_OK,
+  M_RETRIES,
+  M_DROPPED_BATCHES,
+  M_DROPPED_REQUESTS,
+  M_REJECTED_BATCHES,
+  M_SERIES,
+  M_COUNT
+};
+static const char *const metric_names[M_COUNT] = {
+    "acpw_receiver.messages",         "acpw_receiver.bad_messages",     "acpw_receiver.overflow",
+    "acpw_receiver.flushes",          "acpw_receiver.flushes_delayed",  "acpw_receiver.calls",
+    "acpw_receiver.calls_ok",
+    "acpw_receiver.retries",          "acpw_receiver.dropped_batches",  "acpw_receiver.dropped_requests",
+    "acpw_receiver.rejected_batches", "acpw_receiver.series",
+};
+static u32 metric_ids[M_COUNT];
+
+static void stat_add(int m, u64 n) {
+  if (n) proxy_increment_metric(metric_ids[m], (i64)n);
+}
+
+/* ---- the tables of dimension sets ------------------------------------------------------------ */
+
+typedef struct {
+  u64 count;
+  unsigned short host_len, method_len, path_len, status_len;
+  char key[KEY_CAP]; /* host, method, path, status, back to back */
+} series_t;
+
+typedef struct {
+  series_t *series; /* max_series + 1 entries: the last one is the overflow series */
+  u32 *slots;       /* open addressing: series index + 1, 0 = free */
+  u32 slot_mask;
+  u32 used;
+  u64 overflow;
+} table_t;
+
+static table_t tables[2];
+static int active; /* the table counting now; the other one holds the last flush */
+
+static int table_init(table_t *t) {
+  u32 cap = 1;
+  while (cap < 2 * max_series) cap <<= 1;
+  t->series = alloc(sizeof(series_t) * (max_series + 1));
+  t->slots = alloc(sizeof(u32) * cap);
+  if (!t->series || !t->slots) return 0;
+  t->slot_mask = cap - 1;
+  memset(t->slots, 0, sizeof(u32) * cap);
+  t->used = 0;
+  t->overflow = 0;
+  return 1;
+}
+
+static void table_clear(table_t *t) {
+  memset(t->slots, 0, sizeof(u32) * (t->slot_mask + 1));
+  t->used = 0;
+  t->overflow = 0;
+}
+
+static u32 hash(const char *s, size_t n) {
+  u32 h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+typedef struct {
+  const char *p[4];
+  size_t n[4];
+} dims_t; /* host, method, path, status */
+
+static void table_count(table_t *t, const dims_t *d) {
+  char key[KEY_CAP];
+  size_t len = 0;
+  for (int k = 0; k < 4; k++) {
+    memcpy(key + len, d->p[k], d->n[k]);
+    len += d->n[k];
+  }
+  /* The lengths are part of the identity: ("ab", "c") and ("a", "bc") differ. */
+  u32 h = hash(key, len) ^ (u32)(d->n[0] * 31u + d->n[1] * 131u + d->n[2] * 1031u + d->n[3]);
+  for (u32 probe = 0; probe <= t->slot_mask; probe++) {
+    u32 slot = (h + probe) & t->slot_mask;
+    u32 idx = t->slots[slot];
+    if (idx == 0) {
+      if (t->used >= max_series) {
+        t->overflow++;
+        stat_add(M_OVERFLOW, 1);
+        return;
+      }
+      series_t *s = &t->series[t->used];
+      s->count = 1;
+      s->host_len = (unsigned short)d->n[0];
+      s->method_len = (unsigned short)d->n[1];
+      s->path_len = (unsigned short)d->n[2];
+      s->status_len = (unsigned short)d->n[3];
+      memcpy(s->key, key, len);
+      t->slots[slot] = ++t->used;
+      return;
+    }
+    series_t *s = &t->series[idx - 1];
+    if (s->host_len == d->n[0] && s->method_len == d->n[1] && s->path_len == d->n[2] && s->status_len == d->n[3] &&
+        bytes_eq(s->key, len, key, len)) {
+      s->count++;
+      return;
+    }
+  }
+  t->overflow++; /* not reached: the table has twice the slots */
+  stat_add(M_OVERFLOW, 1);
+}
+
+/* ---- messages ----------------------------------------------------------------------------------- */
+
+static u32 queue_id;
+
+/* Reads one sender message into dims (pointing into buf). 0 when it is not the sender's JSON. */
+static int read_message(const char *j, size_t n, char *buf, dims_t *d) {
+  static const char *const keys[4] = {"host", "method", "path", "status"};
+  static const size_t caps[4] = {HOST_CAP, METHOD_CAP, PATH_CAP, STATUS_CAP};
+  int seen[4] = {0, 0, 0, 0};
+  size_t off = 0;
+  obj_t o = {j, n, 0, 0};
+  const char *key;
+  size_t key_len, v;
+  int rc;
+  while ((rc = obj_next(&o, &key, &key_len, &v)) == 1) {
+    for (int k = 0; k < 4; k++) {
+      if (!key_is(key, key_len, keys[k])) continue;
+      if (seen[k]) return 0; /* a key twice: refused (each key has its own slice of buf) */
+      size_t got = 0;
+      if (j[v] == '"') {
+        if (!json_str(j, n, v, buf + off, caps[k], &got)) return 0;
+      } else if (j[v] >= '0' && j[v] <= '9') { /* a status written as a number */
+        size_t end = json_skip(j, n, v);
+        got = end - v > caps[k] ? caps[k] : end - v;
+        memcpy(buf + off, j + v, got);
+      } else {
+        return 0;
+      }
+      if (k == 2) /* path: no query string, no fragment */
+        for (size_t i = 0; i < got; i++)
+          if (buf[off + i] == '?' || buf[off + i] == '#') {
+            got = i;
+            break;
+          }
+      if (got == 0) { /* a dimension value is 1 to 1024 characters */
+        buf[off] = '-';
+        got = 1;
+      }
+      d->p[k] = buf + off;
+      d->n[k] = got;
+      off += caps[k];
+      seen[k] = 1;
+    }
+  }
+  return rc == 0 && seen[0] && seen[1] && seen[2] && seen[3];
+}
+
+EXPORT(proxy_on_queue_ready) void proxy_on_queue_ready(u32 root, u32 id) {
+  (void)root;
+  if (!configured) return;
+  arena_reset();
+  for (;;) {
+    char *msg = 0;
+    size_t len = 0;
+    if (proxy_dequeue_shared_queue(id, &msg, &len) != ST_OK) break;
+    stat_add(M_MESSAGES, 1);
+    const char *json = msg;
+    size_t json_len = len;
+    if (len == 0 || msg[0] != '{') {
+      char *out = 0;
+      size_t out_len = 0;
+      if (proxy_call_foreign_function("uncompress", 10, msg, len, &out, &out_len) != ST_OK) {
+        stat_add(M_BAD_MESSAGES, 1);
+        arena_reset();
+        continue;
+      }
+      json = out;
+      json_len = out_len;
+    }
+    char *buf = alloc(KEY_CAP);
+    dims_t d;
+    if (buf && read_message(json, json_len, buf, &d))
+      table_count(&tables[active], &d);
+    else
+      stat_add(M_BAD_MESSAGES, 1);
+    arena_reset();
+  }
+  proxy_record_metric(metric_ids[M_SERIES], tables[active].used);
+}
+
+/* ---- batches and calls --------------------------------------------------------------------------- */
+
+enum { B_FREE, B_WAITING, B_IN_FLIGHT };
+
+typedef struct {
+  int state;
+  u32 first, last; /* series [first, last) of the sending table; last may be max_series (overflow) */
+  u64 requests;    /* what the batch counts, for dropped_requests */
+  u32 attempts;
+  u64 due;         /* tick at which a waiting batch is sent */
+  u32 token;
+} batch_t;
+
+static batch_t batches[MAX_BATCHES];
+static u64 now; /* ticks (seconds) since configure */
+static u64 last_flush;
+static int flush_delayed;
+
+static const char *const dim_names[4] = {"host", "method", "path", "status"};
+
+static void sb_datum(sb_t *b, u32 n, const char *const *val, const size_t *vlen, u64 count) {
+  sb_str(b, "&MetricData.member.");
+  sb_u64(b, n);
+  sb_str(b, ".MetricName=");
+  sb_form(b, metric_name, metric_name_len);
+  sb_str(b, "&MetricData.member.");
+  sb_u64(b, n);
+  sb_str(b, ".Unit=Count&MetricData.member.");
+  sb_u64(b, n);
+  sb_str(b, ".Value=");
+  sb_u64(b, count);
+  for (u32 k = 0; k < 4; k++) {
+    sb_str(b, "&MetricData.member.");
+    sb_u64(b, n);
+    sb_str(b, ".Dimensions.member.");
+    sb_u64(b, k + 1);
+    sb_str(b, ".Name=");
+    sb_str(b, dim_names[k]);
+    sb_str(b, "&MetricData.member.");
+    sb_u64(b, n);
+    sb_str(b, ".Dimensions.member.");
+    sb_u64(b, k + 1);
+    sb_str(b, ".Value=");
+    sb_form(b, val[k], vlen[k]);
+  }
+}
+
+static void series_values(const series_t *s, const char **val, size_t *vlen) {
+  val[0] = s->key;
+  vlen[0] = s->host_len;
+  val[1] = val[0] + vlen[0];
+  vlen[1] = s->method_len;
+  val[2] = val[1] + vlen[1];
+  vlen[2] = s->path_len;
+  val[3] = val[2] + vlen[2];
+  vlen[3] = s->status_len;
+}
+
+static const char *const overflow_vals[4] = {OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW};
+static const size_t overflow_lens[4] = {10, 10, 10, 10};
+
+/* Upper bound of one datum's encoded size (every value byte as %XX), for the 1 MB split. */
+static size_t datum_bound(size_t value_bytes) { return 512 + metric_name_len * 3 + value_bytes * 3; }
+
+static size_t series_bytes(const table_t *t, u32 i) {
+  if (i >= t->used) return 4 * 10; /* the overflow series */
+  const series_t *s = &t->series[i];
+  return (size_t)s->host_len + s->method_len + s->path_len + s->status_len;
+}
+
+static sb_t build_body(const table_t *t, const batch_t *b) {
+  size_t bound = 128 + metric_namespace_len * 3;
+  for (u32 i = b->first; i < b->last; i++) bound += datum_bound(series_bytes(t, i));
+  sb_t body = sb_new(bound);
+  sb_str(&body, "Action=PutMetricData&Version=2010-08-01&Namespace=");
+  sb_form(&body, metric_namespace, metric_namespace_len);
+  u32 n = 1;
+  for (u32 i = b->first; i < b->last; i++, n++) {
+    if (i < t->used) {
+      const char *val[4];
+      size_t vlen[4];
+      series_values(&t->series[i], val, vlen);
+      sb_datum(&body, n, val, vlen, t->series[i].count);
+    } else {
+      sb_datum(&body, n, overflow_vals, overflow_lens, t->overflow);
+    }
+  }
+  return body;
+}
+
+static void put_u32(sb_t *b, u32 v) {
+  char le[4] = {(char)(v & 0xff), (char)((v >> 8) & 0xff), (char)((v >> 16) & 0xff), (char)((v >> 24) & 0xff)};
+  sb_add(b, le, 4);
+}
+
+/* proxy-wasm map serialization: count, (key len, value len)*, (key \0 value \0)*. */
+static sb_t headers_for(size_t body_len) {
+  sb_t authority = sb_new(128);
+  sb_str(&authority, "monitoring.");
+  sb_add(&authority, region, region_len);
+  sb_str(&authority, ".amazonaws.com");
+  sb_t length = sb_new(24);
+  sb_u64(&length, body_len);
+  const char *k[5] = {":method", ":path", ":authority", "content-type", "content-length"};
+  const char *v[5] = {"POST", "/", authority.buf, "application/x-www-form-urlencoded; charset=utf-8", length.buf};
+  size_t vn[5] = {4, 1, authority.len, 48, length.len};
+  size_t total = 4;
+  for (int i = 0; i < 5; i++) total += 8 + str_len(k[i]) + vn[i] + 2;
+  sb_t h = sb_new(total);
+  put_u32(&h, 5);
+  for (int i = 0; i < 5; i++) {
+    put_u32(&h, (u32)str_len(k[i]));
+    put_u32(&h, (u32)vn[i]);
+  }
+  for (int i = 0; i < 5; i++) {
+    sb_str(&h, k[i]);
+    sb_add(&h, "", 1);
+    sb_add(&h, v[i], vn[i]);
+    sb_add(&h, "", 1);
+  }
+  return h;
+}
+
+static void drop(batch_t *b, int rejected) {
+  stat_add(rejected ? M_REJECTED_BATCHES : M_DROPPED_BATCHES, 1);
+  stat_add(M_DROPPED_REQUESTS, b->requests);
+  b->state = B_FREE;
+}
+
+static void retry_or_drop(batch_t *b, const char *why) {
+  sb_t m = sb_new(256);
+  sb_str(&m, "acpw batching receiver: PutMetricData ");
+  sb_str(&m, why);
+  if (b->attempts > MAX_RETRIES) {
+    sb_str(&m, ": dropped after retries, requests=");
+    sb_u64(&m, b->requests);
+    log_sb(LOG_WARN, &m);
+    drop(b, 0);
+    return;
+  }
+  u64 backoff = 1ull << (b->attempts - 1); /* 1, 2, 4 s */
+  sb_str(&m, ": retry in ");
+  sb_u64(&m, backoff);
+  sb_str(&m, "s");
+  log_sb(LOG_INFO, &m);
+  stat_add(M_RETRIES, 1);
+  b->state = B_WAITING;
+  b->due = now + backoff;
+}
+
+static void send(batch_t *b) {
+  const table_t *t = &tables[!active];
+  sb_t body = build_body(t, b);
+  sb_t headers = headers_for(body.len);
+  b->attempts++;
+  if (body.full || headers.full) {
+    log_str(LOG_ERROR, "acpw batching receiver: out of memory building a batch");
+    drop(b, 0);
+    return;
+  }
+  u32 token = 0;
+  u32 rc = proxy_http_call(cluster, cluster_len, headers.buf, headers.len, body.buf, body.len, 0, 0, timeout_ms,
+                           &token);
+  stat_add(M_CALLS, 1);
+  if (rc != ST_OK) {
+    retry_or_drop(b, "call not dispatched");
+    return;
+  }
+  b->state = B_IN_FLIGHT;
+  b->token = token;
+}
+
+static void flush(void) {
+  table_t *t = &tables[active];
+  active = !active; /* every batch of the previous flush is done (see proxy_on_tick) */
+  table_clear(&tables[active]);
+  proxy_record_metric(metric_ids[M_SERIES], 0);
+  u32 total = t->used + (t->overflow ? 1 : 0);
+  if (total == 0) return;
+  stat_add(M_FLUSHES, 1);
+  /* Split: at most BATCH_MAX_DATA data and BATCH_MAX_BYTES of body per call. Index `used` of
+   * the table stands for the overflow series. */
+  u32 nb = 0;
+  u32 i = 0;
+  while (i < total && nb < MAX_BATCHES) {
+    batch_t *b = &batches[nb++];
+    b->state = B_WAITING;
+    b->first = i;
+    b->requests = 0;
+    b->attempts = 0;
+    b->due = now;
+    size_t bytes = 128 + metric_namespace_len * 3;
+    while (i < total && i - b->first < BATCH_MAX_DATA) {
+      size_t add = datum_bound(series_bytes(t, i));
+      if (i > b->first && bytes + add > BATCH_MAX_BYTES) break;
+      bytes += add;
+      b->requests += i < t->used ? t->series[i].count : t->overflow;
+      i++;
+    }
+    b->last = i;
+  }
+  u64 unsent = 0; /* not reached with max_series <= 10000: counted, never silent */
+  for (; i < total; i++) unsent += i < t->used ? t->series[i].count : t->overflow;
+  if (unsent) {
+    stat_add(M_DROPPED_BATCHES, 1);
+    stat_add(M_DROPPED_REQUESTS, unsent);
+  }
+  for (u32 k = 0; k < nb; k++) {
+    send(&batches[k]);
+    arena_reset();
+  }
+}
+
+EXPORT(proxy_on_tick) void proxy_on_tick(u32 root) {
+  (void)root;
+  if (!configured) return;
+  arena_reset();
+  now++;
+  for (u32 i = 0; i < MAX_BATCHES; i++) {
+    if (batches[i].state == B_WAITING && batches[i].due <= now) send(&batches[i]);
+    arena_reset();
+  }
+  if (now - last_flush >= flush_seconds) {
+    int busy = 0;
+    for (u32 i = 0; i < MAX_BATCHES; i++) busy |= batches[i].state != B_FREE;
+    if (!busy) {
+      last_flush = now;
+      flush_delayed = 0;
+      flush();
+    } else if (!flush_delayed) {
+      flush_delayed = 1; /* the previous flush is still being sent or retried */
+      stat_add(M_FLUSHES_DELAYED, 1);
+    }
+  }
+  arena_reset();
+}
+
+EXPORT(proxy_on_http_call_response)
+void proxy_on_http_call_response(u32 root, u32 token, u32 num_headers, size_t body_size, u32 num_trailers) {
+  (void)root;
+  (void)num_trailers;
+  arena_reset();
+  batch_t *b = 0;
+  for (u32 i = 0; i < MAX_BATCHES; i++)
+    if (batches[i].state == B_IN_FLIGHT && batches[i].token == token) b = &batches[i];
+  if (!b) return; /* a batch dropped by a later flush */
+  char *status = 0;
+  size_t status_len = 0;
+  if (num_headers == 0 ||
+      proxy_get_header_map_value(MAP_HTTP_CALL_RESPONSE_HEADERS, ":status", 7, &status, &status_len) != ST_OK ||
+      status_len != 3) {
+    retry_or_drop(b, "failed (no response)");
+    arena_reset();
+    return;
+  }
+  u32 code = (u32)(status[0] - '0') * 100 + (u32)(status[1] - '0') * 10 + (u32)(status[2] - '0');
+  if (code >= 200 && code < 300) {
+    stat_add(M_CALLS_OK, 1);
+    b->state = B_FREE;
+  } else {
+    int throttled = code == 429 || code >= 500; /* 503: CloudWatch's ServiceUnavailable */
+    if (code == 400 && body_size > 0) {
+      char *body = 0;
+      size_t got = 0;
+      size_t max = body_size < 65536 ? body_size : 65536;
+      if (proxy_get_buffer_bytes(BUF_HTTP_CALL_RESPONSE_BODY, 0, max, &body, &got) == ST_OK)
+        throttled = contains(body, got, "Throttling");
+    }
+    sb_t why = sb_new(64);
+    sb_str(&why, "answered ");
+    sb_u64(&why, code);
+    sb_add(&why, "", 1);
+    if (throttled) {
+      retry_or_drop(b, why.buf);
+    } else {
+      sb_t m = sb_new(128);
+      sb_str(&m, "acpw batching receiver: PutMetricData refused (not retried): ");
+      sb_u64(&m, code);
+      log_sb(LOG_ERROR, &m);
+      drop(b, 1);
+    }
+  }
+  arena_reset();
+}
+
+/* ---- start ------------------------------------------------------------------------------------------ */
+
+static void refuse(const char *what, const char *key, size_t key_len) {
+  sb_t m = sb_new(512);
+  sb_str(&m, "acpw batching receiver: configuration refused: ");
+  sb_str(&m, what);
+  sb_add(&m, key, key_len);
+  log_sb(LOG_ERROR, &m);
+}
+
+static int take_str(const char *j, size_t n, size_t v, char *out, size_t cap, size_t *out_len) {
+  if (is_null(j, n, v)) return 1;
+  size_t got = 0;
+  if (!json_str(j, n, v, out, cap, &got) || got == 0 || got >= cap) return 0;
+  *out_len = got;
+  return 1;
+}
+
+static int take_uint(const char *j, size_t n, size_t v, u32 lo, u32 hi, u32 *out) {
+  return is_null(j, n, v) || json_uint(j, n, v, lo, hi, out);
+}
+
+/* The configuration: a JSON object; keys exact; unknown keys skipped; null ignored. Strings are
+ * 1 to their buffer's size; numbers are JSON integers in range:
+ *   cloud_watch_region (required), cloud_watch_cluster_name (required), metric_namespace,
+ *   metric_name, http_request_timeout_millisecond 100..60000, flush_seconds 1..300,
+ *   max_series 1..10000. */
+static int parse_configuration(const char *cfg, size_t n) {
+  obj_t o = {cfg, n, 0, 0};
+  const char *key;
+  size_t key_len, v;
+  int rc;
+  while ((rc = obj_next(&o, &key, &key_len, &v)) == 1) {
+    int ok = 1;
+    if (key_is(key, key_len, "cloud_watch_region"))
+      ok = take_str(cfg, n, v, region, sizeof(region), &region_len);
+    else if (key_is(key, key_len, "cloud_watch_cluster_name"))
+      ok = take_str(cfg, n, v, cluster, sizeof(cluster), &cluster_len);
+    else if (key_is(key, key_len, "metric_namespace"))
+      ok = take_str(cfg, n, v, metric_namespace, sizeof(metric_namespace), &metric_namespace_len);
+    else if (key_is(key, key_len, "metric_name"))
+      ok = take_str(cfg, n, v, metric_name, sizeof(metric_name), &metric_name_len);
+    else if (key_is(key, key_len, "http_request_timeout_millisecond"))
+      ok = take_uint(cfg, n, v, 100, 60000, &timeout_ms);
+    else if (key_is(key, key_len, "flush_seconds"))
+      ok = take_uint(cfg, n, v, 1, 300, &flush_seconds);
+    else if (key_is(key, key_len, "max_series"))
+      ok = take_uint(cfg, n, v, 1, 10000, &max_series);
+    if (!ok) {
+      refuse("wrong type or out of range: ", key, key_len);
+      return 0;
+    }
+  }
+  if (rc != 0) {
+    log_str(LOG_ERROR, "acpw batching receiver: configuration refused: not a JSON object");
+    return 0;
+  }
+  if (region_len == 0) {
+    refuse("missing ", "cloud_watch_region", 18);
+    return 0;
+  }
+  if (cluster_len == 0) {
+    refuse("missing ", "cloud_watch_cluster_name", 24);
+    return 0;
+  }
+  return 1;
+}
+
+EXPORT(proxy_on_vm_start) u32 proxy_on_vm_start(u32 root, size_t size) {
+  (void)root;
+  (void)size;
+  return 1;
+}
+
+EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
+  (void)root;
+  if (configured) {
+    log_str(LOG_ERROR, "acpw batching receiver: configured twice (a singleton is configured once)");
+    return 0;
+  }
+  char *cfg = 0;
+  size_t n = 0;
+  if (size > 0 && proxy_get_buffer_bytes(BUF_PLUGIN_CONFIGURATION, 0, size, &cfg, &n) != ST_OK) {
+    log_str(LOG_ERROR, "acpw batching receiver: cannot read its configuration");
+    return 0;
+  }
+  if (!parse_configuration(cfg, n)) return 0;
+  heap_top = (size_t)cfg; /* the configuration was copied: give its buffer back */
+  if (!table_init(&tables[0]) || !table_init(&tables[1])) {
+    log_str(LOG_ERROR, "acpw batching receiver: out of memory for max_series");
+    return 0;
+  }
+  for (int m = 0; m < M_COUNT; m++)
+    if (proxy_define_metric(m == M_SERIES ? METRIC_GAUGE : METRIC_COUNTER, metric_names[m],
+                            str_len(metric_names[m]), &metric_ids[m]) != ST_OK) {
+      log_str(LOG_ERROR, "acpw batching receiver: cannot define its stats");
+      return 0;
+    }
+  u32 rc = proxy_register_shared_queue(QUEUE_NAME, sizeof(QUEUE_NAME) - 1, &queue_id);
+  if (rc != ST_OK) {
+    log_str(LOG_ERROR, "acpw batching receiver: cannot register queue " QUEUE_NAME);
+    return 0;
+  }
+  proxy_set_tick_period_milliseconds(1000);
+  arena_base = heap_top;
+  configured = 1;
+  sb_t m = sb_new(1024);
+  sb_str(&m, "acpw batching receiver: configured region=");
+  sb_add(&m, region, region_len);
+  sb_str(&m, " cluster=");
+  sb_add(&m, cluster, cluster_len);
+  sb_str(&m, " flush_seconds=");
+  sb_u64(&m, flush_seconds);
+  sb_str(&m, " max_series=");
+  sb_u64(&m, max_series);
+  log_sb(LOG_INFO, &m);
+  arena_reset();
+  return 1;
+}
+
+EXPORT(proxy_on_context_create) void proxy_on_context_create(u32 id, u32 parent) {
+  (void)id;
+  (void)parent;
+}
+
+EXPORT(proxy_on_done) u32 proxy_on_done(u32 id) {
+  (void)id;
+  return 1;
+}
+
+EXPORT(proxy_on_delete) void proxy_on_delete(u32 id) { (void)id; }
