@@ -148,6 +148,7 @@ class ObjectNames:
         in place, acpw/istio_resources.py ``wasm_plugin``)."""
         digest = hashlib.sha256(receiver_vm_id.encode()).hexdigest()[:8]
         return self.name(f"sender-{gateway}-vm{digest}")
+
     def receiver_module(self, digest: str) -> str:
         """The batching receiver's ConfigMap, named by the module's sha256 (its first 10 hex)."""
         return self.name(f"receiver-module-{digest[:10]}")

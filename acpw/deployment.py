@@ -271,9 +271,7 @@ class AcpwDeployment(pulumi.ComponentResource):
     ) -> tuple[GenerationPlan, dict[str, LiveGateway]]:
         unawaited = set(self._unawaited(config))
         to_read = [
-            g
-            for g in config.gateways
-            if config.iam.revoke_previous_key or g.key in unawaited
+            g for g in config.gateways if config.iam.revoke_previous_key or g.key in unawaited
         ]
         # Through the component's own Kubernetes provider (opts ``providers``/``provider``).
         provider = self.get_provider("kubernetes:apps/v1:Deployment")

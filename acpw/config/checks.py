@@ -70,8 +70,7 @@ def _gateway_problems(config: AcpwConfig) -> list[ConfigProblem]:
             problems.append(
                 ConfigProblem(
                     config_key("gateways", index),
-                    f"duplicate gateway {gateway.key} "
-                    f"(also gateways[{earlier}])",
+                    f"duplicate gateway {gateway.key} (also gateways[{earlier}])",
                 )
             )
         seen_names.setdefault(key, index)
