@@ -3,7 +3,7 @@
 The published modules accept only static keys (no session token), read once at VM start.
 Rotation (``acpw:iam.keyGeneration``) therefore works by creating the next key and its own
 Secret beside the previous ones; the gateways roll to the new generation (which names that
-Secret), and the previous key goes only once no pod can still use it (acpw/rollout.py).
+Secret), and the previous key goes only once no pod can still use it (acpw/generations.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from acpw.contract import (
     aws_tags,
     labels,
 )
-from acpw.rollout import KeyIdentity, credentials_secret_name
+from acpw.generations import KeyIdentity, credentials_secret_name
 
 POLICY_NAME = "acpw-put-metric-data"
 

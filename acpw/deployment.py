@@ -10,30 +10,24 @@ import pulumi
 from acpw import legacy
 from acpw.config import AcpwConfig, ConfigError, config_warnings
 from acpw.credentials import Credentials, CredentialsArgs
-from acpw.gateway import GatewaySettings, GatewaySettingsArgs, PodGeneration
+from acpw.gateway import GatewaySettings, GatewaySettingsArgs
+from acpw.generations import (
+    Generation,
+    GenerationPlan,
+    LiveGateway,
+    RolloutSpec,
+    generations_record,
+    plan_generations,
+)
 from acpw.identity import WorkloadIdentity, WorkloadIdentityArgs
 from acpw.images import WasmImages, WasmImagesArgs
 from acpw.installers import Awaiter, gateways_awaited_by, installer_of
 from acpw.istio_resources import (
-    GenerationImages,
     IstioResources,
     IstioResourcesArgs,
-    bootstrap_file,
 )
 from acpw.live import read_live_gateways, wait_for
 from acpw.observability import Observability, ObservabilityArgs
-from acpw.receiver_module import batching_module_sha256
-from acpw.rollout import (
-    GenerationPlan,
-    KeptGeneration,
-    LiveGateway,
-    RolloutSpec,
-    bootstrap_configmap_name,
-    credentials_secret_name,
-    generations_record,
-    plan_generations,
-    sender_annotation,
-)
 
 
 def cloudwatch_console_url(region: str, namespace: str) -> str:
@@ -56,7 +50,7 @@ class AcpwDeployment(pulumi.ComponentResource):
     """IAM identity, key Secrets, Wasm images, Istio objects and gateway settings for ACPW.
 
     AWS and Kubernetes providers are taken from ``opts`` (``providers=[...]``) and inherited
-    by every child. Every object a gateway pod reads belongs to a generation (acpw/rollout.py):
+    by every child. Every object a gateway pod reads belongs to a generation (acpw/generations.py):
     older generations stay until no pod can run them.
     """
 
@@ -112,15 +106,10 @@ class AcpwDeployment(pulumi.ComponentResource):
             child,
         )
         identity = self._identity(name, config, desired, plan, child)
-        generations = [
-            GenerationImages(desired.id, config, images.sender_url, images.sender_sha256),
-            *(
-                GenerationImages(
-                    kept.spec.id, kept.spec.config(config), kept.sender_url, kept.sender_sha256
-                )
-                for kept in plan.retained
-            ),
-        ]
+        generation = Generation(
+            desired, images.sender_url, images.sender_sha256, images.receiver_volume_image
+        )
+        generations = [generation, *plan.retained]
         istio = IstioResources(
             f"{name}-istio",
             IstioResourcesArgs(
@@ -131,34 +120,13 @@ class AcpwDeployment(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[images]),
         )
-        sender = pulumi.Output.all(images.sender_url, images.sender_sha256).apply(
-            lambda values: sender_annotation(values[0], values[1])
-        )
-        pod_generation = PodGeneration(
-            generation_id=desired.id,
-            spec_json=desired.to_json(),
-            sender=sender,
-            receiver_image=images.receiver_volume_image,
-            credentials_secret=credentials_secret_name(desired.key, config.names),
-            bootstrap_configmap=(
-                bootstrap_configmap_name(bootstrap_file(config), config.names)
-                if config.features.receiver_delivery == "bootstrapOverride"
-                else None
-            ),
-            receiver_configmap=(
-                config.names.receiver_module(batching_module_sha256())
-                if config.receiver.module == "batching"
-                else None
-            ),
-            pull_secret=images.pull_secret_name,
-        )
         if plan.legacy_gateways:
             self._check_legacy(config, plan, live, images)
         record = pulumi.Output.all(
             images.sender_url, images.sender_sha256, images.receiver_volume_image
         ).apply(
             lambda values: generations_record(
-                [KeptGeneration(desired, values[0], values[1], values[2]), *plan.retained],
+                [Generation(desired, values[0], values[1], values[2]), *plan.retained],
                 legacy=False,
             )
         )
@@ -167,7 +135,8 @@ class AcpwDeployment(pulumi.ComponentResource):
             f"{name}-gateways",
             GatewaySettingsArgs(
                 config=config,
-                generation=pod_generation,
+                generation=generation,
+                pull_secret=images.pull_secret_name,
                 records={key: record for key in self._unawaited(config)},
                 rollout_after=[credentials, istio, images, *([identity] if identity else [])],
                 kubectl_image=images.kubectl_image,

@@ -50,6 +50,12 @@ from acpw.contract import (
     ObjectNames,
 )
 from acpw.gateway_api import overlay_configmap, overlay_configmap_name, parameters_ref_patch
+from acpw.generations import (
+    Generation,
+    bootstrap_configmap_name,
+    credentials_secret_name,
+    short_hash,
+)
 from acpw.installers import (
     DEPLOYMENT_PATCH,
     GATEWAY_API,
@@ -59,8 +65,9 @@ from acpw.installers import (
     gateways_awaited_by,
     installer_of,
 )
+from acpw.istio_resources import bootstrap_file
 from acpw.receiver import proxy_credentials_env
-from acpw.rollout import short_hash
+from acpw.receiver_module import batching_module_sha256
 from acpw.rollout_check import (
     BACKSTOP_SECONDS,
     job_name,
@@ -80,24 +87,6 @@ progress; the backstop is far above any rollout that keeps progressing."""
 
 APPEND = "[1000]"
 """Istio overlay path step that appends to a list (an index past its end)."""
-
-
-@dataclass(frozen=True)
-class PodGeneration:
-    """What a gateway pod of the desired generation reads; images may be outputs."""
-
-    generation_id: str
-    spec_json: str
-    """The generation's :class:`~acpw.rollout.RolloutSpec` as JSON (read back from live pods)."""
-    sender: pulumi.Input[str]
-    """The sender image its WasmPlugin pulls, ``oci://...@sha256:...``."""
-    receiver_image: pulumi.Input[str]
-    credentials_secret: str
-    bootstrap_configmap: str | None = None
-    """1.21+: the content-named bootstrap ConfigMap."""
-    receiver_configmap: str | None = None
-    """``receiver.module: batching``: the content-named ConfigMap holding the module."""
-    pull_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +110,15 @@ def rolling_update_strategy(gateway: GatewayConfig) -> dict[str, Any]:
     }
 
 
-def gateway_pod_changes(config: AcpwConfig, generation: PodGeneration) -> GatewayPodChanges:
+def gateway_pod_changes(
+    config: AcpwConfig, generation: Generation, pull_secret: str | None = None
+) -> GatewayPodChanges:
+    """What a pod of ``generation`` needs: the receiver module, its key or role env, the
+    bootstrap, and the generation's label and annotations (``config`` is that generation's).
+
+    The objects it mounts are named by generation or content, as the other components create
+    them: the key Secret, the bootstrap ConfigMap (1.21+), the batching module's ConfigMap.
+    """
     init_container = {
         "name": INIT_CONTAINER,
         "image": generation.receiver_image,
@@ -142,29 +139,23 @@ def gateway_pod_changes(config: AcpwConfig, generation: PodGeneration) -> Gatewa
     }
     init_containers = [init_container]
     volumes: list[dict[str, Any]] = [{"name": WASM_VOLUME, "emptyDir": {}}]
-    if generation.receiver_configmap is not None:
+    if config.receiver.module == "batching":
         # The batching receiver: the module's ConfigMap is the volume (key receiver.wasm),
         # world-readable (0444) for istio-proxy's UID; nothing to copy, no image to pull.
+        module = config.names.receiver_module(batching_module_sha256())
         init_containers = []
-        volumes = [
-            {
-                "name": WASM_VOLUME,
-                "configMap": {"name": generation.receiver_configmap, "defaultMode": 0o444},
-            }
-        ]
+        volumes = [{"name": WASM_VOLUME, "configMap": {"name": module, "defaultMode": 0o444}}]
     mounts: list[dict[str, Any]] = [
         {"name": WASM_VOLUME, "mountPath": RECEIVER_WASM_DIR, "readOnly": True}
     ]
     # Who gets which credentials depends on cloudwatch.signing / iam.credentials (acpw/receiver.py).
-    env = proxy_credentials_env(config, generation.credentials_secret)
+    env = proxy_credentials_env(config, credentials_secret_name(generation.spec.key, config.names))
     if config.features.receiver_delivery == "envoyFilterBootstrapPatch":
         # Istio applies BOOTSTRAP patches only when the agent starts with this env var.
         env.append({"name": BOOTSTRAP_XDS_AGENT_ENV, "value": "true"})
     else:
-        assert generation.bootstrap_configmap is not None
-        volumes.append(
-            {"name": BOOTSTRAP_VOLUME, "configMap": {"name": generation.bootstrap_configmap}}
-        )
+        bootstrap = bootstrap_configmap_name(bootstrap_file(config), config.names)
+        volumes.append({"name": BOOTSTRAP_VOLUME, "configMap": {"name": bootstrap}})
         mounts.append(
             {"name": BOOTSTRAP_VOLUME, "mountPath": BOOTSTRAP_MOUNT_DIR, "readOnly": True}
         )
@@ -174,12 +165,12 @@ def gateway_pod_changes(config: AcpwConfig, generation: PodGeneration) -> Gatewa
         volumes=volumes,
         proxy_env=env,
         proxy_volume_mounts=mounts,
-        pod_labels={ROLLOUT_LABEL: generation.generation_id},
+        pod_labels={ROLLOUT_LABEL: generation.id},
         pod_annotations={
-            ROLLOUT_SPEC_ANNOTATION: generation.spec_json,
-            SENDER_ANNOTATION: generation.sender,
+            ROLLOUT_SPEC_ANNOTATION: generation.spec.to_json(),
+            SENDER_ANNOTATION: generation.sender(),
         },
-        image_pull_secrets=[{"name": generation.pull_secret}] if generation.pull_secret else [],
+        image_pull_secrets=[{"name": pull_secret}] if pull_secret else [],
     )
 
 
@@ -383,8 +374,10 @@ class GatewaySettingsArgs:
 
     config: AcpwConfig
     """The validated stack configuration."""
-    generation: PodGeneration
+    generation: Generation
     """The desired generation: what every gateway pod is rolled to."""
+    pull_secret: str | None = None
+    """Image pull Secret of the gateway namespaces, for a private registry."""
     records: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     """Per gateway (``namespace/name``) the program cannot roll itself: what this update keeps."""
     rollout_after: list[pulumi.Resource] = field(default_factory=list)
@@ -413,13 +406,12 @@ class GatewaySettings(pulumi.ComponentResource):
             config.images.kubectl if args.kubectl_image is None else args.kubectl_image
         )
         # A private copy is pulled with the pull secret the gateway pods use.
-        self._tool_pull_secret = (
-            args.generation.pull_secret if config.images.copy_tool_images else None
-        )
+        self._tool_pull_secret = args.pull_secret if config.images.copy_tool_images else None
         self._config = config
         self._generation = args.generation
+        self._pull_secret = args.pull_secret
         self._rollout_after = args.rollout_after
-        changes = gateway_pod_changes(config, args.generation)
+        changes = gateway_pod_changes(config, args.generation, args.pull_secret)
         in_cluster = config.features.in_cluster_operator
         self.delivery = {}
         self._operator_entries: list[dict[str, Any]] = []
@@ -529,9 +521,13 @@ class GatewaySettings(pulumi.ComponentResource):
         generation = self._generation
 
         def document(images: list[Any]) -> dict[str, Any]:
-            resolved = gateway_pod_changes(
-                config, replace(generation, sender=images[0], receiver_image=images[1])
+            resolved_generation = replace(
+                generation,
+                sender_url=images[0],
+                sender_sha256=images[1],
+                receiver_image=images[2],
             )
+            resolved = gateway_pod_changes(config, resolved_generation, self._pull_secret)
             cm = overlay_configmap(
                 gateway.name,
                 gateway.namespace,
@@ -542,7 +538,9 @@ class GatewaySettings(pulumi.ComponentResource):
             cm["metadata"]["name"] = content_named_overlay(gateway.name, cm["data"])
             return cm
 
-        cm = pulumi.Output.all(generation.sender, generation.receiver_image).apply(document)
+        cm = pulumi.Output.all(
+            generation.sender_url, generation.sender_sha256, generation.receiver_image
+        ).apply(document)
         resource_name = f"overlay-{gateway.namespace}-{gateway.name}"
         overlay = k8s.core.v1.ConfigMap(
             f"{self._name}-{resource_name}",
@@ -627,18 +625,18 @@ class GatewaySettings(pulumi.ComponentResource):
     def _create_rollout_check(
         self,
         gateway: GatewayConfig,
-        generation: PodGeneration,
+        generation: Generation,
         after: list[pulumi.Resource],
         wait_for_template: bool,
         deployment_name: str | None = None,
     ) -> k8s.batch.v1.Job:
-        generation_id = generation.generation_id if gateway.enabled else OFF
+        generation_id = generation.id if gateway.enabled else OFF
         if gateway.enabled:
             # The name covers the whole pod-template change, including image digests only the
             # registry decides (an unpinned tag that moved): then it is known at deploy time.
             # The kubectl image is part of the Job's (immutable) template: a new one, a new Job.
             name: pulumi.Input[str] = pulumi.Output.all(
-                generation.sender, generation.receiver_image, self._kubectl_image
+                generation.sender(), generation.receiver_image, self._kubectl_image
             ).apply(
                 lambda images: job_name(
                     gateway,

@@ -21,13 +21,13 @@ from acpw import legacy
 from acpw.config import AcpwConfig, GatewayConfig
 from acpw.contract import BOOTSTRAP_CONFIGMAP, BOOTSTRAP_FILE_KEY, RECEIVER_WASM_FILE
 from acpw.gateway_api import wasm_plugin_target
+from acpw.generations import Generation, bootstrap_configmap_name, rollout_selector
 from acpw.installers import installer_of
 from acpw.receiver import (
     monitoring_host,
     receiver_bootstrap,
 )
 from acpw.receiver_module import batching_module_base64, batching_module_sha256
-from acpw.rollout import bootstrap_configmap_name, rollout_selector
 
 OS_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 """The OS trust bundle inside Istio's proxy image (Debian/Ubuntu and distroless bases alike)."""
@@ -135,7 +135,7 @@ def receiver_module_configmap(config: AcpwConfig, namespace: str) -> dict[str, A
     """``receiver.module: batching``: the module itself, as ``binaryData`` ``receiver.wasm``.
 
     Named by the module's sha256 and immutable, like the bootstrap ConfigMap: the generation
-    names it (acpw/rollout.py ``receiver_module_sha256``), and a pod that restarts mounts the
+    names it (acpw/generations.py ``receiver_module_sha256``), and a pod that restarts mounts the
     module it was rolled out with. Mounted over the receiver's directory in ``istio-proxy``
     (acpw/gateway.py), so the bootstrap reads it where it reads the published one.
     """
@@ -217,26 +217,14 @@ def wasm_plugin(
 
 
 @dataclass(frozen=True)
-class GenerationImages:
-    """A generation's configuration and the sender image its WasmPlugins pull."""
-
-    generation_id: str
-    config: AcpwConfig
-    """The configuration the generation was built from."""
-    sender_url: pulumi.Input[str]
-    """``WasmPlugin.spec.url`` of the sender image."""
-    sender_sha256: pulumi.Input[str | None]
-    """The sender image's manifest digest (64 hex)."""
-
-
-@dataclass(frozen=True)
 class IstioResourcesArgs:
     """Inputs of :class:`IstioResources`."""
 
     config: AcpwConfig
     """The validated stack configuration (gateways, namespaces)."""
-    generations: list[GenerationImages]
-    """The desired generation first, then older ones whose pods may still run."""
+    generations: list[Generation]
+    """The desired generation (built from ``config``) first, then older ones whose pods may
+    still run (each built from its spec over ``config``)."""
     pull_secret_name: str | None = None
     """Image pull Secret present in each gateway namespace, for private registries."""
     legacy_namespaces: list[str] = field(default_factory=list)
@@ -261,7 +249,7 @@ class IstioResources(pulumi.ComponentResource):
         self.object_names = {}
         self.bootstrap_configmaps = {}
         for index, generation in enumerate(args.generations):
-            gen_config = generation.config
+            gen_config = config if index == 0 else generation.spec.config(config)
             namespace_refs: dict[str, list[str]] = {}
             # Older generations may still run on gateways being taken off (enabled: false).
             namespaces = config.enabled_namespaces if index == 0 else config.namespaces
@@ -286,7 +274,7 @@ class IstioResources(pulumi.ComponentResource):
                 plugin = wasm_plugin(
                     gen_config,
                     gateway,
-                    generation.generation_id,
+                    generation.id,
                     url=generation.sender_url,
                     sha256=generation.sender_sha256,
                     pull_secret=args.pull_secret_name,
@@ -300,7 +288,7 @@ class IstioResources(pulumi.ComponentResource):
                 self._create(plugin, takes_over=takes_over.get("WasmPlugin"))
                 refs.append(_ref(plugin))
                 if gen_config.features.receiver_delivery == "envoyFilterBootstrapPatch":
-                    patch = envoy_filter(gen_config, gateway, generation.generation_id)
+                    patch = envoy_filter(gen_config, gateway, generation.id)
                     self._create(patch, takes_over=takes_over.get("EnvoyFilter"))
                     refs.append(_ref(patch))
                 if index == 0:

@@ -10,7 +10,7 @@ On the first update with this release:
   pods, which would then run two senders, or two receivers (a proxy that cannot start). Pods
   started by 0.1.0 keep serving traffic; they stop reporting metrics until they are replaced.
 - the 0.1.0 Secret and ConfigMap stay while pods of 0.1.0 may run (deleted at the end of an
-  update that awaits the rollout; kept by :mod:`acpw.rollout` until ``istioctl install``
+  update that awaits the rollout; kept by :mod:`acpw.generations` until ``istioctl install``
   has replaced them), so such a pod that restarts still starts;
 - both are rebuilt from the current configuration, which is right only when it equals what
   0.1.0 deployed: the pods' hash annotation must match (:func:`rollout_hash`), else the update

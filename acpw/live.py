@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from acpw.config import GatewayConfig
-from acpw.rollout import LiveGateway, parse_live_deployment
+from acpw.generations import LiveGateway, parse_live_deployment
 
 
 def read_live_gateways(

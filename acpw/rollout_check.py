@@ -33,7 +33,7 @@ from acpw.contract import (
     ObjectNames,
     labels,
 )
-from acpw.rollout import short_hash
+from acpw.generations import short_hash
 
 OPERATOR_APPLY_TIMEOUT_SECONDS = 900
 """How long the in-cluster operator may take to put the new template on the Deployment."""

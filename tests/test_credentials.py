@@ -8,7 +8,7 @@ from typing import Any
 from acpw.config import load_config
 from acpw.contract import CREDENTIALS_SECRET
 from acpw.credentials import put_metric_data_policy
-from acpw.rollout import KeyIdentity, credentials_secret_name
+from acpw.generations import KeyIdentity, credentials_secret_name
 from tests.matrix import matrix_config
 from tools.mock_engine import Registration, is_secret
 from tools.render import Render, render_stack

@@ -9,14 +9,19 @@ import pytest
 from acpw.config import AcpwConfig, load_config
 from acpw.contract import ROLLOUT_LABEL, ROLLOUT_SPEC_ANNOTATION, SENDER_ANNOTATION
 from acpw.gateway import (
-    PodGeneration,
     deployment_patch,
     gateway_pod_changes,
     istio_operator,
     istio_operator_gateway,
     strategy_patch,
 )
-from acpw.rollout import RolloutSpec
+from acpw.generations import (
+    Generation,
+    RolloutSpec,
+    bootstrap_configmap_name,
+    credentials_secret_name,
+)
+from acpw.istio_resources import bootstrap_file
 from acpw.rollout_check import job_name, rollout_check_job, rollout_check_role_rules
 from tests.matrix import matrix_config
 from tools.render import render_stack
@@ -30,17 +35,8 @@ def config_for(version: str, **raw: Any) -> AcpwConfig:
     )
 
 
-def generation(config: AcpwConfig, **changes: Any) -> PodGeneration:
-    spec = RolloutSpec.from_config(config)
-    base: dict[str, Any] = {
-        "generation_id": spec.id,
-        "spec_json": spec.to_json(),
-        "sender": '{"sha256":null,"url":"oci://r/s:1"}',
-        "receiver_image": IMAGE,
-        "credentials_secret": "acpw-aws-credentials-g1-abcdef",
-        "bootstrap_configmap": "acpw-bootstrap-0123456789",
-    }
-    return PodGeneration(**{**base, **changes})
+def generation(config: AcpwConfig) -> Generation:
+    return Generation(RolloutSpec.from_config(config), "oci://r/s:1", None, IMAGE)
 
 
 def env_names(changes: Any) -> list[str]:
@@ -65,11 +61,10 @@ def test_pod_changes_per_version(version: str, delivery_env: str) -> None:
         "ACPW_AWS_SECRET_ACCESS_KEY",
         delivery_env,
     ]
+    secret = credentials_secret_name(pod.spec.key, config.names)
+    assert secret.startswith("acpw-aws-credentials-g1-")
     for env in changes.proxy_env[:2]:
-        assert env["valueFrom"]["secretKeyRef"] == {
-            "name": "acpw-aws-credentials-g1-abcdef",
-            "key": env["name"],
-        }
+        assert env["valueFrom"]["secretKeyRef"] == {"name": secret, "key": env["name"]}
     [init] = changes.init_containers
     assert init["image"] == IMAGE
     assert init["command"] == ["cp", "./receiver.wasm", "/aws-cloudwatch-proxy-wasm/"]
@@ -87,19 +82,18 @@ def test_pod_changes_per_version(version: str, delivery_env: str) -> None:
         assert len(changes.volumes) == 1
     else:
         assert changes.proxy_env[2]["value"] == "/etc/istio/custom-bootstrap/custom_bootstrap.json"
-        assert {
-            "name": "acpw-bootstrap",
-            "configMap": {"name": "acpw-bootstrap-0123456789"},
-        } in changes.volumes
+        bootstrap = bootstrap_configmap_name(bootstrap_file(config), config.names)
+        assert bootstrap.startswith("acpw-bootstrap-")
+        assert {"name": "acpw-bootstrap", "configMap": {"name": bootstrap}} in changes.volumes
         assert {
             "name": "acpw-bootstrap",
             "mountPath": "/etc/istio/custom-bootstrap",
             "readOnly": True,
         } in changes.proxy_volume_mounts
-    assert changes.pod_labels == {ROLLOUT_LABEL: pod.generation_id}
+    assert changes.pod_labels == {ROLLOUT_LABEL: pod.id}
     assert changes.pod_annotations == {
-        ROLLOUT_SPEC_ANNOTATION: pod.spec_json,
-        SENDER_ANNOTATION: pod.sender,
+        ROLLOUT_SPEC_ANNOTATION: pod.spec.to_json(),
+        SENDER_ANNOTATION: '{"sha256":null,"url":"oci://r/s:1"}',
     }
 
 
@@ -115,7 +109,7 @@ def test_deployment_patch_never_lowers_capacity() -> None:
             }
         ],
     )
-    changes = gateway_pod_changes(config, generation(config, pull_secret="pull"))
+    changes = gateway_pod_changes(config, generation(config), pull_secret="pull")
     body = deployment_patch(config.gateways[0], changes)
     assert body["metadata"] == {
         "name": "gw",

@@ -17,6 +17,7 @@ from acpw.config.errors import ConfigError
 from acpw.contract import (
     BOOTSTRAP_OVERRIDE_ENV,
     BOOTSTRAP_OVERRIDE_PATH,
+    DEFAULT_NAMES,
     INIT_CONTAINER,
     KEY_ENV_NAMES,
     PROXY_CONTAINER,
@@ -36,6 +37,8 @@ from acpw.gateway_api import (
     validate_gateway_api_entries,
     wasm_plugin_target,
 )
+from acpw.generations import bootstrap_configmap_name
+from acpw.istio_resources import bootstrap_file
 from acpw.istio_versions import (
     GATEWAY_API_FIRST,
     GATEWAY_API_OVERLAY_KEYS,
@@ -60,7 +63,6 @@ GOLDEN_BLOBS = {
     "1.30.3-customizations.yaml": "b370fcfea013ae60e92d6091a214a12cfdd5bc8a",
 }
 VERSIONS = ("1.26.8", "1.28.10", "1.30.3")
-BOOTSTRAP_CM = "acpw-bootstrap-0123456789"
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_BLOBS))
@@ -79,7 +81,7 @@ def istio_deployment(name: str) -> dict[str, Any]:
 
 def changes_for(version: str) -> Any:
     config = config_for(version)
-    return gateway_pod_changes(config, generation(config, bootstrap_configmap=BOOTSTRAP_CM))
+    return gateway_pod_changes(config, generation(config))
 
 
 def by_name(items: list[dict[str, Any]], key: str = "name") -> dict[str, dict[str, Any]]:
@@ -114,7 +116,8 @@ def test_overlay_merged_into_istios_deployment_gives_the_receiver_what_it_needs(
     assert init[INIT_CONTAINER] == changes.init_containers[0]
     volumes = by_name(spec["volumes"])
     assert set(by_name(old_pod["spec"]["volumes"])) < set(volumes)
-    assert volumes["acpw-bootstrap"]["configMap"]["name"] == BOOTSTRAP_CM
+    bootstrap = bootstrap_configmap_name(bootstrap_file(config_for(version)), DEFAULT_NAMES)
+    assert volumes["acpw-bootstrap"]["configMap"]["name"] == bootstrap
     assert "emptyDir" in volumes[changes.init_containers[0]["volumeMounts"][0]["name"]]
 
     containers = by_name(spec["containers"])

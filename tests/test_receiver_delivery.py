@@ -10,10 +10,10 @@ import pytest
 
 from acpw.config import load_config
 from acpw.contract import RECEIVER_WASM_DIR, WASM_VOLUME
-from acpw.gateway import PodGeneration, gateway_pod_changes
+from acpw.gateway import gateway_pod_changes
+from acpw.generations import Generation, RolloutSpec
 from acpw.receiver import receiver_bootstrap, receiver_configuration
 from acpw.receiver_module import batching_module, batching_module_sha256
-from acpw.rollout import RolloutSpec
 from tests.matrix import matrix_config, with_public_images
 from tools.render import render_stack
 
@@ -27,32 +27,25 @@ def _config(module: str = "batching", **receiver: Any):  # type: ignore[no-untyp
     )
 
 
-def _generation(receiver_configmap: str | None) -> PodGeneration:
-    return PodGeneration(
-        generation_id="g1",
-        spec_json="{}",
-        sender="oci://x",
-        receiver_image="img",
-        credentials_secret="secret",
-        bootstrap_configmap="acpw-bootstrap-x",
-        receiver_configmap=receiver_configmap,
-    )
+def _generation(config: Any) -> Generation:
+    return Generation(RolloutSpec.from_config(config), "oci://x", None, "img")
 
 
 def test_the_module_configmap_replaces_the_init_container() -> None:
-    changes = gateway_pod_changes(_config(), _generation("acpw-receiver-module-abc"))
+    config = _config()
+    changes = gateway_pod_changes(config, _generation(config))
     assert changes.init_containers == []
     volume = next(v for v in changes.volumes if v["name"] == WASM_VOLUME)
-    assert volume == {
-        "name": WASM_VOLUME,
-        "configMap": {"name": "acpw-receiver-module-abc", "defaultMode": 0o444},
-    }
+    # The module's ConfigMap, named by the module's sha256 (what the program ships).
+    module = f"acpw-receiver-module-{batching_module_sha256()[:10]}"
+    assert volume == {"name": WASM_VOLUME, "configMap": {"name": module, "defaultMode": 0o444}}
     mount = next(m for m in changes.proxy_volume_mounts if m["name"] == WASM_VOLUME)
     assert mount == {"name": WASM_VOLUME, "mountPath": RECEIVER_WASM_DIR, "readOnly": True}
 
 
 def test_the_published_module_keeps_the_init_container() -> None:
-    changes = gateway_pod_changes(_config("published"), _generation(None))
+    config = _config("published")
+    changes = gateway_pod_changes(config, _generation(config))
     assert len(changes.init_containers) == 1
     assert {"name": WASM_VOLUME, "emptyDir": {}} in changes.volumes
 

@@ -17,14 +17,13 @@ from acpw.contract import (
     ROLLOUT_SPEC_ANNOTATION,
     SENDER_ANNOTATION,
 )
-from acpw.rollout import (
+from acpw.generations import (
     LEGACY,
-    KeptGeneration,
+    Generation,
     RolloutSpec,
     generations_record,
     parse_live_deployment,
     plan_generations,
-    sender_annotation,
 )
 from tests.matrix import GHCR_CREDENTIAL
 
@@ -38,15 +37,15 @@ def spec(**raw: Any) -> RolloutSpec:
     return RolloutSpec.from_config(config)
 
 
-def kept(s: RolloutSpec) -> KeptGeneration:
-    return KeptGeneration(s, "oci://r/s:1", "ab" * 32, "r/v:1@sha256:" + "cd" * 32)
+def kept(s: RolloutSpec) -> Generation:
+    return Generation(s, "oci://r/s:1", "ab" * 32, "r/v:1@sha256:" + "cd" * 32)
 
 
 def deployment(
-    template: KeptGeneration | None,
+    template: Generation | None,
     *,
     settled: bool = True,
-    record: list[KeptGeneration] | None = None,
+    record: list[Generation] | None = None,
     legacy_hash: str | None = None,
     label: str | None = None,
 ) -> dict[str, Any]:
@@ -56,9 +55,9 @@ def deployment(
     if template is not None:
         labels[ROLLOUT_LABEL] = template.spec.id
         annotations[ROLLOUT_SPEC_ANNOTATION] = template.spec.to_json()
-        annotations[SENDER_ANNOTATION] = sender_annotation(
-            template.sender_url, template.sender_sha256
-        )
+        sender = template.sender()
+        assert isinstance(sender, str)  # a kept generation's images are plain
+        annotations[SENDER_ANNOTATION] = sender
         init = [{"name": INIT_CONTAINER, "image": template.receiver_image}]
     if label:
         labels[ROLLOUT_LABEL] = label
@@ -177,7 +176,7 @@ def test_the_record_is_json_the_next_update_reads() -> None:
     current = kept(spec())
     data = json.loads(generations_record([current], legacy=True))
     assert data[LEGACY] is True
-    assert KeptGeneration.from_record(data["generations"][0]) == current
+    assert Generation.from_record(data["generations"][0]) == current
 
 
 def test_the_program_refuses_the_plan_problems_as_config_errors() -> None:
@@ -225,13 +224,13 @@ def test_signing_and_credentials_at_their_old_defaults_keep_the_generation_id() 
 
 
 def test_keyless_generations_keep_no_key() -> None:
-    from acpw.rollout import GenerationPlan, KeptGeneration
+    from acpw.generations import Generation, GenerationPlan
 
     keyed = _spec()
     keyless = _spec(iam={"credentials": "podIdentity", "eksClusterName": "prod"})
     assert not keyless.uses_key
-    kept = KeptGeneration(keyed, "oci://x", None, "img")
+    kept = Generation(keyed, "oci://x", None, "img")
     assert GenerationPlan(retained=[kept]).keys(keyless) == [keyed.key]
     assert GenerationPlan().keys(keyless) == []
-    back = KeptGeneration(keyless, "oci://x", None, "img")
+    back = Generation(keyless, "oci://x", None, "img")
     assert GenerationPlan(retained=[back]).keys(keyed) == [keyed.key]

@@ -27,7 +27,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acpw.config import AcpwConfig
 from acpw.contract import (
@@ -44,6 +44,9 @@ from acpw.contract import (
 )
 from acpw.istio_versions import IstioVersion
 from acpw.receiver_module import batching_module_sha256
+
+if TYPE_CHECKING:
+    from pulumi import Input
 
 GENERATION_ID_LENGTH = 12
 IAM_KEYS_PER_USER = 2
@@ -236,26 +239,47 @@ _LATER_FIELDS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class KeptGeneration:
-    """A generation an update keeps for pods that may still run it, with its resolved images."""
+class Generation:
+    """One generation: what its pods run with (``spec``) and the images resolved for it.
+
+    The desired generation's images are outputs of this update (pulumi inputs); a kept one's
+    are plain strings, read back from the record on the live Deployment.
+    """
 
     spec: RolloutSpec
-    sender_url: str
+    sender_url: Input[str]
     """The WasmPlugin's ``url``."""
-    sender_sha256: str | None
+    sender_sha256: Input[str | None]
     """The WasmPlugin's ``sha256`` (the image manifest digest, 64 hex)."""
-    receiver_image: str
+    receiver_image: Input[str]
     """The init container's image, by digest."""
 
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def sender(self) -> Input[str]:
+        """The pod annotation naming the sender image (an output while the images are)."""
+        url, sha256 = self.sender_url, self.sender_sha256
+        if isinstance(url, str) and (sha256 is None or isinstance(sha256, str)):
+            return sender_annotation(url, sha256)
+        from pulumi import Output  # only where the images are outputs of this update
+
+        return Output.all(url, sha256).apply(lambda values: sender_annotation(*values))
+
     def to_record(self) -> dict[str, Any]:
+        """The generation as the record keeps it; its images must be resolved."""
+        assert isinstance(self.sender_url, str) and isinstance(self.receiver_image, str)
+        sha256 = self.sender_sha256
+        assert sha256 is None or isinstance(sha256, str)
         return {
             "spec": json.loads(self.spec.to_json()),
-            "sender": json.loads(sender_annotation(self.sender_url, self.sender_sha256)),
+            "sender": json.loads(sender_annotation(self.sender_url, sha256)),
             "receiverImage": self.receiver_image,
         }
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> KeptGeneration:
+    def from_record(cls, record: Mapping[str, Any]) -> Generation:
         url, sha256 = parse_sender_annotation(json.dumps(record["sender"]))
         return cls(
             RolloutSpec.from_json(json.dumps(record["spec"])),
@@ -287,10 +311,10 @@ class LiveGateway:
     """``namespace/name``."""
     template_generation: str | None
     """Generation id of the pod template (``LEGACY`` for 0.1.0, None before ACPW)."""
-    template: KeptGeneration | None
+    template: Generation | None
     """The template's generation, rebuilt from its annotations."""
     legacy_hash: str | None
-    recorded: tuple[KeptGeneration, ...]
+    recorded: tuple[Generation, ...]
     """What the last update kept (the Deployment's generations annotation)."""
     recorded_legacy: bool
     settled: bool
@@ -312,11 +336,11 @@ def parse_live_deployment(gateway: str, obj: Mapping[str, Any]) -> LiveGateway:
     annotations = (template.get("metadata") or {}).get("annotations") or {}
     generation_id = labels.get(ROLLOUT_LABEL)
     legacy_hash = annotations.get(LEGACY_HASH_ANNOTATION)
-    kept: KeptGeneration | None = None
+    kept: Generation | None = None
     if generation_id and generation_id != OFF:
         try:
             live_spec = RolloutSpec.from_json(annotations[ROLLOUT_SPEC_ANNOTATION])
-            kept = KeptGeneration(
+            kept = Generation(
                 live_spec,
                 *parse_sender_annotation(annotations[SENDER_ANNOTATION]),
                 # The batching receiver comes in a ConfigMap: no init container, no image.
@@ -330,12 +354,12 @@ def parse_live_deployment(gateway: str, obj: Mapping[str, Any]) -> LiveGateway:
     elif legacy_hash:
         generation_id = LEGACY
     recorded_text = (meta.get("annotations") or {}).get(GENERATIONS_ANNOTATION)
-    recorded: list[KeptGeneration] = []
+    recorded: list[Generation] = []
     recorded_legacy = False
     if recorded_text:
         data = json.loads(recorded_text)
         recorded_legacy = bool(data.get(LEGACY))
-        recorded = [KeptGeneration.from_record(r) for r in data.get("generations", [])]
+        recorded = [Generation.from_record(r) for r in data.get("generations", [])]
     replicas = int(spec.get("replicas", 1) or 0)
     settled = (
         int(status.get("observedGeneration", 0)) >= int(meta.get("generation", 0))
@@ -362,7 +386,7 @@ def _init_image(template: Mapping[str, Any]) -> str:
     raise KeyError(f"init container {INIT_CONTAINER}")
 
 
-def generations_record(kept: Sequence[KeptGeneration], legacy: bool) -> str:
+def generations_record(kept: Sequence[Generation], legacy: bool) -> str:
     """The Deployment annotation that tells the next update what this one kept."""
     data: dict[str, Any] = {"generations": [k.to_record() for k in kept]}
     if legacy:
@@ -374,7 +398,7 @@ def generations_record(kept: Sequence[KeptGeneration], legacy: bool) -> str:
 class GenerationPlan:
     """Which generations an update keeps besides the desired one, and what to tell the user."""
 
-    retained: list[KeptGeneration] = field(default_factory=list)
+    retained: list[Generation] = field(default_factory=list)
     """Older generations whose pods may still run (never the desired one), oldest first."""
     legacy_gateways: list[str] = field(default_factory=list)
     """Gateways whose pods may still run the 0.1.0 objects, kept under their old names."""
@@ -408,12 +432,12 @@ def plan_generations(
     ``disabled`` those ACPW is taken off (``enabled: false``): their target is no generation.
     """
     plan = GenerationPlan()
-    retained: dict[str, KeptGeneration] = {}
+    retained: dict[str, Generation] = {}
     for key in sorted(live):
         gateway = live[key]
         if key in awaited:
             continue
-        may_run: list[KeptGeneration] = []
+        may_run: list[Generation] = []
         if gateway.template is not None:
             may_run.append(gateway.template)
         if not gateway.settled:
