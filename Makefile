@@ -139,7 +139,10 @@ bench-receiver: $(VENV)/.installed system-deps
 readme: $(VENV)/.installed
 	$(PY) -m tools.readme_tables --write
 
-# Every generated document: the config reference (docs/configuration.md, Pulumi.yaml's
-# descriptions) from the models' field docstrings, and the Istio facts from acpw/istio_versions.py.
+# Every generated file: from the models' field docstrings the config reference
+# (docs/configuration.md), Pulumi.yaml's descriptions, the component's input TypedDicts
+# (acpw/component_inputs.py) and so the provider schema (provider/schema.json); the Istio facts
+# from acpw/istio_versions.py.
 docs: $(VENV)/.runtime readme
 	$(PY) -m tools.config_docs --write
+	$(PY) -m tools.provider_schema --write

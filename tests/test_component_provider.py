@@ -37,7 +37,7 @@ from pulumi.runtime.proto import (
 )
 from pydantic import BaseModel
 
-from acpw import component
+from acpw import component, component_inputs
 from acpw.config import ConfigError, load_config
 from acpw.config.models import (
     AcpwConfig,
@@ -121,9 +121,12 @@ def test_plugin_directory() -> None:
     requirements = (PROVIDER_DIR / "requirements.txt").read_text(encoding="utf-8").splitlines()
     assert [line for line in requirements if not line.startswith("#")] == ["-r ../requirements.txt"]
     assert (PROVIDER_DIR / "__main__.py").is_file()
-    tree = ast.parse(Path(component.__file__).read_text(encoding="utf-8"))
-    future = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
-    assert future == [], "the analyzer reads real annotations"
+    for module in (component, component_inputs):
+        tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+        future = [
+            n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"
+        ]
+        assert future == [], "the analyzer reads real annotations"
 
 
 def _config_shape(model: type[BaseModel]) -> set[str]:
@@ -139,15 +142,15 @@ def _input_shape(typed_dict: type) -> set[str]:
 @pytest.mark.parametrize(
     ("typed_dict", "model"),
     [
-        (component.AcpwDeploymentArgs, AcpwConfig),
-        (component.CloudWatch, CloudWatchConfig),
-        (component.Receiver, ReceiverConfig),
-        (component.Gateway, GatewayConfig),
-        (component.Images, ImagesConfig),
-        (component.Iam, IamConfig),
-        (component.Observability, ObservabilityConfig),
-        (component.Heartbeat, HeartbeatConfig),
-        (component.Cost, CostConfig),
+        (component_inputs.AcpwDeploymentArgs, AcpwConfig),
+        (component_inputs.CloudWatch, CloudWatchConfig),
+        (component_inputs.Receiver, ReceiverConfig),
+        (component_inputs.Gateway, GatewayConfig),
+        (component_inputs.Images, ImagesConfig),
+        (component_inputs.Iam, IamConfig),
+        (component_inputs.Observability, ObservabilityConfig),
+        (component_inputs.Heartbeat, HeartbeatConfig),
+        (component_inputs.Cost, CostConfig),
     ],
 )
 def test_inputs_have_the_config_models_keys(typed_dict: type, model: type[BaseModel]) -> None:
