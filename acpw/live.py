@@ -42,15 +42,21 @@ def read_live_gateways(
         )
         for g in gateways
     }
-    live: dict[str, LiveGateway] = {}
-    for key, read in reads.items():
-        obj = wait_for(
-            pulumi.Output.all(read.metadata, read.spec, read.status).apply(
-                lambda values: {"metadata": values[0], "spec": values[1], "status": values[2]}
+    # One wait for every read: each wait pumps the event loop until its output resolves.
+    objects = wait_for(
+        pulumi.Output.all(
+            *(
+                pulumi.Output.all(read.metadata, read.spec, read.status).apply(
+                    lambda values: {"metadata": values[0], "spec": values[1], "status": values[2]}
+                )
+                for read in reads.values()
             )
         )
-        live[key] = parse_live_deployment(key, _camel(obj or {}))
-    return live
+    ) or [None] * len(reads)
+    return {
+        key: parse_live_deployment(key, _camel(obj or {}))
+        for key, obj in zip(reads, objects, strict=True)
+    }
 
 
 _API_NAMES = {
