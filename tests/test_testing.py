@@ -64,6 +64,19 @@ def test_the_gateway_is_deployed():
 """
 
 
+def _pytest(directory: Path, test_file: str) -> subprocess.CompletedProcess[str]:
+    """pytest on ``test_file`` in a fresh process, with only this repository importable."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file],
+        cwd=directory,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
 def _run_consumer_tests(
     tmp_path: Path, mocks_import: str, mocks: str
 ) -> subprocess.CompletedProcess[str]:
@@ -72,15 +85,7 @@ def _run_consumer_tests(
         textwrap.dedent(CONSUMER_TEST.format(mocks_import=mocks_import, mocks=mocks)),
         encoding="utf-8",
     )
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    return _pytest(tmp_path, test.name)
 
 
 def test_a_consumer_tests_the_component_under_its_mocks(tmp_path: Path) -> None:
@@ -107,15 +112,6 @@ class EchoMocks(pulumi.runtime.Mocks):
 
 def test_the_python_example_has_its_own_unit_test() -> None:
     """examples/python/test_program.py: the example program tested under AcpwMocks."""
-    example = ROOT / "examples" / "python"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_program.py"],
-        cwd=example,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    result = _pytest(ROOT / "examples" / "python", "test_program.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
