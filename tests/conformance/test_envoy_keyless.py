@@ -25,8 +25,10 @@ fake_credentials.py).
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +167,13 @@ def _wait_requests(stub: FakePodIdentityAgent | FakeSts, count: int, timeout: fl
         time.sleep(0.05)
 
 
+def _refreshes(run: EnvoyRun, cluster: str) -> dict[str, int]:
+    """Envoy's credential refresh counters of the provider fetching through ``cluster``."""
+    prefix = f"aws.metadata_credentials_provider.{cluster}."
+    stats = run.stats("^" + re.escape(prefix) + "credential_refreshes_")
+    return {name.removeprefix(prefix): value for name, value in stats.items()}
+
+
 @pytest.mark.parametrize("token_matches", [True, False], ids=["token", "wrong-token"])
 def test_pod_identity_credentials_sign_the_call(
     token_matches: bool,
@@ -179,7 +188,7 @@ def test_pod_identity_credentials_sign_the_call(
     agent_token.write_text(TOKEN)
     pod_token = TOKEN if token_matches else "a-token-the-agent-did-not-issue"
     tokens = _token_dir(tmp_path, "eks-pod-identity-token", pod_token)
-    with FakePodIdentityAgent(agent_token, AGENT_CREDENTIALS) as agent:
+    with FakePodIdentityAgent(agent_token, [AGENT_CREDENTIALS]) as agent:
         env |= _eks_region_env(region) | {
             "AWS_CONTAINER_CREDENTIALS_FULL_URI": agent.full_uri,
             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": POD_IDENTITY_TOKEN_FILE,
@@ -200,9 +209,13 @@ def test_pod_identity_credentials_sign_the_call(
             # Envoy sent the token file's content, read from the EKS path, as Authorization.
             assert {r.headers.get("authorization") for r in requests} == {pod_token}
             assert {r.path for r in requests} == {"/v1/credentials"}
+            counts = _refreshes(run, "ecs_task_metadata_server_internal")
             if token_matches:
                 _assert_signed_with(call, AGENT_CREDENTIALS, region)
+                assert counts["credential_refreshes_succeeded"] >= 1, counts
             else:
+                assert counts["credential_refreshes_failed"] >= 1, counts
+                assert counts["credential_refreshes_succeeded"] == 0, counts
                 # The agent refused: Envoy has anonymous credentials and forwards the call
                 # unsigned (the receiver's signature was stripped before the signer).
                 assert call.header_values("authorization") == [], call.raw_headers
@@ -264,8 +277,62 @@ def test_irsa_credentials_sign_the_call(
             assert {r.headers.get("host") for r in requests} == {sts_host}
             # Envoy's STS cluster sends no SNI and accepted a certificate no CA it trusts signed.
             assert {r.sni for r in requests} == {None}
+            counts = _refreshes(run, f"sts_token_service_internal-{region}")
             if token_matches:
                 _assert_signed_with(call, STS_CREDENTIALS, region)
+                assert counts["credential_refreshes_succeeded"] >= 1, counts
             else:
+                assert counts["credential_refreshes_failed"] >= 1, counts
+                assert counts["credential_refreshes_succeeded"] == 0, counts
                 assert call.header_values("authorization") == [], call.raw_headers
                 assert call.header_values("x-amz-security-token") == []
+
+
+ROTATED_CREDENTIALS = TemporaryCredentials(
+    "ASIAACPWPODIDENTITY2", "pod-identity-rotated-secret", "pod-identity-rotated-token"
+)
+
+
+def test_pod_identity_refresh_follows_expiration_and_rereads_the_token(
+    probes: ProbeModules,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Envoy refreshes when the agent's ``Expiration`` passes, reading the (rotated) token file
+    again, and signs the next call with the new credentials."""
+    region = "eu-west-1"
+    case = _render("podIdentity", region)
+    workload = gateway_workloads(case.objects)[0]
+    env = _keyless_env(case.objects)
+    agent_token = tmp_path / "agent-expects"
+    agent_token.write_text(TOKEN)
+    tokens = _token_dir(tmp_path, "eks-pod-identity-token", TOKEN)
+    lifetime = timedelta(seconds=8)
+    credentials = [AGENT_CREDENTIALS, ROTATED_CREDENTIALS]
+    with FakePodIdentityAgent(agent_token, credentials, lifetime) as agent:
+        env |= _eks_region_env(region) | {
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": agent.full_uri,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": POD_IDENTITY_TOKEN_FILE,
+        }
+        with Scenario(case.objects, workload, "1.30", env, probes.sender, probes.receiver) as (
+            run,
+            fake,
+        ):
+            run.config.mounts.append(Mount(target=POD_IDENTITY_TOKEN_DIR, source=tokens))
+            run.start()
+            first = _signed_call(run, fake, "pod identity refresh")
+            _assert_signed_with(first, AGENT_CREDENTIALS, region)
+            # The kubelet rotates the projected token; the agent now wants the new one.
+            rotated = TOKEN + ".rotated"
+            (tokens / "eks-pod-identity-token").write_text(rotated)
+            agent_token.write_text(rotated)
+            _wait_requests(agent, 2, timeout=lifetime.total_seconds() + 10)
+            time.sleep(0.5)
+            requests = agent.snapshot()
+            assert [r.headers.get("authorization") for r in requests][:2] == [TOKEN, rotated], (
+                f"{requests}\n{run.log_tail()}"
+            )
+            status, _ = _get(run, "www.example.com")
+            assert status == 200
+            _wait_calls(fake, 2, timeout=15)
+            second = fake.snapshot()[1]
+            _assert_signed_with(second, ROTATED_CREDENTIALS, region)

@@ -50,7 +50,7 @@ import socket
 import ssl
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -183,21 +183,33 @@ class _Stub:
 
 class FakePodIdentityAgent(_Stub):
     """The EKS Pod Identity agent on 127.0.0.1: answers ``GET /v1/credentials`` with temporary
-    credentials when ``Authorization`` is exactly the token file's content, else 403."""
+    credentials when ``Authorization`` is exactly the token file's content, else 403.
 
-    def __init__(self, token_file: Path, credentials: TemporaryCredentials) -> None:
+    ``credentials``: what the n-th accepted request gets (the last one from then on), each
+    expiring ``lifetime`` later (the agent's are valid for hours)."""
+
+    def __init__(
+        self,
+        token_file: Path,
+        credentials: Sequence[TemporaryCredentials],
+        lifetime: timedelta = timedelta(hours=6),
+    ) -> None:
         self.recorder = _Recorder()
+        self.issued: list[TemporaryCredentials] = []
 
         def answer(request: CredentialRequest) -> tuple[int, dict[str, Any]]:
             if request.path != POD_IDENTITY_PATH:
                 return 404, {"message": "not found"}
             if request.headers.get("authorization") != token_file.read_text():
                 return 403, {"code": "AccessDeniedException", "message": "invalid token"}
-            expiration = datetime.now(UTC) + timedelta(hours=6)
+            with self.recorder._lock:
+                issued = credentials[min(len(self.issued), len(credentials) - 1)]
+                self.issued.append(issued)
+            expiration = datetime.now(UTC) + lifetime
             return 200, {
-                "AccessKeyId": credentials.access_key,
-                "SecretAccessKey": credentials.secret_key,
-                "Token": credentials.session_token,
+                "AccessKeyId": issued.access_key,
+                "SecretAccessKey": issued.secret_key,
+                "Token": issued.session_token,
                 "AccountId": "123456789012",
                 "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
