@@ -112,10 +112,26 @@ def _role_arn(objects: list[Obj], workload: Workload) -> str:
 
 
 def _token_dir(root: Path, name: str, token: str) -> Path:
+    """A projected ServiceAccount token volume as the kubelet writes it: ``<name>`` links to
+    ``..data/<name>``, ``..data`` to a timestamped directory (see :func:`_rotate_token`)."""
     directory = root / name
     directory.mkdir(parents=True)
-    (directory / name).write_text(token)
+    version = directory / "..2026_12_07_00_00_00.000000001"
+    version.mkdir()
+    (version / name).write_text(token)
+    (directory / "..data").symlink_to(version.name)
+    (directory / name).symlink_to(f"..data/{name}")
     return directory
+
+
+def _rotate_token(directory: Path, name: str, token: str) -> None:
+    """The kubelet's token rotation: a new timestamped directory, then ``..data`` renamed onto
+    (one atomic ``rename``, what a watched directory sees as a move)."""
+    version = directory / "..2026_12_07_00_00_00.000000002"
+    version.mkdir()
+    (version / name).write_text(token)
+    (directory / "..data_tmp").symlink_to(version.name)
+    (directory / "..data_tmp").rename(directory / "..data")
 
 
 def _signed_call(run: EnvoyRun, fake: FakeCloudWatch, what: str) -> Any:
@@ -254,7 +270,7 @@ def test_irsa_credentials_sign_the_call(
     pod_token = TOKEN if token_matches else "a-token-the-issuer-did-not-sign"
     tokens = _token_dir(tmp_path, "token", pod_token)
     hosts = _hosts_file(tmp_path, sts_host)
-    with FakeSts(tmp_path, STS_LOOPBACK, sts_host, sts_token, role_arn, STS_CREDENTIALS) as sts:
+    with FakeSts(tmp_path, STS_LOOPBACK, sts_host, sts_token, role_arn, [STS_CREDENTIALS]) as sts:
         env |= _eks_region_env(region) | {
             "AWS_ROLE_ARN": role_arn,
             "AWS_WEB_IDENTITY_TOKEN_FILE": IRSA_TOKEN_FILE,
@@ -274,6 +290,7 @@ def test_irsa_credentials_sign_the_call(
             assert {q.get("Action") for q in queries} == {"AssumeRoleWithWebIdentity"}
             assert {q.get("RoleArn") for q in queries} == {role_arn}
             assert {q.get("WebIdentityToken") for q in queries} == {pod_token}
+            assert all(q.get("RoleSessionName") for q in queries), queries
             assert {r.headers.get("host") for r in requests} == {sts_host}
             # Envoy's STS cluster sends no SNI and accepted a certificate no CA it trusts signed.
             assert {r.sni for r in requests} == {None}
@@ -291,14 +308,59 @@ def test_irsa_credentials_sign_the_call(
 ROTATED_CREDENTIALS = TemporaryCredentials(
     "ASIAACPWPODIDENTITY2", "pod-identity-rotated-secret", "pod-identity-rotated-token"
 )
+STS_ROTATED_CREDENTIALS = TemporaryCredentials(
+    "ASIAACPWWEBIDENTITY2", "web-identity-rotated-secret", "web-identity-rotated-token"
+)
+REFRESH_GRACE = 60
+"""Seconds before ``Expiration`` Envoy 1.40 refreshes (``metadata_credentials_provider_base.cc``
+logs "setting credential refresh to {}, based on credential expiration with grace period";
+an expiration already within it logs "Credential expiration time is within grace period 60
+seconds, refreshing now. Minimum expiration time should be 900 seconds (15 minutes)" and
+refreshes at once, every second)."""
+LIFETIME = timedelta(seconds=REFRESH_GRACE + 6)
+"""Credentials expiring 6 s past the grace: Envoy refreshes about 6 s after fetching them."""
+
+
+def _refresh_then_sign(
+    run: EnvoyRun,
+    fake: FakeCloudWatch,
+    stub: FakePodIdentityAgent | FakeSts,
+    tokens: Path,
+    issuer_token: Path,
+    token_of: Any,
+    credentials: tuple[TemporaryCredentials, TemporaryCredentials],
+    region: str,
+) -> None:
+    """First call signed with the first credentials; the pod's token rotates; Envoy refreshes
+    at ``Expiration`` minus the grace with the new token; the next call is signed with the new
+    credentials."""
+    run.start()
+    first = _signed_call(run, fake, "refresh")
+    _assert_signed_with(first, credentials[0], region)
+    assert len(stub.snapshot()) == 1, "refreshed before the expiration's grace"
+    rotated = TOKEN + ".rotated"
+    # The kubelet rotates the token; the issuer now wants the new one.
+    _rotate_token(tokens, tokens.name, rotated)
+    issuer_token.write_text(rotated)
+    _wait_requests(stub, 2, timeout=20)
+    requests = stub.snapshot()
+    assert [token_of(r) for r in requests][:2] == [TOKEN, rotated], f"{requests}\n{run.log_tail()}"
+    waited = requests[1].at - requests[0].at
+    expected = (LIFETIME - timedelta(seconds=REFRESH_GRACE)).total_seconds()
+    assert expected - 2 <= waited <= expected + 4, waited
+    status, _ = _get(run, "www.example.com")
+    assert status == 200
+    _wait_calls(fake, 2, timeout=15)
+    second = fake.snapshot()[1]
+    _assert_signed_with(second, credentials[1], region)
 
 
 def test_pod_identity_refresh_follows_expiration_and_rereads_the_token(
     probes: ProbeModules,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """Envoy refreshes when the agent's ``Expiration`` passes, reading the (rotated) token file
-    again, and signs the next call with the new credentials."""
+    """Envoy refreshes before the agent's ``Expiration`` (ISO 8601) passes, reading the (rotated)
+    token file again, and signs the next call with the new credentials."""
     region = "eu-west-1"
     case = _render("podIdentity", region)
     workload = gateway_workloads(case.objects)[0]
@@ -306,9 +368,8 @@ def test_pod_identity_refresh_follows_expiration_and_rereads_the_token(
     agent_token = tmp_path / "agent-expects"
     agent_token.write_text(TOKEN)
     tokens = _token_dir(tmp_path, "eks-pod-identity-token", TOKEN)
-    lifetime = timedelta(seconds=8)
-    credentials = [AGENT_CREDENTIALS, ROTATED_CREDENTIALS]
-    with FakePodIdentityAgent(agent_token, credentials, lifetime) as agent:
+    issued = (AGENT_CREDENTIALS, ROTATED_CREDENTIALS)
+    with FakePodIdentityAgent(agent_token, issued, LIFETIME) as agent:
         env |= _eks_region_env(region) | {
             "AWS_CONTAINER_CREDENTIALS_FULL_URI": agent.full_uri,
             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": POD_IDENTITY_TOKEN_FILE,
@@ -318,21 +379,53 @@ def test_pod_identity_refresh_follows_expiration_and_rereads_the_token(
             fake,
         ):
             run.config.mounts.append(Mount(target=POD_IDENTITY_TOKEN_DIR, source=tokens))
-            run.start()
-            first = _signed_call(run, fake, "pod identity refresh")
-            _assert_signed_with(first, AGENT_CREDENTIALS, region)
-            # The kubelet rotates the projected token; the agent now wants the new one.
-            rotated = TOKEN + ".rotated"
-            (tokens / "eks-pod-identity-token").write_text(rotated)
-            agent_token.write_text(rotated)
-            _wait_requests(agent, 2, timeout=lifetime.total_seconds() + 10)
-            time.sleep(0.5)
-            requests = agent.snapshot()
-            assert [r.headers.get("authorization") for r in requests][:2] == [TOKEN, rotated], (
-                f"{requests}\n{run.log_tail()}"
+            _refresh_then_sign(
+                run,
+                fake,
+                agent,
+                tokens,
+                agent_token,
+                lambda r: r.headers.get("authorization"),
+                issued,
+                region,
             )
-            status, _ = _get(run, "www.example.com")
-            assert status == 200
-            _wait_calls(fake, 2, timeout=15)
-            second = fake.snapshot()[1]
-            _assert_signed_with(second, ROTATED_CREDENTIALS, region)
+
+
+def test_irsa_refresh_follows_expiration_and_rereads_the_token(
+    probes: ProbeModules,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Envoy asks STS again before the credentials' ``Expiration`` (epoch seconds) passes, with
+    the re-read (rotated) token, and signs the next call with the new credentials."""
+    region = "eu-west-1"
+    sts_host = f"sts.{region}.amazonaws.com"
+    case = _render("irsa", region)
+    workload = gateway_workloads(case.objects)[0]
+    env = _keyless_env(case.objects)
+    role_arn = _role_arn(case.objects, workload)
+    sts_token = tmp_path / "sts-expects"
+    sts_token.write_text(TOKEN)
+    tokens = _token_dir(tmp_path, "token", TOKEN)
+    hosts = _hosts_file(tmp_path, sts_host)
+    issued = (STS_CREDENTIALS, STS_ROTATED_CREDENTIALS)
+    with FakeSts(tmp_path, STS_LOOPBACK, sts_host, sts_token, role_arn, issued, LIFETIME) as sts:
+        env |= _eks_region_env(region) | {
+            "AWS_ROLE_ARN": role_arn,
+            "AWS_WEB_IDENTITY_TOKEN_FILE": IRSA_TOKEN_FILE,
+        }
+        with Scenario(case.objects, workload, "1.30", env, probes.sender, probes.receiver) as (
+            run,
+            fake,
+        ):
+            run.config.mounts.append(Mount(target=IRSA_TOKEN_DIR, source=tokens))
+            run.config.mounts.append(Mount(target="/etc/hosts", source=hosts))
+            _refresh_then_sign(
+                run,
+                fake,
+                sts,
+                tokens,
+                sts_token,
+                lambda r: r.query.get("WebIdentityToken"),
+                issued,
+                region,
+            )

@@ -49,9 +49,10 @@ import json
 import socket
 import ssl
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -71,6 +72,8 @@ class CredentialRequest:
     headers: dict[str, str]
     sni: str | None = None
     """The TLS server name the client sent (None: none, or plain HTTP)."""
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (``time.monotonic``)."""
 
     @property
     def query(self) -> dict[str, str]:
@@ -165,6 +168,15 @@ class _Stub:
     _server: ThreadingHTTPServer
     _thread: threading.Thread
     recorder: _Recorder
+    issued: list[TemporaryCredentials]
+    """What each accepted request was given, in order."""
+
+    def _issue(self, credentials: Sequence[TemporaryCredentials]) -> TemporaryCredentials:
+        """The n-th accepted request gets ``credentials[n]`` (the last one from then on)."""
+        with self.recorder._lock:
+            issued = credentials[min(len(self.issued), len(credentials) - 1)]
+            self.issued.append(issued)
+        return issued
 
     def snapshot(self) -> list[CredentialRequest]:
         return self.recorder.snapshot()
@@ -195,16 +207,14 @@ class FakePodIdentityAgent(_Stub):
         lifetime: timedelta = timedelta(hours=6),
     ) -> None:
         self.recorder = _Recorder()
-        self.issued: list[TemporaryCredentials] = []
+        self.issued = []
 
         def answer(request: CredentialRequest) -> tuple[int, dict[str, Any]]:
             if request.path != POD_IDENTITY_PATH:
                 return 404, {"message": "not found"}
             if request.headers.get("authorization") != token_file.read_text():
                 return 403, {"code": "AccessDeniedException", "message": "invalid token"}
-            with self.recorder._lock:
-                issued = credentials[min(len(self.issued), len(credentials) - 1)]
-                self.issued.append(issued)
+            issued = self._issue(credentials)
             expiration = datetime.now(UTC) + lifetime
             return 200, {
                 "AccessKeyId": issued.access_key,
@@ -226,7 +236,10 @@ class FakePodIdentityAgent(_Stub):
 
 class FakeSts(_Stub):
     """STS on ``address``:443 over TLS (a throw-away certificate): answers
-    ``AssumeRoleWithWebIdentity`` for ``role_arn`` and the token in ``token_file``, else 403."""
+    ``AssumeRoleWithWebIdentity`` for ``role_arn`` and the token in ``token_file``, else 403.
+
+    ``credentials`` and ``lifetime`` as for :class:`FakePodIdentityAgent` (STS's web-identity
+    credentials last one hour by default)."""
 
     def __init__(
         self,
@@ -235,9 +248,11 @@ class FakeSts(_Stub):
         host: str,
         token_file: Path,
         role_arn: str,
-        credentials: TemporaryCredentials,
+        credentials: Sequence[TemporaryCredentials],
+        lifetime: timedelta = timedelta(hours=1),
     ) -> None:
         self.recorder = _Recorder()
+        self.issued = []
         # Not signed by any CA Envoy trusts: Envoy's STS cluster validates no certificate.
         _, cert, key = make_test_pki(work_dir / "sts-pki", [host])
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -251,14 +266,15 @@ class FakeSts(_Stub):
                 or query.get("WebIdentityToken") != token_file.read_text()
             ):
                 return 403, {"Error": {"Code": "AccessDenied", "Message": "denied"}}
-            expiration = datetime.now(UTC) + timedelta(hours=6)
+            issued = self._issue(credentials)
+            expiration = datetime.now(UTC) + lifetime
             return 200, {
                 "AssumeRoleWithWebIdentityResponse": {
                     "AssumeRoleWithWebIdentityResult": {
                         "Credentials": {
-                            "AccessKeyId": credentials.access_key,
-                            "SecretAccessKey": credentials.secret_key,
-                            "SessionToken": credentials.session_token,
+                            "AccessKeyId": issued.access_key,
+                            "SecretAccessKey": issued.secret_key,
+                            "SessionToken": issued.session_token,
                             "Expiration": int(expiration.timestamp()),
                         }
                     }
