@@ -334,7 +334,9 @@ How it was found: ``git show <tag>:istio.deps`` in istio/istio (proxy ``lastStab
   Envoy 1.40 here). Which Envoy first replaces is not pinned down, so the program always removes
   the receiver's ``Authorization`` / ``X-Amz-Date`` / ``X-Amz-Security-Token`` with a
   ``header_mutation`` upstream filter before the signer.
-- the web-identity STS endpoint is not configurable (``sts.<region>.amazonaws.com``).
+- the web-identity STS endpoint is not configurable (``sts.<region>.amazonaws.com``); Envoy
+  1.40's STS connection validates no certificate (tests/conformance/test_envoy_keyless.py;
+  tests/conformance/envoy_harness/fake_credentials.py cites the sources).
 """
 
 MATRIX_MINORS: tuple[int, ...] = (13, 14, 19, 20, 21, 23, 24, NEWEST_SUPPORTED[1])

@@ -6,10 +6,13 @@ v0.1.0's; the CloudWatch stand-in checks the signature that arrives with botocor
 signer, for the configured region and host and the credentials Envoy was given (a key with a
 session token, from env as the rendered pod gives it).
 
-How far this reaches: IRSA and Pod Identity credentials are fetched by Envoy from STS / the Pod
-Identity agent; Envoy's STS endpoint is not configurable (``sts.<region>.amazonaws.com``,
-ENVOY_RELEASES notes in acpw/istio_versions.py), so those providers are not run here: their
-credentials end as a key with a session token, which is what this test signs with.
+How far this reaches: here the credentials come from env (the ``accessKey`` render). The keyless
+providers, whose credentials also end as a key with a session token, run in
+test_envoy_keyless.py: the rendered ``podIdentity`` pod against a Pod Identity agent stand-in
+(Envoy takes any ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` host), the rendered ``irsa`` pod against
+an STS stand-in reached by name resolution (Envoy's STS endpoint is fixed,
+``sts.<region>.amazonaws.com:443``: ``source/extensions/common/aws/utility.cc``
+``getSTSEndpoint`` at v1.40.0; envoy_harness/fake_credentials.py has the sources).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ wheel on loopback. One module per concern:
 - :mod:`.clusters`: CDS from ServiceEntry + DestinationRule, mapped to the fake endpoint;
 - :mod:`.config`: all of it assembled into one :class:`~.config.EnvoyConfig` per workload;
 - :mod:`.fake_cloudwatch`: the HTTPS endpoint that records every call;
+- :mod:`.fake_credentials`: the Pod Identity agent and STS stand-ins (keyless credentials);
 - :mod:`.process`: Envoy itself, in a private mount namespace;
 - :mod:`.scenario`: one workspace (endpoint, config, Envoy) that cleans up after itself;
 - :mod:`.probes`: the probe receiver and sender modules, built from ``../envoy/probes``.
