@@ -138,6 +138,10 @@ def signed_cloudwatch_cluster(config: AcpwConfig) -> dict[str, Any]:
     }
 
 
+IMDS_DISABLED_ENV = "AWS_EC2_METADATA_DISABLED"
+"""With ``true``, Envoy's credential chain has no instance-metadata (node role) provider."""
+
+
 def proxy_credentials_env(config: AcpwConfig, secret_name: str) -> list[dict[str, Any]]:
     """The ``istio-proxy`` env carrying the signing credentials of the generation.
 
@@ -156,6 +160,11 @@ def proxy_credentials_env(config: AcpwConfig, secret_name: str) -> list[dict[str
     ]
     if not config.iam.keyless:
         env += [from_secret(name, key) for name, key in ENVOY_KEY_ENV.items()]
+    else:
+        # Envoy's default chain ends with the instance-profile provider (IMDS): were the pod's
+        # own credentials to fail, it would sign with the node's role. Envoy drops that provider
+        # when this is "true" (tests/conformance/test_envoy_keyless.py shows it in 1.40).
+        env.append({"name": IMDS_DISABLED_ENV, "value": "true"})
     return env
 
 

@@ -43,7 +43,7 @@ from typing import Any
 import pytest
 
 from acpw.identity import ROLE_ARN_ANNOTATION
-from acpw.receiver import PLACEHOLDER_KEYS, monitoring_host, signed_cluster_name
+from acpw.receiver import IMDS_DISABLED_ENV, PLACEHOLDER_KEYS, monitoring_host, signed_cluster_name
 from tests.conformance.renders import Case
 from tests.matrix import matrix_config, with_public_images
 from tools.render import render_stack
@@ -101,8 +101,9 @@ def _eks_region_env(region: str) -> dict[str, str]:
 
 def _keyless_env(objects: list[Obj]) -> dict[str, str]:
     env = _proxy_env(objects)
-    # Keyless: the render gives the receiver its placeholders and Envoy no key at all.
-    assert env == PLACEHOLDER_KEYS, env
+    # Keyless: the render gives the receiver its placeholders, Envoy no key at all, and no
+    # fallback to the node's role.
+    assert env == {**PLACEHOLDER_KEYS, IMDS_DISABLED_ENV: "true"}, env
     return env
 
 
@@ -191,6 +192,10 @@ def _wait_requests(stub: FakePodIdentityAgent | FakeSts, count: int, timeout: fl
         time.sleep(0.05)
 
 
+IMDS_CLUSTER = "ec2_instance_metadata_server_internal"
+"""The cluster Envoy's instance-profile provider fetches the node's credentials through."""
+
+
 def _refreshes(run: EnvoyRun, cluster: str) -> dict[str, int]:
     """Envoy's credential refresh counters of the provider fetching through ``cluster``."""
     prefix = f"aws.metadata_credentials_provider.{cluster}."
@@ -240,6 +245,9 @@ def test_pod_identity_credentials_sign_the_call(
             else:
                 assert counts["credential_refreshes_failed"] >= 1, counts
                 assert counts["credential_refreshes_succeeded"] == 0, counts
+                # No fallback to the node's role: the rendered AWS_EC2_METADATA_DISABLED leaves
+                # the chain without its instance-metadata provider (and so without its cluster).
+                assert _refreshes(run, IMDS_CLUSTER) == {}, run.log_tail()
                 # The agent refused: Envoy has anonymous credentials and forwards the call
                 # unsigned (the receiver's signature was stripped before the signer).
                 assert call.header_values("authorization") == [], call.raw_headers
@@ -309,6 +317,9 @@ def test_irsa_credentials_sign_the_call(
             else:
                 assert counts["credential_refreshes_failed"] >= 1, counts
                 assert counts["credential_refreshes_succeeded"] == 0, counts
+                # No fallback to the node's role: the rendered AWS_EC2_METADATA_DISABLED leaves
+                # the chain without its instance-metadata provider (and so without its cluster).
+                assert _refreshes(run, IMDS_CLUSTER) == {}, run.log_tail()
                 assert call.header_values("authorization") == [], call.raw_headers
                 assert call.header_values("x-amz-security-token") == []
 
