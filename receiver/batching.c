@@ -88,15 +88,8 @@ static void sb_form(sb_t *b, const char *s, size_t n) {
 
 /* ---- configuration --------------------------------------------------------------------------- */
 
-static char region[64];
-static size_t region_len;
-static char cluster[512];
-static size_t cluster_len;
-static char metric_namespace[256] = "AWSCloudWatchProxyWasm";
-static size_t metric_namespace_len = 22;
-static char metric_name[256] = "RequestCount";
-static size_t metric_name_len = 12;
-static u32 timeout_ms = 5000;
+#include "receiver_config.h" /* region, cluster, metric_namespace, metric_name, timeout_ms */
+
 static u32 flush_seconds = 60;
 static u32 max_series = 1000;
 static int configured;
@@ -579,16 +572,12 @@ static void refuse(const char *what, const char *key, size_t key_len) {
   log_sb(LOG_ERROR, &m);
 }
 
+/* A configuration string: unescaped, 1 to its buffer's size less one. */
 static int take_str(const char *j, size_t n, size_t v, char *out, size_t cap, size_t *out_len) {
-  if (json_is_null(j, n, v)) return 1;
   size_t got = 0;
   if (!json_str(j, n, v, out, cap, &got) || got == 0 || got >= cap) return 0;
   *out_len = got;
   return 1;
-}
-
-static int take_uint(const char *j, size_t n, size_t v, u32 lo, u32 hi, u32 *out) {
-  return json_is_null(j, n, v) || json_uint(j, n, v, lo, hi, out);
 }
 
 /* The configuration: a JSON object; keys exact; unknown keys skipped; null ignored. Strings are
@@ -597,35 +586,15 @@ static int take_uint(const char *j, size_t n, size_t v, u32 lo, u32 hi, u32 *out
  *   metric_name, http_request_timeout_millisecond 100..60000, flush_seconds 1..300,
  *   max_series 1..10000. */
 static int parse_configuration(const char *cfg, size_t n) {
-  json_obj_t o = json_obj(cfg, n);
-  const char *key;
-  size_t key_len, v;
-  int rc;
-  while ((rc = json_obj_next(&o, &key, &key_len, &v)) == 1) {
-    int ok = 1;
-    if (key_is(key, key_len, "cloud_watch_region"))
-      ok = take_str(cfg, n, v, region, sizeof(region), &region_len);
-    else if (key_is(key, key_len, "cloud_watch_cluster_name"))
-      ok = take_str(cfg, n, v, cluster, sizeof(cluster), &cluster_len);
-    else if (key_is(key, key_len, "metric_namespace"))
-      ok = take_str(cfg, n, v, metric_namespace, sizeof(metric_namespace), &metric_namespace_len);
-    else if (key_is(key, key_len, "metric_name"))
-      ok = take_str(cfg, n, v, metric_name, sizeof(metric_name), &metric_name_len);
-    else if (key_is(key, key_len, "http_request_timeout_millisecond"))
-      ok = take_uint(cfg, n, v, 100, 60000, &timeout_ms);
-    else if (key_is(key, key_len, "flush_seconds"))
-      ok = take_uint(cfg, n, v, 1, 300, &flush_seconds);
-    else if (key_is(key, key_len, "max_series"))
-      ok = take_uint(cfg, n, v, 1, 10000, &max_series);
-    if (!ok) {
-      refuse("wrong type or out of range: ", key, key_len);
-      return 0;
-    }
-  }
-  if (rc != 0) {
-    log_str(LOG_ERROR, "acpw batching receiver: configuration refused: not a JSON object");
+  const json_field_t fields[] = {
+      RECEIVER_CONFIG_FIELDS,
+      JSON_U32("http_request_timeout_millisecond", timeout_ms, 100, 60000),
+      JSON_U32("flush_seconds", flush_seconds, 1, 300),
+      JSON_U32("max_series", max_series, 1, 10000),
+  };
+  if (!read_config_fields(cfg, n, fields, sizeof(fields) / sizeof(fields[0]), take_str,
+                          "acpw batching receiver: configuration refused: ", "wrong type or out of range: "))
     return 0;
-  }
   if (region_len == 0) {
     refuse("missing ", "cloud_watch_region", 18);
     return 0;
@@ -669,15 +638,9 @@ EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
   proxy_set_tick_period_milliseconds(1000);
   arena_base = heap_top;
   configured = 1;
-  sb_t m = sb_new(1024);
-  sb_str(&m, "acpw batching receiver: configured region=");
-  sb_add(&m, region, region_len);
-  sb_str(&m, " cluster=");
-  sb_add(&m, cluster, cluster_len);
-  sb_str(&m, " flush_seconds=");
-  sb_u64(&m, flush_seconds);
-  sb_str(&m, " max_series=");
-  sb_u64(&m, max_series);
+  sb_t m = configured_message("acpw batching receiver");
+  sb_named_u64(&m, " flush_seconds=", flush_seconds);
+  sb_named_u64(&m, " max_series=", max_series);
   log_sb(LOG_INFO, &m);
   arena_reset();
   return 1;

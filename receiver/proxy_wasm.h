@@ -157,6 +157,12 @@ static void sb_u64(sb_t *b, u64 v) {
   while (i) sb_add(b, &tmp[--i], 1);
 }
 
+/* " name=value" style: name as it is, then v in decimal. */
+static void sb_named_u64(sb_t *b, const char *name, u64 v) {
+  sb_str(b, name);
+  sb_u64(b, v);
+}
+
 static void log_sb(u32 level, sb_t *b) { proxy_log(level, b->buf, b->len); }
 static void log_str(u32 level, const char *s) { proxy_log(level, s, str_len(s)); }
 
@@ -366,6 +372,74 @@ static int json_uint(const char *j, size_t n, size_t v, u32 lo, u32 hi, u32 *out
   if (x < lo || x > hi) return 0;
   *out = (u32)x;
   return 1;
+}
+
+/* ---- a flat JSON configuration object, read into fields ------------------------------------ */
+
+/* One key: a string (str, at most cap bytes, its length in *len; read by the module's string
+ * reader) or a JSON integer within [lo, hi] (num). */
+typedef struct {
+  const char *key;
+  char *str;
+  size_t cap;
+  size_t *len;
+  u32 *num;
+  u32 lo, hi;
+} json_field_t;
+
+#define JSON_STR(key, buf, len) \
+  { key, buf, sizeof(buf), &len, 0, 0, 0 }
+#define JSON_U32(key, var, lo, hi) \
+  { key, 0, 0, 0, &var, lo, hi }
+
+/* Reads the string value at j[v] (never null) into out; 0 refuses it. */
+typedef int (*json_take_str_t)(const char *j, size_t n, size_t v, char *out, size_t cap, size_t *out_len);
+
+/* Reads the JSON object j into fields: keys matched exactly, unknown keys skipped, null ignored
+ * (the field keeps its value). 1 when read; 0 at the first value of a wrong type or out of
+ * range (*bad, *bad_len: its key); -1 when the text is not one JSON object. */
+static int json_read_fields(const char *j, size_t n, const json_field_t *fields, size_t count,
+                            json_take_str_t take_str, const char **bad, size_t *bad_len) {
+  json_obj_t o = json_obj(j, n);
+  const char *key;
+  size_t key_len, v;
+  int rc;
+  while ((rc = json_obj_next(&o, &key, &key_len, &v)) == 1) {
+    for (size_t f = 0; f < count; f++) {
+      if (!key_is(key, key_len, fields[f].key)) continue;
+      const json_field_t *field = &fields[f];
+      int ok = json_is_null(j, n, v) ||
+               (field->str ? take_str(j, n, v, field->str, field->cap, field->len)
+                           : json_uint(j, n, v, field->lo, field->hi, field->num));
+      if (!ok) {
+        *bad = key;
+        *bad_len = key_len;
+        return 0;
+      }
+      break;
+    }
+  }
+  return rc == 0 ? 1 : -1;
+}
+
+/* Reads the plugin configuration cfg into fields (json_read_fields), logging a refusal as
+ * `refused` followed by `wrong` and the key, or by "not a JSON object". 1 when read. */
+static int read_config_fields(const char *cfg, size_t n, const json_field_t *fields, size_t count,
+                              json_take_str_t take_str, const char *refused, const char *wrong) {
+  const char *bad = 0;
+  size_t bad_len = 0;
+  int rc = json_read_fields(cfg, n, fields, count, take_str, &bad, &bad_len);
+  if (rc == 1) return 1;
+  sb_t m = sb_new(512);
+  sb_str(&m, refused);
+  if (rc == 0) {
+    sb_str(&m, wrong);
+    sb_add(&m, bad, bad_len);
+  } else {
+    sb_str(&m, "not a JSON object");
+  }
+  log_sb(LOG_ERROR, &m);
+  return 0;
 }
 
 /* ---- lifecycle exports with nothing to do in these modules ---------------------------------- */

@@ -19,19 +19,11 @@
  * Every step is logged with the prefix "acpw-probe receiver:" for the tests.
  */
 #include "probe.h"
+#include "receiver_config.h" /* region, cluster, metric_namespace, metric_name, timeout_ms */
 
 WASI(environ_sizes_get) u32 environ_sizes_get(size_t *count, size_t *buf_size);
 WASI(environ_get) u32 environ_get(char **environ, char *buf);
 
-static char region[128];
-static size_t region_len;
-static char cluster[512];
-static size_t cluster_len;
-static char metric_namespace[256] = "AWSCloudWatchProxyWasm";
-static size_t metric_namespace_len = 22;
-static char metric_name[256] = "RequestCount";
-static size_t metric_name_len = 12;
-static u32 timeout_ms = 5000;
 static char key_id[256];
 static size_t key_id_len;
 static int key_id_set;
@@ -76,18 +68,9 @@ static void read_environ(void) {
   }
 }
 
-static void log_refused(const char *what, const char *key, size_t key_len) {
-  sb_t m = sb_new(512);
-  sb_str(&m, "acpw-probe receiver: configuration refused: ");
-  sb_str(&m, what);
-  sb_str(&m, " ");
-  sb_add(&m, key, key_len);
-  log_sb(LOG_ERROR, &m);
-}
-
-/* A string value into out (null: left as it was); 0 when the value is not a JSON string. */
+/* A string value into out (cut at cap; an escaped character kept without its backslash); 0 when
+ * the value is not a JSON string. */
 static int take_string(const char *j, size_t n, size_t v, char *out, size_t cap, size_t *out_len) {
-  if (json_is_null(j, n, v)) return 1;
   return json_string(j, n, v, out, cap, out_len) != 0;
 }
 
@@ -96,36 +79,14 @@ static int take_string(const char *j, size_t n, size_t v, char *out, size_t cap,
  * type fails the parse. */
 static int parse_configuration(const char *cfg, size_t n, char *cfg_key_id, size_t *cfg_key_id_len,
                                char *cfg_secret, size_t *cfg_secret_len) {
-  json_obj_t o = json_obj(cfg, n);
-  const char *key;
-  size_t key_len, v;
-  int rc;
-  while ((rc = json_obj_next(&o, &key, &key_len, &v)) == 1) {
-    int ok = 1;
-    if (key_is(key, key_len, "cloud_watch_region"))
-      ok = take_string(cfg, n, v, region, sizeof(region), &region_len);
-    else if (key_is(key, key_len, "cloud_watch_cluster_name"))
-      ok = take_string(cfg, n, v, cluster, sizeof(cluster), &cluster_len);
-    else if (key_is(key, key_len, "metric_namespace"))
-      ok = take_string(cfg, n, v, metric_namespace, sizeof(metric_namespace), &metric_namespace_len);
-    else if (key_is(key, key_len, "metric_name"))
-      ok = take_string(cfg, n, v, metric_name, sizeof(metric_name), &metric_name_len);
-    else if (key_is(key, key_len, "aws_access_key_id"))
-      ok = take_string(cfg, n, v, cfg_key_id, 256, cfg_key_id_len);
-    else if (key_is(key, key_len, "aws_secret_access_key"))
-      ok = take_string(cfg, n, v, cfg_secret, 256, cfg_secret_len);
-    else if (key_is(key, key_len, "http_request_timeout_millisecond"))
-      ok = json_is_null(cfg, n, v) || json_uint(cfg, n, v, 0, 0xffffffffu, &timeout_ms);
-    if (!ok) {
-      log_refused("wrong JSON type for", key, key_len);
-      return 0;
-    }
-  }
-  if (rc != 0) {
-    log_str(LOG_ERROR, "acpw-probe receiver: configuration refused: not a JSON object");
-    return 0;
-  }
-  return 1;
+  const json_field_t fields[] = {
+      RECEIVER_CONFIG_FIELDS,
+      {"aws_access_key_id", cfg_key_id, 256, cfg_key_id_len, 0, 0, 0},
+      {"aws_secret_access_key", cfg_secret, 256, cfg_secret_len, 0, 0, 0},
+      JSON_U32("http_request_timeout_millisecond", timeout_ms, 0, 0xffffffffu),
+  };
+  return read_config_fields(cfg, n, fields, sizeof(fields) / sizeof(fields[0]), take_string,
+                            "acpw-probe receiver: configuration refused: ", "wrong JSON type for ");
 }
 
 EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
@@ -170,15 +131,9 @@ EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
     return 0;
   }
   u32 rc = proxy_register_shared_queue(QUEUE_NAME, sizeof(QUEUE_NAME) - 1, &queue_id);
-  sb_t m = sb_new(1024);
-  sb_str(&m, "acpw-probe receiver: configured region=");
-  sb_add(&m, region, region_len);
-  sb_str(&m, " cluster=");
-  sb_add(&m, cluster, cluster_len);
-  sb_str(&m, " timeout_ms=");
-  sb_u64(&m, timeout_ms);
-  sb_str(&m, " key_id=set secret=set register_queue_status=");
-  sb_u64(&m, rc);
+  sb_t m = configured_message("acpw-probe receiver");
+  sb_named_u64(&m, " timeout_ms=", timeout_ms);
+  sb_named_u64(&m, " key_id=set secret=set register_queue_status=", rc);
   log_sb(rc == ST_OK ? LOG_INFO : LOG_ERROR, &m);
   return rc == ST_OK;
 }

@@ -73,10 +73,8 @@ EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
   sb_t m = sb_new(1024);
   sb_str(&m, "acpw-probe sender: configured receiver_vm_id=");
   sb_add(&m, receiver_vm_id, receiver_vm_id_len);
-  sb_str(&m, " match_hosts=");
-  sb_u64(&m, host_count);
-  sb_str(&m, " queue_lookup_at_start_status=");
-  sb_u64(&m, rc);
+  sb_named_u64(&m, " match_hosts=", host_count);
+  sb_named_u64(&m, " queue_lookup_at_start_status=", rc);
   log_sb(LOG_INFO, &m);
   return 1;
 }
