@@ -1,10 +1,12 @@
 /*
  * The configuration keys every receiver here reads as the v0.1.0 receiver does, with its
  * defaults: the batching receiver (receiver/batching.c) and the test probe standing in for the
- * v0.1.0 receiver (tests/conformance/envoy/probes/receiver.c). Include after proxy_wasm.h.
+ * v0.1.0 receiver (tests/conformance/envoy/probes/receiver.c).
  */
 #ifndef ACPW_RECEIVER_CONFIG_H
 #define ACPW_RECEIVER_CONFIG_H
+
+#include "proxy_wasm.h"
 
 static char region[64];
 static size_t region_len;
@@ -17,11 +19,11 @@ static size_t metric_name_len = 12;
 static u32 timeout_ms = 5000;
 
 /* Their json_field_t entries (http_request_timeout_millisecond is each receiver's: its range). */
-#define RECEIVER_CONFIG_FIELDS                                            \
-  JSON_STR("cloud_watch_region", region, region_len),                    \
-      JSON_STR("cloud_watch_cluster_name", cluster, cluster_len),        \
-      JSON_STR("metric_namespace", metric_namespace, metric_namespace_len), \
-      JSON_STR("metric_name", metric_name, metric_name_len)
+#define RECEIVER_CONFIG_FIELDS                                          \
+  JSON_STR("cloud_watch_region", region, region_len),                   \
+  JSON_STR("cloud_watch_cluster_name", cluster, cluster_len),           \
+  JSON_STR("metric_namespace", metric_namespace, metric_namespace_len), \
+  JSON_STR("metric_name", metric_name, metric_name_len)
 
 /* "<who>: configured region=<region> cluster=<cluster>", for the receiver to add to and log. */
 static sb_t configured_message(const char *who) {
