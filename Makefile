@@ -49,7 +49,8 @@ publish-images: $(VENV)/.runtime
 check-render: $(VENV)/.installed
 	$(PY) -m tools.render --check $(STACKS)
 
-# The project's batching receiver (receiver/batching.c, C -> wasm32 with clang + lld), committed
+# The project's batching receiver (receiver/batching.c and its headers, C -> wasm32 with clang +
+# lld; the test probes are built by the same command, tools/receiver_wasm.compile_c), committed
 # at acpw/modules/batching-receiver.wasm; tests/test_receiver_wasm.py fails when the two differ.
 receiver-wasm: system-deps
 	$(PYTHON) -m tools.receiver_wasm

@@ -3,9 +3,11 @@
  * singleton, main thread), written for this project in C against the proxy-wasm ABI v0.2.1
  * (function names, parameters and enum values only). No libc.
  *
- * Build (make receiver-wasm):
- *   clang --target=wasm32 -nostdlib -ffreestanding -O2 -fuse-ld=lld
- *         -Wl,--no-entry -Wl,--strip-all receiver/batching.c -o acpw/modules/batching-receiver.wasm
+ * Build (make receiver-wasm; the clang command line is tools/receiver_wasm.py's, the test probes'
+ * too): clang --target=wasm32 -nostdlib -ffreestanding -O2 -fuse-ld=lld -Wl,--no-entry
+ *   -Wl,--strip-all receiver/batching.c -o acpw/modules/batching-receiver.wasm
+ * The ABI, memory, string-builder and JSON-reader pieces are receiver/proxy_wasm.h, shared with
+ * the test probes (tests/conformance/envoy/probes/).
  *
  * What it does
  * - proxy_on_configure: parses its JSON configuration (see parse_configuration; a wrong type, an
@@ -47,29 +49,8 @@
  * .dropped_requests, .rejected_batches, and the gauge .series.
  */
 
-typedef __SIZE_TYPE__ size_t;
-typedef unsigned int u32;
-typedef unsigned long long u64;
-typedef long long i64;
+#include "proxy_wasm.h" /* the ABI imports, memory, builders and the JSON reader */
 
-#define IMPORT(name) __attribute__((import_module("env"), import_name(#name)))
-#define EXPORT(name) __attribute__((export_name(#name)))
-
-/* proxy_status_t */
-#define ST_OK 0
-#define ST_EMPTY 7
-/* proxy_log_level_t */
-#define LOG_INFO 2
-#define LOG_WARN 3
-#define LOG_ERROR 4
-/* proxy_buffer_type_t, proxy_map_type_t, proxy_metric_type_t */
-#define BUF_HTTP_CALL_RESPONSE_BODY 4
-#define BUF_PLUGIN_CONFIGURATION 7
-#define MAP_HTTP_CALL_RESPONSE_HEADERS 6
-#define METRIC_COUNTER 0
-#define METRIC_GAUGE 1
-
-#define QUEUE_NAME "aws_cloudwatch_metric"
 #define BATCH_MAX_DATA 1000
 #define BATCH_MAX_BYTES 1000000
 #define MAX_BATCHES 64 /* 10,001 series: 11 batches by count, at most 37 by size (3.6 KB per datum) */
@@ -81,122 +62,13 @@ typedef long long i64;
 #define KEY_CAP (HOST_CAP + METHOD_CAP + STATUS_CAP + PATH_CAP)
 #define OVERFLOW "(overflow)"
 
-IMPORT(proxy_log) u32 proxy_log(u32 level, const char *msg, size_t size);
-IMPORT(proxy_get_buffer_bytes)
-u32 proxy_get_buffer_bytes(u32 type, size_t start, size_t max, char **ptr, size_t *size);
-IMPORT(proxy_get_header_map_value)
-u32 proxy_get_header_map_value(u32 map, const char *key, size_t key_size, char **ptr, size_t *size);
-IMPORT(proxy_register_shared_queue) u32 proxy_register_shared_queue(const char *name, size_t size, u32 *id);
-IMPORT(proxy_dequeue_shared_queue) u32 proxy_dequeue_shared_queue(u32 id, char **ptr, size_t *size);
-IMPORT(proxy_call_foreign_function)
-u32 proxy_call_foreign_function(const char *name, size_t name_size, const char *arg, size_t arg_size, char **ret,
-                                size_t *ret_size);
-IMPORT(proxy_set_tick_period_milliseconds) u32 proxy_set_tick_period_milliseconds(u32 ms);
-IMPORT(proxy_http_call)
-u32 proxy_http_call(const char *upstream, size_t upstream_size, const char *headers, size_t headers_size,
-                    const char *body, size_t body_size, const char *trailers, size_t trailers_size, u32 timeout,
-                    u32 *token);
-IMPORT(proxy_define_metric) u32 proxy_define_metric(u32 type, const char *name, size_t name_size, u32 *id);
-IMPORT(proxy_increment_metric) u32 proxy_increment_metric(u32 id, i64 offset);
-IMPORT(proxy_record_metric) u32 proxy_record_metric(u32 id, u64 value);
-
 /* ---- memory: persistent allocations at configure, then a resettable arena ---------------- */
 
-extern unsigned char __heap_base;
-static size_t heap_top;
 static size_t arena_base;
-
-static void *alloc(size_t n) {
-  if (heap_top == 0) heap_top = (size_t)&__heap_base;
-  size_t p = (heap_top + 15) & ~(size_t)15;
-  size_t end = p + n;
-  size_t have = __builtin_wasm_memory_size(0) * 65536;
-  if (end > have) {
-    size_t pages = (end - have + 65535) / 65536;
-    if (__builtin_wasm_memory_grow(0, pages) == (size_t)-1) return 0;
-  }
-  heap_top = end;
-  return (void *)p;
-}
 
 /* Forget every transient buffer (called at the start of each callback and after each message). */
 static void arena_reset(void) {
   if (arena_base) heap_top = arena_base;
-}
-
-EXPORT(proxy_on_memory_allocate) void *proxy_on_memory_allocate(size_t n) { return alloc(n); }
-EXPORT(proxy_abi_version_0_2_1) void proxy_abi_version_0_2_1(void) {}
-
-void *memcpy(void *dst, const void *src, size_t n) {
-  volatile unsigned char *d = dst;
-  const unsigned char *s = src;
-  while (n--) *d++ = *s++;
-  return dst;
-}
-
-void *memset(void *dst, int c, size_t n) {
-  volatile unsigned char *d = dst;
-  while (n--) *d++ = (unsigned char)c;
-  return dst;
-}
-
-static size_t str_len(const char *s) {
-  size_t n = 0;
-  while (s[n]) n++;
-  return n;
-}
-
-static int bytes_eq(const char *a, size_t an, const char *b, size_t bn) {
-  if (an != bn) return 0;
-  for (size_t i = 0; i < an; i++)
-    if (a[i] != b[i]) return 0;
-  return 1;
-}
-
-static int contains(const char *hay, size_t n, const char *needle) {
-  size_t m = str_len(needle);
-  for (size_t i = 0; i + m <= n; i++)
-    if (bytes_eq(hay + i, m, needle, m)) return 1;
-  return 0;
-}
-
-/* ---- string builder ------------------------------------------------------------------------ */
-
-typedef struct {
-  char *buf;
-  size_t len;
-  size_t cap;
-  int full;
-} sb_t;
-
-static sb_t sb_new(size_t cap) {
-  sb_t b;
-  b.buf = alloc(cap);
-  b.len = 0;
-  b.cap = b.buf ? cap : 0;
-  b.full = b.buf == 0;
-  return b;
-}
-
-static void sb_add(sb_t *b, const char *s, size_t n) {
-  if (b->len + n > b->cap) {
-    b->full = 1;
-    n = b->cap - b->len;
-  }
-  memcpy(b->buf + b->len, s, n);
-  b->len += n;
-}
-
-static void sb_str(sb_t *b, const char *s) { sb_add(b, s, str_len(s)); }
-
-static void sb_u64(sb_t *b, u64 v) {
-  char tmp[24];
-  int i = 0;
-  do {
-    tmp[i++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (i) sb_add(b, &tmp[--i], 1);
 }
 
 /* application/x-www-form-urlencoded value: unreserved characters as they are, the rest %XX. */
@@ -214,176 +86,10 @@ static void sb_form(sb_t *b, const char *s, size_t n) {
   }
 }
 
-static void log_sb(u32 level, sb_t *b) { proxy_log(level, b->buf, b->len); }
-static void log_str(u32 level, const char *s) { proxy_log(level, s, str_len(s)); }
-
-/* ---- strict flat JSON object reader ---------------------------------------------------------- */
-
-static size_t skip_ws(const char *j, size_t n, size_t i) {
-  while (i < n && (j[i] == ' ' || j[i] == '\n' || j[i] == '\r' || j[i] == '\t')) i++;
-  return i;
-}
-
-/* Index just after the JSON value at j[i] (nested values skipped by depth), or 0. */
-static size_t json_skip(const char *j, size_t n, size_t i) {
-  if (i >= n) return 0;
-  char c = j[i];
-  if (c == '"') {
-    for (i++; i < n && j[i] != '"'; i++)
-      if (j[i] == '\\') i++;
-    return i < n ? i + 1 : 0;
-  }
-  if (c == '{' || c == '[') {
-    size_t depth = 0;
-    for (; i < n; i++) {
-      if (j[i] == '"') {
-        size_t end = json_skip(j, n, i);
-        if (end == 0) return 0;
-        i = end - 1;
-      } else if (j[i] == '{' || j[i] == '[') {
-        depth++;
-      } else if (j[i] == '}' || j[i] == ']') {
-        if (--depth == 0) return i + 1;
-      }
-    }
-    return 0;
-  }
-  if (c == 't') return (i + 4 <= n && bytes_eq(j + i, 4, "true", 4)) ? i + 4 : 0;
-  if (c == 'f') return (i + 5 <= n && bytes_eq(j + i, 5, "false", 5)) ? i + 5 : 0;
-  if (c == 'n') return (i + 4 <= n && bytes_eq(j + i, 4, "null", 4)) ? i + 4 : 0;
-  if (c == '-' || (c >= '0' && c <= '9')) {
-    size_t start = i;
-    while (i < n && (j[i] == '-' || j[i] == '+' || j[i] == '.' || j[i] == 'e' || j[i] == 'E' ||
-                     (j[i] >= '0' && j[i] <= '9')))
-      i++;
-    return i > start ? i : 0;
-  }
-  return 0;
-}
-
-typedef struct {
-  const char *j;
-  size_t n;
-  size_t i;
-  int state; /* 0 before '{', 1 inside, 2 after '}' */
-} obj_t;
-
-/* Next member: 1 (key between its quotes, value start index), 0 at the end of a well-formed
- * object, -1 when the text is not one JSON object. */
-static int obj_next(obj_t *o, const char **key, size_t *key_len, size_t *value) {
-  const char *j = o->j;
-  size_t n = o->n;
-  if (o->state == 0) {
-    o->i = skip_ws(j, n, 0);
-    if (o->i >= n || j[o->i] != '{') return -1;
-    o->i = skip_ws(j, n, o->i + 1);
-    o->state = 1;
-    if (o->i < n && j[o->i] == '}') {
-      o->i++;
-      o->state = 2;
-    }
-  }
-  if (o->state == 2) return skip_ws(j, n, o->i) == n ? 0 : -1;
-  size_t k = o->i;
-  size_t k_end = json_skip(j, n, k);
-  if (k >= n || j[k] != '"' || k_end == 0) return -1;
-  size_t i = skip_ws(j, n, k_end);
-  if (i >= n || j[i] != ':') return -1;
-  i = skip_ws(j, n, i + 1);
-  size_t v_end = json_skip(j, n, i);
-  if (v_end == 0) return -1;
-  *key = j + k + 1;
-  *key_len = k_end - k - 2;
-  *value = i;
-  i = skip_ws(j, n, v_end);
-  if (i < n && j[i] == ',') {
-    o->i = skip_ws(j, n, i + 1);
-  } else if (i < n && j[i] == '}') {
-    o->i = i + 1;
-    o->state = 2;
-  } else {
-    return -1;
-  }
-  return 1;
-}
-
-static int key_is(const char *key, size_t key_len, const char *name) {
-  return bytes_eq(key, key_len, name, str_len(name));
-}
-
-static int is_null(const char *j, size_t n, size_t v) { return v + 4 <= n && bytes_eq(j + v, 4, "null", 4); }
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* A JSON string at j[v], unescaped into out (cut at cap bytes; non-ASCII \u escapes become '?').
- * 0 when the value is not a string. */
-static int json_str(const char *j, size_t n, size_t v, char *out, size_t cap, size_t *out_len) {
-  size_t o = 0;
-  if (v >= n || j[v] != '"') return 0;
-  size_t i = v + 1;
-  for (; i < n && j[i] != '"'; i++) {
-    char c = j[i];
-    if (c == '\\') {
-      if (++i >= n) return 0;
-      switch (j[i]) {
-        case 'n': c = '\n'; break;
-        case 't': c = '\t'; break;
-        case 'r': c = '\r'; break;
-        case 'b': c = '\b'; break;
-        case 'f': c = '\f'; break;
-        case 'u': {
-          if (i + 4 >= n) return 0;
-          int code = 0;
-          for (int k = 1; k <= 4; k++) {
-            int h = hexval(j[i + k]);
-            if (h < 0) return 0;
-            code = code * 16 + h;
-          }
-          i += 4;
-          c = code < 0x80 ? (char)code : '?';
-          break;
-        }
-        default: c = j[i]; /* \" \\ \/ */
-      }
-    }
-    if (o < cap) out[o++] = c;
-  }
-  if (i >= n) return 0;
-  *out_len = o;
-  return 1;
-}
-
-/* A JSON integer (digits only) at j[v] within [lo, hi]; 0 otherwise. */
-static int json_uint(const char *j, size_t n, size_t v, u32 lo, u32 hi, u32 *out) {
-  size_t end = json_skip(j, n, v);
-  if (end == 0 || j[v] < '0' || j[v] > '9') return 0;
-  u64 x = 0;
-  for (size_t i = v; i < end; i++) {
-    if (j[i] < '0' || j[i] > '9') return 0;
-    x = x * 10 + (u64)(j[i] - '0');
-    if (x > 0xffffffffULL) return 0;
-  }
-  if (x < lo || x > hi) return 0;
-  *out = (u32)x;
-  return 1;
-}
-
 /* ---- configuration --------------------------------------------------------------------------- */
 
-static char region[64];
-static size_t region_len;
-static char cluster[512];
-static size_t cluster_len;
-static char metric_namespace[256] = "AWSCloudWatchProxyWasm";
-static size_t metric_namespace_len = 22;
-static char metric_name[256] = "RequestCount";
-static size_t metric_name_len = 12;
-static u32 timeout_ms = 5000;
+#include "receiver_config.h" /* region, cluster, metric_namespace, metric_name, timeout_ms */
+
 static u32 flush_seconds = 60;
 static u32 max_series = 1000;
 static int configured;
@@ -516,11 +222,11 @@ static int read_message(const char *j, size_t n, char *buf, dims_t *d) {
   static const size_t caps[4] = {HOST_CAP, METHOD_CAP, PATH_CAP, STATUS_CAP};
   int seen[4] = {0, 0, 0, 0};
   size_t off = 0;
-  obj_t o = {j, n, 0, 0};
+  json_obj_t o = json_obj(j, n);
   const char *key;
   size_t key_len, v;
   int rc;
-  while ((rc = obj_next(&o, &key, &key_len, &v)) == 1) {
+  while ((rc = json_obj_next(&o, &key, &key_len, &v)) == 1) {
     for (int k = 0; k < 4; k++) {
       if (!key_is(key, key_len, keys[k])) continue;
       if (seen[k]) return 0; /* a key twice: refused (each key has its own slice of buf) */
@@ -676,12 +382,7 @@ static sb_t build_body(const table_t *t, const batch_t *b) {
   return body;
 }
 
-static void put_u32(sb_t *b, u32 v) {
-  char le[4] = {(char)(v & 0xff), (char)((v >> 8) & 0xff), (char)((v >> 16) & 0xff), (char)((v >> 24) & 0xff)};
-  sb_add(b, le, 4);
-}
-
-/* proxy-wasm map serialization: count, (key len, value len)*, (key \0 value \0)*. */
+/* The PutMetricData call's headers, serialized as a proxy-wasm map. */
 static sb_t headers_for(size_t body_len) {
   sb_t authority = sb_new(128);
   sb_str(&authority, "monitoring.");
@@ -689,24 +390,14 @@ static sb_t headers_for(size_t body_len) {
   sb_str(&authority, ".amazonaws.com");
   sb_t length = sb_new(24);
   sb_u64(&length, body_len);
-  const char *k[5] = {":method", ":path", ":authority", "content-type", "content-length"};
-  const char *v[5] = {"POST", "/", authority.buf, "application/x-www-form-urlencoded; charset=utf-8", length.buf};
-  size_t vn[5] = {4, 1, authority.len, 48, length.len};
-  size_t total = 4;
-  for (int i = 0; i < 5; i++) total += 8 + str_len(k[i]) + vn[i] + 2;
-  sb_t h = sb_new(total);
-  put_u32(&h, 5);
-  for (int i = 0; i < 5; i++) {
-    put_u32(&h, (u32)str_len(k[i]));
-    put_u32(&h, (u32)vn[i]);
-  }
-  for (int i = 0; i < 5; i++) {
-    sb_str(&h, k[i]);
-    sb_add(&h, "", 1);
-    sb_add(&h, v[i], vn[i]);
-    sb_add(&h, "", 1);
-  }
-  return h;
+  const pair_t h[5] = {
+      PAIR(":method", "POST", 4),
+      PAIR(":path", "/", 1),
+      PAIR(":authority", authority.buf, authority.len),
+      PAIR("content-type", "application/x-www-form-urlencoded; charset=utf-8", 48),
+      PAIR("content-length", length.buf, length.len),
+  };
+  return serialize_map(h, 5);
 }
 
 static void drop(batch_t *b, int rejected) {
@@ -881,16 +572,12 @@ static void refuse(const char *what, const char *key, size_t key_len) {
   log_sb(LOG_ERROR, &m);
 }
 
+/* A configuration string: unescaped, 1 to its buffer's size less one. */
 static int take_str(const char *j, size_t n, size_t v, char *out, size_t cap, size_t *out_len) {
-  if (is_null(j, n, v)) return 1;
   size_t got = 0;
   if (!json_str(j, n, v, out, cap, &got) || got == 0 || got >= cap) return 0;
   *out_len = got;
   return 1;
-}
-
-static int take_uint(const char *j, size_t n, size_t v, u32 lo, u32 hi, u32 *out) {
-  return is_null(j, n, v) || json_uint(j, n, v, lo, hi, out);
 }
 
 /* The configuration: a JSON object; keys exact; unknown keys skipped; null ignored. Strings are
@@ -899,35 +586,15 @@ static int take_uint(const char *j, size_t n, size_t v, u32 lo, u32 hi, u32 *out
  *   metric_name, http_request_timeout_millisecond 100..60000, flush_seconds 1..300,
  *   max_series 1..10000. */
 static int parse_configuration(const char *cfg, size_t n) {
-  obj_t o = {cfg, n, 0, 0};
-  const char *key;
-  size_t key_len, v;
-  int rc;
-  while ((rc = obj_next(&o, &key, &key_len, &v)) == 1) {
-    int ok = 1;
-    if (key_is(key, key_len, "cloud_watch_region"))
-      ok = take_str(cfg, n, v, region, sizeof(region), &region_len);
-    else if (key_is(key, key_len, "cloud_watch_cluster_name"))
-      ok = take_str(cfg, n, v, cluster, sizeof(cluster), &cluster_len);
-    else if (key_is(key, key_len, "metric_namespace"))
-      ok = take_str(cfg, n, v, metric_namespace, sizeof(metric_namespace), &metric_namespace_len);
-    else if (key_is(key, key_len, "metric_name"))
-      ok = take_str(cfg, n, v, metric_name, sizeof(metric_name), &metric_name_len);
-    else if (key_is(key, key_len, "http_request_timeout_millisecond"))
-      ok = take_uint(cfg, n, v, 100, 60000, &timeout_ms);
-    else if (key_is(key, key_len, "flush_seconds"))
-      ok = take_uint(cfg, n, v, 1, 300, &flush_seconds);
-    else if (key_is(key, key_len, "max_series"))
-      ok = take_uint(cfg, n, v, 1, 10000, &max_series);
-    if (!ok) {
-      refuse("wrong type or out of range: ", key, key_len);
-      return 0;
-    }
-  }
-  if (rc != 0) {
-    log_str(LOG_ERROR, "acpw batching receiver: configuration refused: not a JSON object");
+  const json_field_t fields[] = {
+      RECEIVER_CONFIG_FIELDS,
+      JSON_U32("http_request_timeout_millisecond", timeout_ms, 100, 60000),
+      JSON_U32("flush_seconds", flush_seconds, 1, 300),
+      JSON_U32("max_series", max_series, 1, 10000),
+  };
+  if (!read_config_fields(cfg, n, fields, sizeof(fields) / sizeof(fields[0]), take_str,
+                          "acpw batching receiver: configuration refused: ", "wrong type or out of range: "))
     return 0;
-  }
   if (region_len == 0) {
     refuse("missing ", "cloud_watch_region", 18);
     return 0;
@@ -939,21 +606,15 @@ static int parse_configuration(const char *cfg, size_t n) {
   return 1;
 }
 
-EXPORT(proxy_on_vm_start) u32 proxy_on_vm_start(u32 root, size_t size) {
-  (void)root;
-  (void)size;
-  return 1;
-}
-
 EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
   (void)root;
   if (configured) {
     log_str(LOG_ERROR, "acpw batching receiver: configured twice (a singleton is configured once)");
     return 0;
   }
-  char *cfg = 0;
-  size_t n = 0;
-  if (size > 0 && proxy_get_buffer_bytes(BUF_PLUGIN_CONFIGURATION, 0, size, &cfg, &n) != ST_OK) {
+  char *cfg;
+  size_t n;
+  if (!read_plugin_config(size, &cfg, &n)) {
     log_str(LOG_ERROR, "acpw batching receiver: cannot read its configuration");
     return 0;
   }
@@ -977,28 +638,10 @@ EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
   proxy_set_tick_period_milliseconds(1000);
   arena_base = heap_top;
   configured = 1;
-  sb_t m = sb_new(1024);
-  sb_str(&m, "acpw batching receiver: configured region=");
-  sb_add(&m, region, region_len);
-  sb_str(&m, " cluster=");
-  sb_add(&m, cluster, cluster_len);
-  sb_str(&m, " flush_seconds=");
-  sb_u64(&m, flush_seconds);
-  sb_str(&m, " max_series=");
-  sb_u64(&m, max_series);
+  sb_t m = configured_message("acpw batching receiver");
+  sb_named_u64(&m, " flush_seconds=", flush_seconds);
+  sb_named_u64(&m, " max_series=", max_series);
   log_sb(LOG_INFO, &m);
   arena_reset();
   return 1;
 }
-
-EXPORT(proxy_on_context_create) void proxy_on_context_create(u32 id, u32 parent) {
-  (void)id;
-  (void)parent;
-}
-
-EXPORT(proxy_on_done) u32 proxy_on_done(u32 id) {
-  (void)id;
-  return 1;
-}
-
-EXPORT(proxy_on_delete) void proxy_on_delete(u32 id) { (void)id; }

@@ -4,7 +4,9 @@
     python -m tools.receiver_wasm --check   fail when the committed file is not what the
                                             source builds to (tests/test_receiver_wasm.py)
 
-C for wasm32 with clang and lld, as the test probes are built (``make system-deps``). The build
+C for wasm32 with clang and lld (``make system-deps``). The clang command line lives here only:
+the test probes (tests/conformance/envoy_harness/probes.py) are built with ``compile_c`` too,
+and include the shared C of ``receiver/proxy_wasm.h`` (``-I receiver``). The build
 is deterministic (no timestamps, paths or build ids in a stripped wasm32 module); the pinned
 toolchain is Debian 12's clang 14, which CI installs too: another clang may emit other bytes, and
 the check then names the version that built the committed file.
@@ -18,10 +20,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "receiver" / "batching.c"
+INCLUDE = ROOT / "receiver"
+"""Where ``proxy_wasm.h`` is: the proxy-wasm C the modules and the test probes share."""
+SOURCE = INCLUDE / "batching.c"
 MODULE = ROOT / "acpw" / "modules" / "batching-receiver.wasm"
 CLANG_MAJOR = 14
 """The clang major version the committed module is built with (Debian 12's ``clang``)."""
@@ -39,8 +44,12 @@ FLAGS = (
 )
 
 
+def find_clang() -> str | None:
+    return shutil.which("clang") or shutil.which(f"clang-{CLANG_MAJOR}")
+
+
 def clang() -> str:
-    found = shutil.which("clang") or shutil.which(f"clang-{CLANG_MAJOR}")
+    found = find_clang()
     if found is None:
         raise SystemExit("clang is not installed: make system-deps (apt-get install clang lld)")
     return found
@@ -51,12 +60,28 @@ def clang_version() -> str:
     return out.stdout.splitlines()[0]
 
 
-def build(out: Path) -> Path:
-    """Compiles receiver/batching.c into ``out`` (relative source path: no host path inside)."""
-    cmd = [clang(), *FLAGS, "-o", str(out), str(SOURCE.relative_to(ROOT))]
+def command(source: Path, out: Path, extra: Sequence[str] = ()) -> list[str]:
+    """The clang command building the C module ``source`` (a file of this repository) into
+    ``out``, run in ROOT: relative source and include paths, so no host path gets inside."""
+    include = INCLUDE.relative_to(ROOT)
+    return [clang(), *FLAGS, f"-I{include}", *extra, "-o", str(out), str(source.relative_to(ROOT))]
+
+
+def compile_c(source: Path, out: Path, extra: Sequence[str] = ()) -> str | None:
+    """Builds ``source`` into ``out`` (``command``): None when it did, else the command and
+    clang's errors."""
+    cmd = command(source, out, extra)
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"building {SOURCE.name} failed:\n{' '.join(cmd)}\n{result.stderr}")
+        return f"{' '.join(cmd)}\n{result.stderr}"
+    return None
+
+
+def build(out: Path) -> Path:
+    """Compiles receiver/batching.c into ``out``."""
+    problem = compile_c(SOURCE, out)
+    if problem is not None:
+        raise SystemExit(f"building {SOURCE.name} failed:\n{problem}")
     return out
 
 

@@ -1,17 +1,18 @@
 """The probe Wasm modules standing in for the ACPW receiver and sender.
 
-They are C sources in ``tests/conformance/envoy/probes/``, built with clang for wasm32.
+They are C sources in ``tests/conformance/envoy/probes/``, built with clang for wasm32 by the
+command that builds the product's receiver (tools/receiver_wasm.py), on its shared C
+(receiver/proxy_wasm.h).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conformance.envoy_harness import HarnessError
 from tests.conformance.envoy_harness.sender import WASM_MAGIC
+from tools import receiver_wasm
 
 PROBES_DIR = Path(__file__).resolve().parents[1] / "envoy" / "probes"
 
@@ -25,9 +26,9 @@ class ProbeModules:
 
 
 def build_probes(out_dir: Path) -> ProbeModules:
-    """Compiles the probe receiver and sender (C, clang --target=wasm32, wasm-ld) into out_dir."""
-    clang = shutil.which("clang") or shutil.which("clang-14")
-    if clang is None:
+    """Compiles the probe receiver and sender into out_dir, with the product's clang command
+    (tools/receiver_wasm.py) and its shared C (receiver/proxy_wasm.h)."""
+    if receiver_wasm.find_clang() is None:
         raise HarnessError("clang is not installed (apt-get install clang lld)")
     out_dir.mkdir(parents=True, exist_ok=True)
     built: dict[str, Path] = {}
@@ -37,28 +38,12 @@ def build_probes(out_dir: Path) -> ProbeModules:
         ("sender-compressing", "sender", ["-DACPW_PROBE_COMPRESS"]),
     ):
         out = out_dir / f"{name}.wasm"
-        cmd = [
-            clang,
-            "--target=wasm32",
-            "-nostdlib",
-            "-ffreestanding",
-            "-O2",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-Wno-unused-function",
-            "-fuse-ld=lld",
-            "-Wl,--no-entry",
-            "-Wl,--strip-all",
-            *defines,
-            "-o",
-            str(out),
-            str(PROBES_DIR / f"{source}.c"),
-        ]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-        if result.returncode != 0 or not out.read_bytes().startswith(WASM_MAGIC):
+        problem = receiver_wasm.compile_c(
+            PROBES_DIR / f"{source}.c", out, ["-Wno-unused-function", *defines]
+        )
+        if problem is not None or not out.read_bytes().startswith(WASM_MAGIC):
             raise HarnessError(
-                f"building probe {name}.wasm failed:\n{' '.join(cmd)}\n{result.stderr}"
+                f"building probe {name}.wasm failed:\n{problem or 'not a Wasm module'}"
             )
         built[name] = out
     return ProbeModules(

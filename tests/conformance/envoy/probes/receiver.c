@@ -19,26 +19,11 @@
  * Every step is logged with the prefix "acpw-probe receiver:" for the tests.
  */
 #include "probe.h"
+#include "receiver_config.h" /* region, cluster, metric_namespace, metric_name, timeout_ms */
 
-IMPORT(proxy_register_shared_queue)
-u32 proxy_register_shared_queue(const char *name, size_t name_size, u32 *id);
-IMPORT(proxy_dequeue_shared_queue) u32 proxy_dequeue_shared_queue(u32 id, char **ptr, size_t *size);
-IMPORT(proxy_http_call)
-u32 proxy_http_call(const char *upstream, size_t upstream_size, const char *headers, size_t headers_size,
-                    const char *body, size_t body_size, const char *trailers, size_t trailers_size, u32 timeout,
-                    u32 *token);
 WASI(environ_sizes_get) u32 environ_sizes_get(size_t *count, size_t *buf_size);
 WASI(environ_get) u32 environ_get(char **environ, char *buf);
 
-static char region[128];
-static size_t region_len;
-static char cluster[512];
-static size_t cluster_len;
-static char metric_namespace[256] = "AWSCloudWatchProxyWasm";
-static size_t metric_namespace_len = 22;
-static char metric_name[256] = "RequestCount";
-static size_t metric_name_len = 12;
-static u32 timeout_ms = 5000;
 static char key_id[256];
 static size_t key_id_len;
 static int key_id_set;
@@ -60,9 +45,9 @@ static void read_environ(void) {
   u32 rc = environ_sizes_get(&count, &buf_size);
   sb_t m = sb_new(256);
   sb_str(&m, "acpw-probe receiver: environ_sizes_get errno=");
-  sb_u32(&m, rc);
+  sb_u64(&m, rc);
   sb_str(&m, " count=");
-  sb_u32(&m, (u32)count);
+  sb_u64(&m, (u32)count);
   log_sb(LOG_INFO, &m);
   if (rc != 0 || count == 0) return;
   char **vars = alloc(sizeof(char *) * (count + 1));
@@ -83,24 +68,9 @@ static void read_environ(void) {
   }
 }
 
-EXPORT(proxy_on_vm_start) u32 proxy_on_vm_start(u32 root, size_t size) {
-  (void)root;
-  (void)size;
-  return 1;
-}
-
-static void log_refused(const char *what, const char *key, size_t key_len) {
-  sb_t m = sb_new(512);
-  sb_str(&m, "acpw-probe receiver: configuration refused: ");
-  sb_str(&m, what);
-  sb_str(&m, " ");
-  sb_add(&m, key, key_len);
-  log_sb(LOG_ERROR, &m);
-}
-
-/* A string value into out (null: left as it was); 0 when the value is not a JSON string. */
+/* A string value into out (cut at cap; an escaped character kept without its backslash); 0 when
+ * the value is not a JSON string. */
 static int take_string(const char *j, size_t n, size_t v, char *out, size_t cap, size_t *out_len) {
-  if (json_is_null(j, n, v)) return 1;
   return json_string(j, n, v, out, cap, out_len) != 0;
 }
 
@@ -109,36 +79,14 @@ static int take_string(const char *j, size_t n, size_t v, char *out, size_t cap,
  * type fails the parse. */
 static int parse_configuration(const char *cfg, size_t n, char *cfg_key_id, size_t *cfg_key_id_len,
                                char *cfg_secret, size_t *cfg_secret_len) {
-  json_obj_t o = json_obj(cfg, n);
-  const char *key;
-  size_t key_len, v;
-  int rc;
-  while ((rc = json_obj_next(&o, &key, &key_len, &v)) == 1) {
-    int ok = 1;
-    if (key_is(key, key_len, "cloud_watch_region"))
-      ok = take_string(cfg, n, v, region, sizeof(region), &region_len);
-    else if (key_is(key, key_len, "cloud_watch_cluster_name"))
-      ok = take_string(cfg, n, v, cluster, sizeof(cluster), &cluster_len);
-    else if (key_is(key, key_len, "metric_namespace"))
-      ok = take_string(cfg, n, v, metric_namespace, sizeof(metric_namespace), &metric_namespace_len);
-    else if (key_is(key, key_len, "metric_name"))
-      ok = take_string(cfg, n, v, metric_name, sizeof(metric_name), &metric_name_len);
-    else if (key_is(key, key_len, "aws_access_key_id"))
-      ok = take_string(cfg, n, v, cfg_key_id, 256, cfg_key_id_len);
-    else if (key_is(key, key_len, "aws_secret_access_key"))
-      ok = take_string(cfg, n, v, cfg_secret, 256, cfg_secret_len);
-    else if (key_is(key, key_len, "http_request_timeout_millisecond"))
-      ok = json_is_null(cfg, n, v) || json_u32_at(cfg, n, v, &timeout_ms);
-    if (!ok) {
-      log_refused("wrong JSON type for", key, key_len);
-      return 0;
-    }
-  }
-  if (rc != 0) {
-    log_str(LOG_ERROR, "acpw-probe receiver: configuration refused: not a JSON object");
-    return 0;
-  }
-  return 1;
+  const json_field_t fields[] = {
+      RECEIVER_CONFIG_FIELDS,
+      {"aws_access_key_id", cfg_key_id, 256, cfg_key_id_len, 0, 0, 0},
+      {"aws_secret_access_key", cfg_secret, 256, cfg_secret_len, 0, 0, 0},
+      JSON_U32("http_request_timeout_millisecond", timeout_ms, 0, 0xffffffffu),
+  };
+  return read_config_fields(cfg, n, fields, sizeof(fields) / sizeof(fields[0]), take_string,
+                            "acpw-probe receiver: configuration refused: ", "wrong JSON type for ");
 }
 
 EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
@@ -183,52 +131,12 @@ EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
     return 0;
   }
   u32 rc = proxy_register_shared_queue(QUEUE_NAME, sizeof(QUEUE_NAME) - 1, &queue_id);
-  sb_t m = sb_new(1024);
-  sb_str(&m, "acpw-probe receiver: configured region=");
-  sb_add(&m, region, region_len);
-  sb_str(&m, " cluster=");
-  sb_add(&m, cluster, cluster_len);
-  sb_str(&m, " timeout_ms=");
-  sb_u32(&m, timeout_ms);
-  sb_str(&m, " key_id=set secret=set register_queue_status=");
-  sb_u32(&m, rc);
+  sb_t m = configured_message("acpw-probe receiver");
+  sb_named_u64(&m, " timeout_ms=", timeout_ms);
+  sb_named_u64(&m, " key_id=set secret=set register_queue_status=", rc);
   log_sb(rc == ST_OK ? LOG_INFO : LOG_ERROR, &m);
   return rc == ST_OK;
 }
-
-typedef struct {
-  const char *k;
-  size_t kn;
-  const char *v;
-  size_t vn;
-} pair_t;
-
-static void put_u32(sb_t *b, u32 v) {
-  char le[4] = {(char)(v & 0xff), (char)((v >> 8) & 0xff), (char)((v >> 16) & 0xff), (char)((v >> 24) & 0xff)};
-  sb_add(b, le, 4);
-}
-
-/* proxy-wasm map serialization: count, (key len, value len)*, (key \0 value \0)*. */
-static sb_t serialize(pair_t *p, u32 count) {
-  size_t total = 4;
-  for (u32 i = 0; i < count; i++) total += 8 + p[i].kn + p[i].vn + 2;
-  sb_t b = sb_new(total);
-  put_u32(&b, count);
-  for (u32 i = 0; i < count; i++) {
-    put_u32(&b, (u32)p[i].kn);
-    put_u32(&b, (u32)p[i].vn);
-  }
-  for (u32 i = 0; i < count; i++) {
-    sb_add(&b, p[i].k, p[i].kn);
-    sb_add(&b, "", 1);
-    sb_add(&b, p[i].v, p[i].vn);
-    sb_add(&b, "", 1);
-  }
-  return b;
-}
-
-#define PAIR(key, val, len) \
-  { key, sizeof(key) - 1, val, len }
 
 static void send_one(const char *msg, size_t msg_len) {
   sb_t authority = sb_new(256);
@@ -260,19 +168,19 @@ static void send_one(const char *msg, size_t msg_len) {
   };
   u32 count = sizeof(pairs) / sizeof(pairs[0]);
   if (!key_id_set) count--; /* no key: no key header */
-  sb_t headers = serialize(pairs, count);
+  sb_t headers = serialize_map(pairs, count);
   u32 token = 0;
   u32 rc = proxy_http_call(cluster, cluster_len, headers.buf, headers.len, msg, msg_len, 0, 0, timeout_ms, &token);
   sb_t m = sb_new(1024);
   if (rc == ST_OK) {
     sb_str(&m, "acpw-probe receiver: http call dispatched token=");
-    sb_u32(&m, token);
+    sb_u64(&m, token);
     sb_str(&m, " cluster=");
     sb_add(&m, cluster, cluster_len);
     log_sb(LOG_INFO, &m);
   } else {
     sb_str(&m, "acpw-probe receiver: http call rejected status=");
-    sb_u32(&m, rc);
+    sb_u64(&m, rc);
     sb_str(&m, " cluster=");
     sb_add(&m, cluster, cluster_len);
     log_sb(LOG_ERROR, &m);
@@ -303,7 +211,7 @@ EXPORT(proxy_on_queue_ready) void proxy_on_queue_ready(u32 root, u32 id) {
       if (rc != ST_EMPTY) {
         sb_t m = sb_new(128);
         sb_str(&m, "acpw-probe receiver: dequeue failed status=");
-        sb_u32(&m, rc);
+        sb_u64(&m, rc);
         log_sb(LOG_ERROR, &m);
       }
       return;
@@ -328,7 +236,7 @@ void proxy_on_http_call_response(u32 root, u32 token, u32 num_headers, size_t bo
   size_t status_len = 0;
   sb_t m = sb_new(256);
   sb_str(&m, "acpw-probe receiver: http call response token=");
-  sb_u32(&m, token);
+  sb_u64(&m, token);
   if (num_headers == 0 ||
       proxy_get_header_map_value(MAP_HTTP_CALL_RESPONSE_HEADERS, ":status", 7, &status, &status_len) != ST_OK) {
     sb_str(&m, " failed (no response)");
@@ -339,15 +247,3 @@ void proxy_on_http_call_response(u32 root, u32 token, u32 num_headers, size_t bo
   sb_add(&m, status, status_len);
   log_sb(LOG_INFO, &m);
 }
-
-EXPORT(proxy_on_context_create) void proxy_on_context_create(u32 id, u32 parent) {
-  (void)id;
-  (void)parent;
-}
-
-EXPORT(proxy_on_done) u32 proxy_on_done(u32 id) {
-  (void)id;
-  return 1;
-}
-
-EXPORT(proxy_on_delete) void proxy_on_delete(u32 id) { (void)id; }

@@ -16,15 +16,6 @@
  */
 #include "probe.h"
 
-IMPORT(proxy_resolve_shared_queue)
-u32 proxy_resolve_shared_queue(const char *vm_id, size_t vm_id_size, const char *name, size_t name_size, u32 *id);
-IMPORT(proxy_enqueue_shared_queue) u32 proxy_enqueue_shared_queue(u32 id, const char *value, size_t value_size);
-#ifdef ACPW_PROBE_COMPRESS
-IMPORT(proxy_call_foreign_function)
-u32 proxy_call_foreign_function(const char *name, size_t name_size, const char *arg, size_t arg_size, char **ret,
-                                size_t *ret_size);
-#endif
-
 #define MAX_HOSTS 64
 
 static char receiver_vm_id[256];
@@ -60,12 +51,6 @@ static u32 resolve(u32 *id) {
   return proxy_resolve_shared_queue(receiver_vm_id, receiver_vm_id_len, QUEUE_NAME, sizeof(QUEUE_NAME) - 1, id);
 }
 
-EXPORT(proxy_on_vm_start) u32 proxy_on_vm_start(u32 root, size_t size) {
-  (void)root;
-  (void)size;
-  return 1;
-}
-
 EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
   (void)root;
   char *cfg;
@@ -88,10 +73,8 @@ EXPORT(proxy_on_configure) u32 proxy_on_configure(u32 root, size_t size) {
   sb_t m = sb_new(1024);
   sb_str(&m, "acpw-probe sender: configured receiver_vm_id=");
   sb_add(&m, receiver_vm_id, receiver_vm_id_len);
-  sb_str(&m, " match_hosts=");
-  sb_u32(&m, host_count);
-  sb_str(&m, " queue_lookup_at_start_status=");
-  sb_u32(&m, rc);
+  sb_named_u64(&m, " match_hosts=", host_count);
+  sb_named_u64(&m, " queue_lookup_at_start_status=", rc);
   log_sb(LOG_INFO, &m);
   return 1;
 }
@@ -131,7 +114,7 @@ static void log_request(void) {
   u32 rc = resolve(&id);
   if (rc != ST_OK) {
     sb_str(&m, "queue not found status=");
-    sb_u32(&m, rc);
+    sb_u64(&m, rc);
     sb_str(&m, " vm_id=");
     sb_add(&m, receiver_vm_id, receiver_vm_id_len);
     log_sb(LOG_WARN, &m);
@@ -153,7 +136,7 @@ static void log_request(void) {
   rc = proxy_call_foreign_function("compress", 8, msg.buf, msg.len, &packed, &packed_len);
   if (rc != ST_OK) {
     sb_str(&m, "compress failed status=");
-    sb_u32(&m, rc);
+    sb_u64(&m, rc);
     log_sb(LOG_ERROR, &m);
     return;
   }
@@ -163,7 +146,7 @@ static void log_request(void) {
   rc = proxy_enqueue_shared_queue(id, msg.buf, msg.len);
 #endif
   sb_str(&m, "enqueue status=");
-  sb_u32(&m, rc);
+  sb_u64(&m, rc);
   sb_str(&m, " authority=");
   sb_add(&m, authority, authority_len);
   log_sb(rc == ST_OK ? LOG_INFO : LOG_ERROR, &m);
@@ -180,21 +163,9 @@ EXPORT(proxy_on_log) void proxy_on_log(u32 ctx) {
   heap_top = mark;
 }
 
-EXPORT(proxy_on_context_create) void proxy_on_context_create(u32 id, u32 parent) {
-  (void)id;
-  (void)parent;
-}
-
 EXPORT(proxy_on_request_headers) u32 proxy_on_request_headers(u32 ctx, u32 n, u32 eos) {
   (void)ctx;
   (void)n;
   (void)eos;
   return 0;
 }
-
-EXPORT(proxy_on_done) u32 proxy_on_done(u32 id) {
-  (void)id;
-  return 1;
-}
-
-EXPORT(proxy_on_delete) void proxy_on_delete(u32 id) { (void)id; }
