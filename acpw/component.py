@@ -105,12 +105,16 @@ class AcpwDeployment(pulumi.ComponentResource):
         Returning an instance of another class skips ``__init__``; the provider only reads the
         URN and the output attributes, which the Python component has under the same names.
         """
-        config = load_config(
-            raw_config(args),
-            project=pulumi.get_project(),
-            stack=pulumi.get_stack(),
-            aws_region=pulumi.Config("aws").get("region"),
-        )
+        secrets: set[str] = set()
+        try:
+            config = load_config(
+                raw_config(args, secrets),
+                project=pulumi.get_project(),
+                stack=pulumi.get_stack(),
+                aws_region=pulumi.Config("aws").get("region"),
+            )
+        except ConfigError as error:
+            raise _without_secrets(error, secrets) from None
         return deployment.AcpwDeployment(name, deployment.AcpwDeploymentArgs(config=config), opts)
 
     def __init__(
@@ -125,34 +129,38 @@ class AcpwDeployment(pulumi.ComponentResource):
 _NUMBER_RE = re.compile(r"^[0-9]+$")
 
 
-def raw_config(args: AcpwDeploymentArgs | dict[str, Any]) -> dict[str, Any]:
+def raw_config(
+    args: AcpwDeploymentArgs | dict[str, Any], secrets: set[str] | None = None
+) -> dict[str, Any]:
     """The Python inputs (snake_case keys) as the raw ``acpw:*`` dict the stack config gives.
 
     Inputs that are outputs of other resources are waited for, at any depth: the config decides
     which resources exist, so it must be known; an unknown value (in a preview) is a
     ``ConfigError``.
     """
-    plain = resolved({k: v for k, v in dict(args).items() if v is not None})
+    plain = resolved({k: v for k, v in dict(args).items() if v is not None}, secrets)
     return _config_shape(plain, AcpwDeploymentArgs, rename=True)
 
 
-def wire_config(inputs: dict[str, Any]) -> dict[str, Any]:
+def wire_config(inputs: dict[str, Any], secrets: set[str] | None = None) -> dict[str, Any]:
     """The inputs of a ``Construct`` call (schema names: camelCase) as the raw ``acpw:*`` dict.
 
     Every name is kept, known or not, so that :func:`acpw.config.load_config` refuses a
     misspelt one with the allowed names; the SDK's own input mapping
     (``ComponentProvider.map_inputs``) would drop it, and would turn an object input that
-    arrives as an output (a secret, a value with dependencies) into ``{}``.
+    arrives as an output (a secret, a value with dependencies) into ``{}``. ``secrets`` collects
+    the keys whose values arrived as secrets.
     """
-    return _config_shape(resolved(inputs), AcpwDeploymentArgs, rename=False)
+    return _config_shape(resolved(inputs, secrets), AcpwDeploymentArgs, rename=False)
 
 
-def resolved(inputs: dict[str, Any]) -> dict[str, Any]:
+def resolved(inputs: dict[str, Any], secrets: set[str] | None = None) -> dict[str, Any]:
     """``inputs`` with every output, at any depth, replaced by its value.
 
     The provider host passes an input that is unknown in a preview as ``pulumi.output.Unknown``
     (or inside an unknown output), and one with dependencies or secrets as an output. Anything
-    unknown is a ``ConfigError`` naming each key it is at.
+    unknown is a ``ConfigError`` naming each key it is at. ``secrets``, when given, collects the
+    keys (``iam``, ``gateways[0].selector``) whose values were secret outputs.
     """
     unknown: list[str] = []
 
@@ -161,12 +169,14 @@ def resolved(inputs: dict[str, Any]) -> dict[str, Any]:
             if not _sync_await(value.is_known()):
                 unknown.append(key)
                 return None
+            if secrets is not None and _sync_await(value.is_secret()):
+                secrets.add(key)
             value = wait_for(value)
         if isinstance(value, Unknown):
             unknown.append(key)
             return None
         if isinstance(value, dict):
-            return {k: plain(v, f"{key}.{k}") for k, v in value.items()}
+            return {k: plain(v, f"{key}.{camel_case(k)}") for k, v in value.items()}
         if isinstance(value, list):
             return [plain(v, f"{key}[{i}]") for i, v in enumerate(value)]
         return value
@@ -257,20 +267,42 @@ class AcpwProvider(ComponentProvider):
         options: pulumi.ResourceOptions | None = None,
     ) -> ConstructResult:
         self.validate_resource_type(PACKAGE, resource_type)
+        secrets: set[str] = set()
         try:
             config = load_config(
-                wire_config(dict(inputs)),
+                wire_config(dict(inputs), secrets),
                 project=pulumi.get_project(),
                 stack=pulumi.get_stack(),
                 aws_region=pulumi.Config("aws").get("region"),
             )
         except ConfigError as error:
-            raise InputPropertiesError(str(error), _details(error)) from error
+            shown = _without_secrets(error, secrets)
+            # No chaining: the original's text may quote a secret value.
+            raise InputPropertiesError(str(shown), _details(shown)) from None
         component = deployment.AcpwDeployment(
             name, deployment.AcpwDeploymentArgs(config=config), options
         )
         state = self.get_state(component, self._component_defs[TYPE_TOKEN.rsplit(":", 1)[1]])
         return ConstructResult(component.urn, state)
+
+
+def _without_secrets(error: ConfigError, secrets: set[str]) -> ConfigError:
+    """``error`` with every problem at or under a secret input told without its text (which
+    may quote the value, ``acpw/config/errors.py`` ``shown``)."""
+
+    def is_secret(key: str) -> bool:
+        return any(key == s or key.startswith((f"{s}.", f"{s}[")) for s in secrets)
+
+    problems = []
+    for problem in error.problems:
+        key = problem.removeprefix("acpw:").partition(": ")[0]
+        if is_secret(key):
+            problem = (
+                f"acpw:{key}: not valid; the input is a secret, so neither its value nor the "
+                "problem is shown (docs/configuration.md says what it allows)"
+            )
+        problems.append(problem)
+    return ConfigError(problems)
 
 
 def _details(error: ConfigError) -> list[InputPropertyErrorDetails]:

@@ -481,6 +481,25 @@ def test_object_inputs_given_as_secrets_or_outputs_are_honoured(host: Host) -> N
     assert strategy.inputs["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 2
 
 
+def test_a_refused_secret_input_is_not_quoted(host: Host) -> None:
+    """The config's messages quote the value; for a secret input the refusal names the key only."""
+    call = _refusal(
+        host,
+        "secretbad",
+        {
+            "istioVersion": "1.30",
+            "iam": secret({"userName": "Sekrit Name!", "path": "/acpw/"}),
+            "failStrategy": "sideways",
+        },
+    )
+    message = call.details() or ""
+    assert "acpw:iam.userName: not valid; the input is a secret" in message
+    assert "Sekrit" not in message
+    assert "Sekrit" not in str(call.trailing_metadata())
+    # Plain inputs are still told in full.
+    assert "acpw:failStrategy: " in message and "sideways" in message
+
+
 def test_unknown_parts_of_wrapped_inputs_are_refused_in_a_preview(host: Host) -> None:
     with pytest.raises(grpc.RpcError) as error:
         _construct(
@@ -726,6 +745,27 @@ def test_python_example_runs_under_mocks() -> None:
     assert providers == {"aws", "k8s"}
     # The running stack's names, not ones copied from the snippet: one IAM user per stack.
     assert user_arn == "arn:aws:iam::unknown-aws-account-id:user/acpw/acpw-python-example-dev"
+
+
+def test_a_refused_secret_input_from_python_is_not_quoted() -> None:
+    import pulumi
+
+    mock_engine.install("adapter", "dev", {"aws:region": "ap-northeast-1"})
+    try:
+        with pytest.raises(ConfigError) as error:
+            pulumi_sdk.run_program(
+                lambda: component.AcpwDeployment(
+                    "acpw",
+                    {
+                        "istio_version": "1.30",
+                        "iam": {"user_name": pulumi.Output.secret("Sekrit Name!")},
+                    },
+                )
+            )
+    finally:
+        mock_engine.shutdown()
+    assert "acpw:iam.userName: not valid; the input is a secret" in str(error.value)
+    assert "Sekrit" not in str(error.value)
 
 
 def test_packaged_class_from_python_is_the_python_component() -> None:
