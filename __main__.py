@@ -2,7 +2,7 @@
 
 import pulumi
 
-from acpw.config import load_config, read_stack_config
+from acpw.config import load_config, read_stack_config, secret_stack_keys
 from acpw.deployment import AcpwDeployment, AcpwDeploymentArgs
 
 config = load_config(
@@ -10,6 +10,7 @@ config = load_config(
     project=pulumi.get_project(),
     stack=pulumi.get_stack(),
     aws_region=pulumi.Config("aws").get("region"),
+    secret_keys=secret_stack_keys(),
 )
 acpw = AcpwDeployment("acpw", AcpwDeploymentArgs(config=config))
 

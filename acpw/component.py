@@ -114,7 +114,7 @@ class AcpwDeployment(pulumi.ComponentResource):
                 aws_region=pulumi.Config("aws").get("region"),
             )
         except ConfigError as error:
-            raise _without_secrets(error, secrets) from None
+            raise error.hiding(secrets) from None
         return deployment.AcpwDeployment(name, deployment.AcpwDeploymentArgs(config=config), opts)
 
     def __init__(
@@ -276,7 +276,7 @@ class AcpwProvider(ComponentProvider):
                 aws_region=pulumi.Config("aws").get("region"),
             )
         except ConfigError as error:
-            shown = _without_secrets(error, secrets)
+            shown = error.hiding(secrets)
             # No chaining: the original's text may quote a secret value.
             raise InputPropertiesError(str(shown), _details(shown)) from None
         component = deployment.AcpwDeployment(
@@ -284,25 +284,6 @@ class AcpwProvider(ComponentProvider):
         )
         state = self.get_state(component, self._component_defs[TYPE_TOKEN.rsplit(":", 1)[1]])
         return ConstructResult(component.urn, state)
-
-
-def _without_secrets(error: ConfigError, secrets: set[str]) -> ConfigError:
-    """``error`` with every problem at or under a secret input told without its text (which
-    may quote the value, ``acpw/config/errors.py`` ``shown``)."""
-
-    def is_secret(key: str) -> bool:
-        return any(key == s or key.startswith((f"{s}.", f"{s}[")) for s in secrets)
-
-    problems = []
-    for problem in error.problems:
-        key = problem.removeprefix("acpw:").partition(": ")[0]
-        if is_secret(key):
-            problem = (
-                f"acpw:{key}: not valid; the input is a secret, so neither its value nor the "
-                "problem is shown (docs/configuration.md says what it allows)"
-            )
-        problems.append(problem)
-    return ConfigError(problems)
 
 
 def _details(error: ConfigError) -> list[InputPropertyErrorDetails]:

@@ -493,7 +493,7 @@ def test_a_refused_secret_input_is_not_quoted(host: Host) -> None:
         },
     )
     message = call.details() or ""
-    assert "acpw:iam.userName: not valid; the input is a secret" in message
+    assert "acpw:iam.userName: not valid; the value is a secret" in message
     assert "Sekrit" not in message
     assert "Sekrit" not in str(call.trailing_metadata())
     # Plain inputs are still told in full.
@@ -764,7 +764,7 @@ def test_a_refused_secret_input_from_python_is_not_quoted() -> None:
             )
     finally:
         mock_engine.shutdown()
-    assert "acpw:iam.userName: not valid; the input is a secret" in str(error.value)
+    assert "acpw:iam.userName: not valid; the value is a secret" in str(error.value)
     assert "Sekrit" not in str(error.value)
 
 

@@ -21,10 +21,14 @@ from tests.langhost import USER_ACTIONABLE_EXIT
 from tools.render import ROOT, stack_program_config
 
 
-def _run(program: Path, config: dict[str, str], tmp_path: Path) -> tuple[int, str, dict[str, Any]]:
+def _run(
+    program: Path, config: dict[str, str], tmp_path: Path, secret_keys: tuple[str, ...] = ()
+) -> tuple[int, str, dict[str, Any]]:
     report = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
     env["PULUMI_CONFIG"] = json.dumps(config)
+    if secret_keys:
+        env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(secret_keys))
     command = [sys.executable, "-m", "tests.langhost", "--project", "acpw", "--stack", "dev"]
     result = subprocess.run(
         [*command, "--report", str(report), str(program)],
@@ -56,6 +60,24 @@ def test_invalid_config_shows_only_the_message(tmp_path: Path) -> None:
         "  - acpw:istioVersion: Istio 1.11 is too old: supported are 1.12 to 1.30 "
         "(WasmPlugin exists from 1.12)\n"
     )
+
+
+def test_invalid_secret_config_is_named_not_quoted(tmp_path: Path) -> None:
+    """`pulumi config set --secret`: the CLI hands the program the plain value and the key as a
+    secret key; the refusal names the key and never quotes the value."""
+    config = {
+        **stack_program_config("dev"),
+        "acpw:iam": json.dumps({"userName": "Sekrit Name!"}),
+        "acpw:failStrategy": "sideways",
+    }
+    code, stderr, outcome = _run(ROOT, config, tmp_path, secret_keys=("acpw:iam",))
+    assert (code, outcome["exception"]) == (1, "acpw.config.errors.ConfigError")
+    assert "acpw:iam.userName: not valid; the value is a secret" in stderr
+    assert "Sekrit" not in stderr
+    assert "acpw:failStrategy: " in stderr and "sideways" in stderr
+    # Control: the same value, not secret, is quoted.
+    code, stderr, _ = _run(ROOT, {**config, "acpw:failStrategy": "open"}, tmp_path)
+    assert "Sekrit" in stderr
 
 
 def test_config_the_program_cannot_decode_shows_only_the_message(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from acpw.config.loading import (
     load_config,
     parse_raw_values,
     read_stack_config,
+    secret_stack_keys,
 )
 from acpw.config.models import (
     DEFAULT_GATEWAY,
@@ -69,6 +70,7 @@ __all__ = [
     "load_yaml_file",
     "parse_raw_values",
     "read_stack_config",
+    "secret_stack_keys",
     "shown",
     "validate",
 ]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import NamedTuple
 
 import pulumi
@@ -46,6 +47,24 @@ class ConfigError(pulumi.RunError, ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    def hiding(self, secret_keys: Collection[str]) -> ConfigError:
+        """The same problems, those at or under a secret key (``iam``, ``iam.userName``) told
+        without their text, which may quote the value (:func:`shown`)."""
+
+        def is_secret(key: str) -> bool:
+            return any(key == s or key.startswith((f"{s}.", f"{s}[")) for s in secret_keys)
+
+        problems = []
+        for problem in self.problems:
+            key = problem.removeprefix(f"{PROJECT}:").partition(": ")[0]
+            if is_secret(key):
+                problem = (
+                    f"{PROJECT}:{key}: not valid; the value is a secret, so neither it nor the "
+                    "problem is shown (docs/configuration.md says what it allows)"
+                )
+            problems.append(problem)
+        return ConfigError(problems)
 
 
 class ConfigProblem(NamedTuple):

@@ -7,7 +7,7 @@ import difflib
 import json
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -134,7 +134,12 @@ def _format_errors(error: ValidationError, *, region_from_aws: bool = False) -> 
 
 
 def load_config(
-    raw: Mapping[str, Any], *, project: str, stack: str, aws_region: str | None
+    raw: Mapping[str, Any],
+    *,
+    project: str,
+    stack: str,
+    aws_region: str | None,
+    secret_keys: Collection[str] = (),
 ) -> AcpwConfig:
     """Validate raw ``acpw:*`` values (keys without the ``acpw:`` prefix) into an :class:`AcpwConfig`.
 
@@ -144,8 +149,20 @@ def load_config(
     ``acpw:cloudwatch.region`` is set. Every field is validated by the models, then, when all
     are valid, the rules across fields (:func:`acpw.config.checks.validate`); its warnings are
     left to the caller (:func:`acpw.config.checks.config_warnings`). Raises :class:`ConfigError`
-    listing every problem.
+    listing every problem; one at or under ``secret_keys`` (keys without ``acpw:``, e.g. from
+    :func:`secret_stack_keys`) without its text, which may quote the value.
     """
+    try:
+        return _load_config(raw, project=project, stack=stack, aws_region=aws_region)
+    except ConfigError as error:
+        if not secret_keys:
+            raise
+        raise error.hiding(secret_keys) from None
+
+
+def _load_config(
+    raw: Mapping[str, Any], *, project: str, stack: str, aws_region: str | None
+) -> AcpwConfig:
     data = dict(raw)
     early: list[str] = []
     region_from_aws = False
@@ -203,6 +220,16 @@ def parse_raw_values(values: Mapping[str, str]) -> dict[str, Any]:
     if problems:
         raise ConfigError(problems)
     return raw
+
+
+def secret_stack_keys() -> set[str]:
+    """The ``acpw:*`` keys of the running stack set with ``--secret`` (without ``acpw:``)."""
+    from pulumi.runtime import config as runtime_config
+
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    secret = {k for k in keys if runtime_config.is_config_secret(k)}
+    secret |= set(runtime_config.get_config_secret_keys_env())
+    return {k.split(":", 1)[1] for k in secret if k.startswith(f"{PROJECT}:")}
 
 
 def read_stack_config() -> dict[str, Any]:
