@@ -10,14 +10,17 @@ or subclass them and call ``super()`` for the types you do not answer yourself::
 
     pulumi.runtime.set_mocks(AcpwMocks(), project="platform", stack="test", preview=False)
 
-    # import the program or build the component here, then assert on its outputs:
+    acpw = ...  # import the program or build the component here, then assert on its outputs
+
     @pulumi.runtime.test
     def test_user_path():
-        return acpw.user_arn.apply(lambda arn: assert_that(":user/acpw/" in arn))
+        def check(arn):
+            assert ":user/acpw/" in arn
+
+        return acpw.user_arn.apply(check)
 
 Values the cloud alone knows are marked ``[unknown: ...]``; the account id is
-:data:`ACCOUNT`. The program's offline render and its own tests use the same answers
-(tools/mock_engine.py).
+:data:`ACCOUNT`. The program's offline render answers the same way.
 """
 
 from __future__ import annotations
