@@ -353,3 +353,59 @@ def test_the_committed_prod_render_runs_the_batching_receiver(
         assert len(fake.snapshot()) == 1
     dims = {"host": host, "method": "GET", "path": "/orders", "status": "200"}
     assert moto.sum(namespace, METRIC, dims) == len(requests)
+
+
+def test_a_gateway_api_gateway_runs_the_batching_receiver(
+    probes: ProbeModules,  # noqa: F811
+    moto: MotoCloudWatch,
+) -> None:
+    """Delivery for every installer: prod's Gateway API gateway, whose pod is istiod's Deployment
+    with the overlay merged, mounts the module's ConfigMap and runs the batching receiver (the
+    flush shortened to one second)."""
+    from acpw.istio_versions import GATEWAY_API_POD_LABEL
+    from tests.conformance.fixtures import gateway_api_gateways
+    from tests.conformance.renders import render_case
+
+    case = render_case("prod")
+    config = {**case.config, "acpw:receiver": {**case.config["acpw:receiver"], "flushSeconds": 1}}
+    objects = render_stack("prod", config=config).kubernetes
+    pods = gateway_api_gateways(objects, case.gateways(), case.istio_version)
+    [(namespace, gateway)] = list(pods)
+    template = pods[(namespace, gateway)]["spec"]["template"]
+    [selected] = [
+        w for w in gateway_workloads(objects) if w.labels.get(GATEWAY_API_POD_LABEL) == gateway
+    ]
+    workload = Workload(
+        selected.namespace,
+        dict(template["metadata"]["labels"]),
+        selected.name,
+        pod=template["spec"],
+    )
+    volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+    assert any(
+        v.get("configMap", {}).get("name", "").startswith("acpw-receiver-module-")
+        for v in volumes.values()
+    ), volumes
+    assert not [c for c in template["spec"].get("initContainers", []) if "acpw" in c["name"]]
+    metric_namespace = case.config["acpw:cloudwatch"]["namespace"]
+    moto.region = case.config["aws:region"]
+    host = case.config["acpw:matchHosts"][0]
+    requests = [(host, f"/partner?id={n}") for n in range(120)]
+    with Scenario(
+        objects,
+        workload,
+        case.istio_version,
+        ENVOY_ENV,
+        probes.compressing_sender,
+        None,
+        respond=moto.respond,
+    ) as (run, _fake):
+        run.start()
+        _start(run, "prod's Gateway API gateway, batching receiver")
+        _send(run, requests)
+        dims = {"host": host, "method": "GET", "path": "/partner", "status": "200"}
+        # One-second flushes may split the requests over calls: wait for all of them.
+        assert _wait(lambda: moto.sum(metric_namespace, METRIC, dims) == len(requests), 20), (
+            run.log_tail()
+        )
+        assert _wait(lambda: receiver_stats(run).get("calls_ok", 0) >= 1, 5), run.log_tail()
