@@ -11,6 +11,7 @@ PutMetricData to moto's CloudWatch backend, and boto3 reads the result back.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import math
@@ -321,6 +322,29 @@ def test_bad_configuration_fails_the_start(
     assert any('"maxUnavailable": 0' in s for s in strategies), strategies
 
 
+@contextlib.contextmanager
+def _batching_scenario(
+    objects: list[Obj],
+    workload: Workload,
+    istio_version: str,
+    probes: ProbeModules,  # noqa: F811
+    moto: MotoCloudWatch,
+) -> Iterator[tuple[EnvoyRun, Any]]:
+    """Envoy for ``workload`` of a rendered stack: the render's batching receiver, the
+    compressing probe sender, CloudWatch calls answered by moto; started."""
+    with Scenario(
+        objects,
+        workload,
+        istio_version,
+        ENVOY_ENV,
+        probes.compressing_sender,
+        None,
+        respond=moto.respond,
+    ) as (run, fake):
+        run.start()
+        yield run, fake
+
+
 def test_the_committed_prod_render_runs_the_batching_receiver(
     probes: ProbeModules,  # noqa: F811
     moto: MotoCloudWatch,
@@ -336,16 +360,10 @@ def test_the_committed_prod_render_runs_the_batching_receiver(
     host = case.config["acpw:matchHosts"][0]
     moto.region = region
     requests = [(host, f"/orders?page={n}") for n in range(300)]
-    with Scenario(
-        case.objects,
-        workload,
-        case.istio_version,
-        ENVOY_ENV,
-        probes.compressing_sender,
-        None,
-        respond=moto.respond,
-    ) as (run, fake):
-        run.start()
+    with _batching_scenario(case.objects, workload, case.istio_version, probes, moto) as (
+        run,
+        fake,
+    ):
         _start(run, "prod, batching receiver")
         _send(run, requests)
         # The default flush is 60 s: wait for the first one.
@@ -391,16 +409,7 @@ def test_a_gateway_api_gateway_runs_the_batching_receiver(
     moto.region = case.config["aws:region"]
     host = case.config["acpw:matchHosts"][0]
     requests = [(host, f"/partner?id={n}") for n in range(120)]
-    with Scenario(
-        objects,
-        workload,
-        case.istio_version,
-        ENVOY_ENV,
-        probes.compressing_sender,
-        None,
-        respond=moto.respond,
-    ) as (run, _fake):
-        run.start()
+    with _batching_scenario(objects, workload, case.istio_version, probes, moto) as (run, _fake):
         _start(run, "prod's Gateway API gateway, batching receiver")
         _send(run, requests)
         dims = {"host": host, "method": "GET", "path": "/partner", "status": "200"}

@@ -203,6 +203,38 @@ def _refreshes(run: EnvoyRun, cluster: str) -> dict[str, int]:
     return {name.removeprefix(prefix): value for name, value in stats.items()}
 
 
+def _assert_outcome(
+    run: EnvoyRun,
+    call: Any,
+    cluster: str,
+    credentials: TemporaryCredentials,
+    region: str,
+    token_matches: bool,
+) -> None:
+    """Signed with the provider's credentials, or, when it refused the token, sent unsigned."""
+    counts = _refreshes(run, cluster)
+    if token_matches:
+        _assert_signed_with(call, credentials, region)
+        assert counts["credential_refreshes_succeeded"] >= 1, counts
+        return
+    assert counts["credential_refreshes_failed"] >= 1, counts
+    assert counts["credential_refreshes_succeeded"] == 0, counts
+    # No fallback to the node's role: the rendered AWS_EC2_METADATA_DISABLED leaves the chain
+    # without its instance-metadata provider (and so without its cluster).
+    assert _refreshes(run, IMDS_CLUSTER) == {}, run.log_tail()
+    # Envoy has anonymous credentials and forwards the call unsigned (the receiver's signature
+    # was stripped before the signer).
+    assert call.header_values("authorization") == [], call.raw_headers
+    assert call.header_values("x-amz-security-token") == []
+    assert check_sigv4(
+        call,
+        access_key=credentials.access_key,
+        secret_key=credentials.secret_key,
+        session_token=credentials.session_token,
+        region=region,
+    )
+
+
 @pytest.mark.parametrize("token_matches", [True, False], ids=["token", "wrong-token"])
 def test_pod_identity_credentials_sign_the_call(
     token_matches: bool,
@@ -238,27 +270,14 @@ def test_pod_identity_credentials_sign_the_call(
             # Envoy sent the token file's content, read from the EKS path, as Authorization.
             assert {r.headers.get("authorization") for r in requests} == {pod_token}
             assert {r.path for r in requests} == {"/v1/credentials"}
-            counts = _refreshes(run, "ecs_task_metadata_server_internal")
-            if token_matches:
-                _assert_signed_with(call, AGENT_CREDENTIALS, region)
-                assert counts["credential_refreshes_succeeded"] >= 1, counts
-            else:
-                assert counts["credential_refreshes_failed"] >= 1, counts
-                assert counts["credential_refreshes_succeeded"] == 0, counts
-                # No fallback to the node's role: the rendered AWS_EC2_METADATA_DISABLED leaves
-                # the chain without its instance-metadata provider (and so without its cluster).
-                assert _refreshes(run, IMDS_CLUSTER) == {}, run.log_tail()
-                # The agent refused: Envoy has anonymous credentials and forwards the call
-                # unsigned (the receiver's signature was stripped before the signer).
-                assert call.header_values("authorization") == [], call.raw_headers
-                assert call.header_values("x-amz-security-token") == []
-                assert check_sigv4(
-                    call,
-                    access_key=AGENT_CREDENTIALS.access_key,
-                    secret_key=AGENT_CREDENTIALS.secret_key,
-                    session_token=AGENT_CREDENTIALS.session_token,
-                    region=region,
-                )
+            _assert_outcome(
+                run,
+                call,
+                "ecs_task_metadata_server_internal",
+                AGENT_CREDENTIALS,
+                region,
+                token_matches,
+            )
 
 
 def _hosts_file(tmp_path: Path, host: str) -> Path:
@@ -310,18 +329,14 @@ def test_irsa_credentials_sign_the_call(
             assert {r.headers.get("host") for r in requests} == {sts_host}
             # Envoy's STS cluster sends no SNI and accepted a certificate no CA it trusts signed.
             assert {r.sni for r in requests} == {None}
-            counts = _refreshes(run, f"sts_token_service_internal-{region}")
-            if token_matches:
-                _assert_signed_with(call, STS_CREDENTIALS, region)
-                assert counts["credential_refreshes_succeeded"] >= 1, counts
-            else:
-                assert counts["credential_refreshes_failed"] >= 1, counts
-                assert counts["credential_refreshes_succeeded"] == 0, counts
-                # No fallback to the node's role: the rendered AWS_EC2_METADATA_DISABLED leaves
-                # the chain without its instance-metadata provider (and so without its cluster).
-                assert _refreshes(run, IMDS_CLUSTER) == {}, run.log_tail()
-                assert call.header_values("authorization") == [], call.raw_headers
-                assert call.header_values("x-amz-security-token") == []
+            _assert_outcome(
+                run,
+                call,
+                f"sts_token_service_internal-{region}",
+                STS_CREDENTIALS,
+                region,
+                token_matches,
+            )
 
 
 ROTATED_CREDENTIALS = TemporaryCredentials(
