@@ -32,10 +32,13 @@ certificate is not part of it (Envoy's STS cluster validates none).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -235,22 +238,42 @@ def _assert_outcome(
     )
 
 
-@pytest.mark.parametrize("token_matches", [True, False], ids=["token", "wrong-token"])
-def test_pod_identity_credentials_sign_the_call(
-    token_matches: bool,
-    probes: ProbeModules,  # noqa: F811
+REGION = "eu-west-1"
+
+
+@dataclass
+class KeylessPod:
+    """A rendered keyless gateway's Envoy (not started) with the env and token volume EKS gives
+    its pod, and the stand-in that issues its credentials."""
+
+    run: EnvoyRun
+    fake: FakeCloudWatch
+    issuer: Any
+    """The :class:`FakePodIdentityAgent` or :class:`FakeSts`."""
+    tokens: Path
+    """The pod's projected token volume (see :func:`_rotate_token`)."""
+    issuer_token: Path
+    """The token file whose content the issuer accepts."""
+    role_arn: str = ""
+
+
+@contextlib.contextmanager
+def _pod_identity_pod(
     tmp_path: Path,
-) -> None:
-    region = "eu-west-1"
-    case = _render("podIdentity", region)
+    probes: ProbeModules,  # noqa: F811
+    issued: Sequence[TemporaryCredentials],
+    pod_token: str = TOKEN,
+    lifetime: timedelta | None = None,
+) -> Iterator[KeylessPod]:
+    case = _render("podIdentity", REGION)
     workload = gateway_workloads(case.objects)[0]
     env = _keyless_env(case.objects)
     agent_token = tmp_path / "agent-expects"
     agent_token.write_text(TOKEN)
-    pod_token = TOKEN if token_matches else "a-token-the-agent-did-not-issue"
     tokens = _token_dir(tmp_path, "eks-pod-identity-token", pod_token)
-    with FakePodIdentityAgent(agent_token, [AGENT_CREDENTIALS]) as agent:
-        env |= _eks_region_env(region) | {
+    extra = {} if lifetime is None else {"lifetime": lifetime}
+    with FakePodIdentityAgent(agent_token, issued, **extra) as agent:
+        env |= _eks_region_env(REGION) | {
             "AWS_CONTAINER_CREDENTIALS_FULL_URI": agent.full_uri,
             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": POD_IDENTITY_TOKEN_FILE,
         }
@@ -259,25 +282,73 @@ def test_pod_identity_credentials_sign_the_call(
             fake,
         ):
             run.config.mounts.append(Mount(target=POD_IDENTITY_TOKEN_DIR, source=tokens))
-            run.start()
-            assert signed_cluster_name(region) in run.config.clusters
-            _wait_requests(agent, 1, timeout=10)
-            call = _signed_call(
-                run, fake, f"pod identity ({'right' if token_matches else 'wrong'} token)"
-            )
-            requests = agent.snapshot()
-            assert requests, f"Envoy never asked the agent\n{run.log_tail()}"
-            # Envoy sent the token file's content, read from the EKS path, as Authorization.
-            assert {r.headers.get("authorization") for r in requests} == {pod_token}
-            assert {r.path for r in requests} == {"/v1/credentials"}
-            _assert_outcome(
-                run,
-                call,
-                "ecs_task_metadata_server_internal",
-                AGENT_CREDENTIALS,
-                region,
-                token_matches,
-            )
+            yield KeylessPod(run, fake, agent, tokens, agent_token)
+
+
+@contextlib.contextmanager
+def _irsa_pod(
+    tmp_path: Path,
+    probes: ProbeModules,  # noqa: F811
+    issued: Sequence[TemporaryCredentials],
+    pod_token: str = TOKEN,
+    lifetime: timedelta | None = None,
+    route_sts: bool = True,
+) -> Iterator[KeylessPod]:
+    """``route_sts``: STS's hostname resolves to the stand-in in Envoy's own ``/etc/hosts``."""
+    sts_host = f"sts.{REGION}.amazonaws.com"
+    case = _render("irsa", REGION)
+    workload = gateway_workloads(case.objects)[0]
+    env = _keyless_env(case.objects)
+    role_arn = _role_arn(case.objects, workload)
+    sts_token = tmp_path / "sts-expects"
+    sts_token.write_text(TOKEN)
+    tokens = _token_dir(tmp_path, "token", pod_token)
+    extra = {} if lifetime is None else {"lifetime": lifetime}
+    with FakeSts(tmp_path, STS_LOOPBACK, sts_host, sts_token, role_arn, issued, **extra) as sts:
+        env |= _eks_region_env(REGION) | {
+            "AWS_ROLE_ARN": role_arn,
+            "AWS_WEB_IDENTITY_TOKEN_FILE": IRSA_TOKEN_FILE,
+        }
+        with Scenario(case.objects, workload, "1.30", env, probes.sender, probes.receiver) as (
+            run,
+            fake,
+        ):
+            run.config.mounts.append(Mount(target=IRSA_TOKEN_DIR, source=tokens))
+            if route_sts:
+                hosts = _hosts_file(tmp_path, sts_host)
+                run.config.mounts.append(Mount(target="/etc/hosts", source=hosts))
+            yield KeylessPod(run, fake, sts, tokens, sts_token, role_arn)
+
+
+@pytest.mark.parametrize("token_matches", [True, False], ids=["token", "wrong-token"])
+def test_pod_identity_credentials_sign_the_call(
+    token_matches: bool,
+    probes: ProbeModules,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    region = REGION
+    pod_token = TOKEN if token_matches else "a-token-the-agent-did-not-issue"
+    with _pod_identity_pod(tmp_path, probes, [AGENT_CREDENTIALS], pod_token) as pod:
+        run, fake, agent = pod.run, pod.fake, pod.issuer
+        run.start()
+        assert signed_cluster_name(region) in run.config.clusters
+        _wait_requests(agent, 1, timeout=10)
+        call = _signed_call(
+            run, fake, f"pod identity ({'right' if token_matches else 'wrong'} token)"
+        )
+        requests = agent.snapshot()
+        assert requests, f"Envoy never asked the agent\n{run.log_tail()}"
+        # Envoy sent the token file's content, read from the EKS path, as Authorization.
+        assert {r.headers.get("authorization") for r in requests} == {pod_token}
+        assert {r.path for r in requests} == {"/v1/credentials"}
+        _assert_outcome(
+            run,
+            call,
+            "ecs_task_metadata_server_internal",
+            AGENT_CREDENTIALS,
+            region,
+            token_matches,
+        )
 
 
 def _hosts_file(tmp_path: Path, host: str) -> Path:
@@ -294,49 +365,32 @@ def test_irsa_credentials_sign_the_call(
     probes: ProbeModules,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    region = "eu-west-1"
+    region = REGION
     sts_host = f"sts.{region}.amazonaws.com"
-    case = _render("irsa", region)
-    workload = gateway_workloads(case.objects)[0]
-    env = _keyless_env(case.objects)
-    role_arn = _role_arn(case.objects, workload)
-    sts_token = tmp_path / "sts-expects"
-    sts_token.write_text(TOKEN)
     pod_token = TOKEN if token_matches else "a-token-the-issuer-did-not-sign"
-    tokens = _token_dir(tmp_path, "token", pod_token)
-    hosts = _hosts_file(tmp_path, sts_host)
-    with FakeSts(tmp_path, STS_LOOPBACK, sts_host, sts_token, role_arn, [STS_CREDENTIALS]) as sts:
-        env |= _eks_region_env(region) | {
-            "AWS_ROLE_ARN": role_arn,
-            "AWS_WEB_IDENTITY_TOKEN_FILE": IRSA_TOKEN_FILE,
-        }
-        with Scenario(case.objects, workload, "1.30", env, probes.sender, probes.receiver) as (
+    with _irsa_pod(tmp_path, probes, [STS_CREDENTIALS], pod_token) as pod:
+        run, fake, sts, role_arn = pod.run, pod.fake, pod.issuer, pod.role_arn
+        run.start()
+        _wait_requests(sts, 1, timeout=10)
+        call = _signed_call(run, fake, f"irsa ({'right' if token_matches else 'wrong'} token)")
+        requests = sts.snapshot()
+        assert requests, f"Envoy never asked STS\n{run.log_tail()}"
+        queries = [r.query for r in requests]
+        assert {q.get("Action") for q in queries} == {"AssumeRoleWithWebIdentity"}
+        assert {q.get("RoleArn") for q in queries} == {role_arn}
+        assert {q.get("WebIdentityToken") for q in queries} == {pod_token}
+        assert all(q.get("RoleSessionName") for q in queries), queries
+        assert {r.headers.get("host") for r in requests} == {sts_host}
+        # Envoy's STS cluster sends no SNI and accepted a certificate no CA it trusts signed.
+        assert {r.sni for r in requests} == {None}
+        _assert_outcome(
             run,
-            fake,
-        ):
-            run.config.mounts.append(Mount(target=IRSA_TOKEN_DIR, source=tokens))
-            run.config.mounts.append(Mount(target="/etc/hosts", source=hosts))
-            run.start()
-            _wait_requests(sts, 1, timeout=10)
-            call = _signed_call(run, fake, f"irsa ({'right' if token_matches else 'wrong'} token)")
-            requests = sts.snapshot()
-            assert requests, f"Envoy never asked STS\n{run.log_tail()}"
-            queries = [r.query for r in requests]
-            assert {q.get("Action") for q in queries} == {"AssumeRoleWithWebIdentity"}
-            assert {q.get("RoleArn") for q in queries} == {role_arn}
-            assert {q.get("WebIdentityToken") for q in queries} == {pod_token}
-            assert all(q.get("RoleSessionName") for q in queries), queries
-            assert {r.headers.get("host") for r in requests} == {sts_host}
-            # Envoy's STS cluster sends no SNI and accepted a certificate no CA it trusts signed.
-            assert {r.sni for r in requests} == {None}
-            _assert_outcome(
-                run,
-                call,
-                f"sts_token_service_internal-{region}",
-                STS_CREDENTIALS,
-                region,
-                token_matches,
-            )
+            call,
+            f"sts_token_service_internal-{region}",
+            STS_CREDENTIALS,
+            region,
+            token_matches,
+        )
 
 
 ROTATED_CREDENTIALS = TemporaryCredentials(
@@ -356,18 +410,14 @@ LIFETIME = timedelta(seconds=REFRESH_GRACE + 6)
 
 
 def _refresh_then_sign(
-    run: EnvoyRun,
-    fake: FakeCloudWatch,
-    stub: FakePodIdentityAgent | FakeSts,
-    tokens: Path,
-    issuer_token: Path,
+    pod: KeylessPod,
     token_of: Any,
     credentials: tuple[TemporaryCredentials, TemporaryCredentials],
-    region: str,
 ) -> None:
     """First call signed with the first credentials; the pod's token rotates; Envoy refreshes
     at ``Expiration`` minus the grace with the new token; the next call is signed with the new
     credentials."""
+    run, fake, stub, tokens, region = pod.run, pod.fake, pod.issuer, pod.tokens, REGION
     run.start()
     first = _signed_call(run, fake, "refresh")
     _assert_signed_with(first, credentials[0], region)
@@ -375,7 +425,7 @@ def _refresh_then_sign(
     rotated = TOKEN + ".rotated"
     # The kubelet rotates the token; the issuer now wants the new one.
     _rotate_token(tokens, tokens.name, rotated)
-    issuer_token.write_text(rotated)
+    pod.issuer_token.write_text(rotated)
     _wait_requests(stub, 2, timeout=20)
     requests = stub.snapshot()
     assert [token_of(r) for r in requests][:2] == [TOKEN, rotated], f"{requests}\n{run.log_tail()}"
@@ -395,34 +445,9 @@ def test_pod_identity_refresh_follows_expiration_and_rereads_the_token(
 ) -> None:
     """Envoy refreshes before the agent's ``Expiration`` (ISO 8601) passes, reading the (rotated)
     token file again, and signs the next call with the new credentials."""
-    region = "eu-west-1"
-    case = _render("podIdentity", region)
-    workload = gateway_workloads(case.objects)[0]
-    env = _keyless_env(case.objects)
-    agent_token = tmp_path / "agent-expects"
-    agent_token.write_text(TOKEN)
-    tokens = _token_dir(tmp_path, "eks-pod-identity-token", TOKEN)
     issued = (AGENT_CREDENTIALS, ROTATED_CREDENTIALS)
-    with FakePodIdentityAgent(agent_token, issued, LIFETIME) as agent:
-        env |= _eks_region_env(region) | {
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI": agent.full_uri,
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": POD_IDENTITY_TOKEN_FILE,
-        }
-        with Scenario(case.objects, workload, "1.30", env, probes.sender, probes.receiver) as (
-            run,
-            fake,
-        ):
-            run.config.mounts.append(Mount(target=POD_IDENTITY_TOKEN_DIR, source=tokens))
-            _refresh_then_sign(
-                run,
-                fake,
-                agent,
-                tokens,
-                agent_token,
-                lambda r: r.headers.get("authorization"),
-                issued,
-                region,
-            )
+    with _pod_identity_pod(tmp_path, probes, issued, lifetime=LIFETIME) as pod:
+        _refresh_then_sign(pod, lambda r: r.headers.get("authorization"), issued)
 
 
 def test_irsa_refresh_follows_expiration_and_rereads_the_token(
@@ -431,38 +456,9 @@ def test_irsa_refresh_follows_expiration_and_rereads_the_token(
 ) -> None:
     """Envoy asks STS again before the credentials' ``Expiration`` (epoch seconds) passes, with
     the re-read (rotated) token, and signs the next call with the new credentials."""
-    region = "eu-west-1"
-    sts_host = f"sts.{region}.amazonaws.com"
-    case = _render("irsa", region)
-    workload = gateway_workloads(case.objects)[0]
-    env = _keyless_env(case.objects)
-    role_arn = _role_arn(case.objects, workload)
-    sts_token = tmp_path / "sts-expects"
-    sts_token.write_text(TOKEN)
-    tokens = _token_dir(tmp_path, "token", TOKEN)
-    hosts = _hosts_file(tmp_path, sts_host)
     issued = (STS_CREDENTIALS, STS_ROTATED_CREDENTIALS)
-    with FakeSts(tmp_path, STS_LOOPBACK, sts_host, sts_token, role_arn, issued, LIFETIME) as sts:
-        env |= _eks_region_env(region) | {
-            "AWS_ROLE_ARN": role_arn,
-            "AWS_WEB_IDENTITY_TOKEN_FILE": IRSA_TOKEN_FILE,
-        }
-        with Scenario(case.objects, workload, "1.30", env, probes.sender, probes.receiver) as (
-            run,
-            fake,
-        ):
-            run.config.mounts.append(Mount(target=IRSA_TOKEN_DIR, source=tokens))
-            run.config.mounts.append(Mount(target="/etc/hosts", source=hosts))
-            _refresh_then_sign(
-                run,
-                fake,
-                sts,
-                tokens,
-                sts_token,
-                lambda r: r.query.get("WebIdentityToken"),
-                issued,
-                region,
-            )
+    with _irsa_pod(tmp_path, probes, issued, lifetime=LIFETIME) as pod:
+        _refresh_then_sign(pod, lambda r: r.query.get("WebIdentityToken"), issued)
 
 
 def test_a_bootstrap_cluster_named_for_sts_does_not_redirect_it(
@@ -474,50 +470,33 @@ def test_a_bootstrap_cluster_named_for_sts_does_not_redirect_it(
     cluster itself (``aws_cluster_manager.cc`` ``addManagedCluster``); with a static one of that
     name already there, the web-identity provider never refreshes, STS gets nothing and the call
     waits for credentials that never come."""
-    region = "eu-west-1"
-    sts_host = f"sts.{region}.amazonaws.com"
-    cluster = f"sts_token_service_internal-{region}"
-    case = _render("irsa", region)
-    workload = gateway_workloads(case.objects)[0]
-    env = _keyless_env(case.objects)
-    role_arn = _role_arn(case.objects, workload)
-    sts_token = tmp_path / "sts-expects"
-    sts_token.write_text(TOKEN)
-    tokens = _token_dir(tmp_path, "token", TOKEN)
-    with FakeSts(tmp_path, STS_LOOPBACK, sts_host, sts_token, role_arn, [STS_CREDENTIALS]) as sts:
-        env |= _eks_region_env(region) | {
-            "AWS_ROLE_ARN": role_arn,
-            "AWS_WEB_IDENTITY_TOKEN_FILE": IRSA_TOKEN_FILE,
-        }
-        with Scenario(case.objects, workload, "1.30", env, probes.sender, probes.receiver) as (
-            run,
-            fake,
-        ):
-            run.config.mounts.append(Mount(target=IRSA_TOKEN_DIR, source=tokens))
-            endpoint = {"address": {"socket_address": {"address": STS_LOOPBACK, "port_value": 443}}}
-            tls = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
-            bootstrap = run.config.bootstrap
-            bootstrap.setdefault("static_resources", {}).setdefault("clusters", []).append(
-                {
-                    "name": cluster,
-                    "type": "STATIC",
-                    "connect_timeout": "5s",
-                    "load_assignment": {
-                        "cluster_name": cluster,
-                        "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
-                    },
-                    "transport_socket": {
-                        "name": "envoy.transport_sockets.tls",
-                        "typed_config": {"@type": tls},
-                    },
-                }
-            )
-            run.bootstrap_path.write_text(json.dumps(bootstrap))
-            run.start()
-            _start(run, "bootstrap STS cluster")
-            status, _ = _get(run, "www.example.com")
-            assert status == 200
-            time.sleep(4)
-            assert sts.snapshot() == []
-            assert _refreshes(run, cluster)["credential_refreshes_performed"] == 0
-            assert fake.snapshot() == [], "a call arrived without credentials"
+    cluster = f"sts_token_service_internal-{REGION}"
+    with _irsa_pod(tmp_path, probes, [STS_CREDENTIALS], route_sts=False) as pod:
+        run, fake, sts = pod.run, pod.fake, pod.issuer
+        endpoint = {"address": {"socket_address": {"address": STS_LOOPBACK, "port_value": 443}}}
+        tls = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+        bootstrap = run.config.bootstrap
+        bootstrap.setdefault("static_resources", {}).setdefault("clusters", []).append(
+            {
+                "name": cluster,
+                "type": "STATIC",
+                "connect_timeout": "5s",
+                "load_assignment": {
+                    "cluster_name": cluster,
+                    "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
+                },
+                "transport_socket": {
+                    "name": "envoy.transport_sockets.tls",
+                    "typed_config": {"@type": tls},
+                },
+            }
+        )
+        run.bootstrap_path.write_text(json.dumps(bootstrap))
+        run.start()
+        _start(run, "bootstrap STS cluster")
+        status, _ = _get(run, "www.example.com")
+        assert status == 200
+        time.sleep(4)
+        assert sts.snapshot() == []
+        assert _refreshes(run, cluster)["credential_refreshes_performed"] == 0
+        assert fake.snapshot() == [], "a call arrived without credentials"
