@@ -65,24 +65,6 @@ def _without_wasm(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _peak_kib(pid: int) -> int:
-    """VmHWM of the envoy process under ``pid`` (unshare -> sh exec envoy: the same pid)."""
-    best = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-        except OSError:
-            continue
-        if not re.search(r"^Name:\s+envoy", text, re.M):
-            continue
-        tgid = re.search(r"^Tgid:\s+(\d+)", text, re.M)
-        ppid = re.search(r"^PPid:\s+(\d+)", text, re.M)
-        if tgid and ppid and pid in (int(tgid.group(1)), int(ppid.group(1))):
-            match = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
-            best = max(best, int(match.group(1)) if match else 0)
-    return best
-
-
 def _wrk(port: int, seconds: int, connections: int, script: Path) -> int:
     """Requests completed by wrk in ``seconds`` (one thread, keep-alive connections)."""
     result = subprocess.run(
@@ -121,7 +103,7 @@ def _run(
     flush_seconds: int,
 ) -> tuple[float, int, int, int]:
     """(requests/s, requests, CloudWatch calls, peak KiB) of one Envoy run."""
-    from tests.conformance.envoy_harness.process import EnvoyRun
+    from tests.conformance.envoy_harness.process import EnvoyRun, envoy_memory_kib
     from tests.conformance.envoy_harness.scenario import Scenario
 
     env = {
@@ -142,7 +124,7 @@ def _run(
         if sender is not None:
             time.sleep(flush_seconds + 1.5)  # the last flush of the counted run
         assert run.proc is not None
-        peak = _peak_kib(run.proc.pid)
+        peak = envoy_memory_kib(run.proc.pid, "VmHWM")
         calls = len(fake.snapshot()) - warm_calls
     return requests / seconds, requests, calls, peak
 

@@ -21,7 +21,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,7 +33,7 @@ from tools.render import render_stack
 from .envoy_harness.fake_cloudwatch import Call
 from .envoy_harness.moto_cloudwatch import MotoCloudWatch
 from .envoy_harness.probes import ProbeModules
-from .envoy_harness.process import EnvoyRun, http_request
+from .envoy_harness.process import EnvoyRun, envoy_memory_kib, http_request
 from .envoy_harness.scenario import Scenario
 from .envoy_harness.selection import Workload, gateway_workloads
 from .envoy_harness.sigv4 import check_sigv4
@@ -124,19 +123,7 @@ def _datums(call: Call) -> int:
 def _rss_kib(run: EnvoyRun) -> int:
     """Resident memory of the Envoy process (the child of unshare/sh)."""
     assert run.proc is not None
-    best = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-        except OSError:
-            continue
-        if (re.search(r"^Name:\s+envoy", text, re.M) and f"PPid:\t{run.proc.pid}" in text) or (
-            re.search(r"^Name:\s+envoy", text, re.M)
-            and re.search(rf"^Tgid:\s+{run.proc.pid}$", text, re.M)
-        ):
-            match = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
-            best = max(best, int(match.group(1)) if match else 0)
-    return best
+    return envoy_memory_kib(run.proc.pid)
 
 
 def test_render_delivers_the_module_in_a_configmap() -> None:

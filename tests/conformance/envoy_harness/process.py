@@ -254,3 +254,22 @@ def http_request(port: int, host: str, path: str, timeout: float = 5.0) -> tuple
         return response.status, response.read().decode(errors="replace")
     finally:
         conn.close()
+
+
+def envoy_memory_kib(pid: int, field: str = "VmRSS") -> int:
+    """``field`` (``VmRSS`` now, ``VmHWM`` the peak) of the Envoy process started as ``pid``
+    (unshare, then ``sh`` execs envoy: that pid itself or its child), in KiB; 0 if none runs."""
+    best = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        if not re.search(r"^Name:\s+envoy", text, re.M):
+            continue
+        tgid = re.search(r"^Tgid:\s+(\d+)", text, re.M)
+        ppid = re.search(r"^PPid:\s+(\d+)", text, re.M)
+        if tgid and ppid and pid in (int(tgid.group(1)), int(ppid.group(1))):
+            match = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
+            best = max(best, int(match.group(1)) if match else 0)
+    return best
