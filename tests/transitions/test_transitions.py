@@ -363,12 +363,7 @@ def test_removing_a_gateway_api_gateway_at_once_keeps_its_capacity() -> None:
     retained strategy patch keeps maxUnavailable: 0 (istiod's template sets no strategy)."""
     cluster, first, base = _gateway_api_cluster()
     outcome = update(cluster, first, render(_merge(base, {"gateways": [GATEWAY_API]}), cluster))
-    assert outcome.failed is None, outcome.failed
-    violations = outcome.violations + settle(cluster)
-    assert _fewer_ready(violations) == [], "\n".join(violations[:20])
-    gateway = cluster.gateways["edge2/gw2-istio"]
-    assert not gateway.template.acpw
-    assert gateway.max_unavailable == 0
+    _assert_removed_keeping_capacity(cluster, outcome, "edge2/gw2-istio")
     ops = [(s.op, s.resource.type.rsplit(":", 1)[-1]) for s in outcome.steps]
     assert ops.index(("delete", "GatewayPatch")) < max(
         i for i, op in enumerate(ops) if op == ("delete", "ConfigMap")
@@ -378,12 +373,7 @@ def test_removing_a_gateway_api_gateway_at_once_keeps_its_capacity() -> None:
 def test_destroying_a_stack_with_gateway_api_gateways_keeps_their_capacity() -> None:
     cluster, first, _ = _gateway_api_cluster()
     outcome = update(cluster, first, Deployed([], {}))
-    assert outcome.failed is None, outcome.failed
-    violations = outcome.violations + settle(cluster)
-    assert _fewer_ready(violations) == [], "\n".join(violations[:20])
-    for key in ("edge/gw-istio", "edge2/gw2-istio"):
-        assert not cluster.gateways[key].template.acpw
-        assert cluster.gateways[key].max_unavailable == 0
+    _assert_removed_keeping_capacity(cluster, outcome, "edge/gw-istio", "edge2/gw2-istio")
 
 
 def test_a_gateway_api_gateway_turned_off_restarts_nothing_when_removed() -> None:
@@ -526,6 +516,17 @@ def _fewer_ready(violations: list[str]) -> list[str]:
     return [v for v in violations if "ready pods, fewer than" in v]
 
 
+def _assert_removed_keeping_capacity(cluster: Any, outcome: Any, *gateways: str) -> None:
+    """The update succeeded, and once everything settled no step lowered ready capacity and
+    ``gateways`` run without the modules, still under ``maxUnavailable: 0``."""
+    assert outcome.failed is None, outcome.failed
+    violations = outcome.violations + settle(cluster)
+    assert _fewer_ready(violations) == [], "\n".join(violations[:20])
+    for key in gateways:
+        assert not cluster.gateways[key].template.acpw
+        assert cluster.gateways[key].max_unavailable == 0
+
+
 def test_removing_a_patched_gateway_at_once_keeps_its_capacity() -> None:
     """Issue 19, "removal keeps capacity": the entry removed in one step (no `enabled: false`
     first) deletes the pod-changes patch, whose relinquish rolls every pod back without the
@@ -534,12 +535,7 @@ def test_removing_a_patched_gateway_at_once_keeps_its_capacity() -> None:
     base = _merge(_config("1.30", PATCHED), {"gateways": [PATCHED, SECOND]})
     cluster, first = deploy_from_scratch(base, replicas=8)
     outcome = update(cluster, first, render(_merge(base, {"gateways": [PATCHED]}), cluster))
-    assert outcome.failed is None, outcome.failed
-    violations = outcome.violations + settle(cluster)
-    assert _fewer_ready(violations) == [], "\n".join(violations[:20])
-    gateway = cluster.gateways["edge2/gw2"]
-    assert not gateway.template.acpw
-    assert gateway.max_unavailable == 0
+    _assert_removed_keeping_capacity(cluster, outcome, "edge2/gw2")
 
 
 def test_destroying_a_stack_with_patched_gateways_keeps_their_capacity() -> None:
@@ -548,12 +544,7 @@ def test_destroying_a_stack_with_patched_gateways_keeps_their_capacity() -> None
     base = _merge(_config("1.30", PATCHED), {"gateways": [PATCHED, SECOND]})
     cluster, first = deploy_from_scratch(base, replicas=8)
     outcome = update(cluster, first, Deployed([], {}))
-    assert outcome.failed is None, outcome.failed
-    violations = outcome.violations + settle(cluster)
-    assert _fewer_ready(violations) == [], "\n".join(violations[:20])
-    for key in ("edge/gw", "edge2/gw2"):
-        assert not cluster.gateways[key].template.acpw
-        assert cluster.gateways[key].max_unavailable == 0
+    _assert_removed_keeping_capacity(cluster, outcome, "edge/gw", "edge2/gw2")
 
 
 # --- release 0.2.0 -> this release, every installer ---------------------------------------------
